@@ -1,0 +1,63 @@
+# revlink: every developer command. The virtualenv lives in .venv/ at the repo root.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+BUF := node_modules/.bin/buf
+TYPED := bridges revlink/cli.py revlink/logs.py $(wildcard apps cloud)
+PYTEST_ARGS ?=
+
+.PHONY: help install protos lint typecheck buf test demo lock clean
+
+help:
+	@echo "make demo      run the whole system on this machine (simulated RevPi)"
+	@echo "make test      run every check and test (what CI runs)"
+	@echo "make protos    regenerate revlink/*/v1 from protos/"
+	@echo "make lock      re-resolve requirements.lock from pyproject.toml"
+	@echo "make install   create .venv and install Python and npm dependencies"
+
+$(PY_STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-fund --no-audit --loglevel=error
+	touch $@
+
+install: $(PY_STAMP) $(NODE_STAMP)
+
+protos: $(PY_STAMP)
+	$(PY) protos/generate.py
+
+lint: $(PY_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(PY_STAMP)
+	$(BIN)/mypy $(TYPED)
+
+# buf breaking compares with the previous commit when the clone has one.
+buf: $(NODE_STAMP)
+	$(BUF) lint
+	if git rev-parse -q --verify HEAD~1 >/dev/null; then \
+		$(BUF) breaking --against '.git#ref=HEAD~1'; \
+	else echo "buf breaking: no previous commit to compare with"; fi
+
+test: install lint typecheck buf
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/revlink demo
+
+lock: $(PY_STAMP)
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
+		--generate-hashes --quiet -o requirements.lock
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

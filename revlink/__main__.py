@@ -1,0 +1,5 @@
+"""``python -m revlink`` runs the ``revlink`` command."""
+
+from revlink.cli import main
+
+main()

@@ -1,0 +1,57 @@
+"""The ``revlink`` command: one console script that starts every revlink process.
+
+Each subcommand parses its flags (every flag also reads a ``REVLINK_*`` variable), configures
+logging and hands over to the part it starts. Parts are imported inside the commands so that
+a device install never needs the cloud's packages and vice versa.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from revlink import __version__
+from revlink.logs import LogFormat, configure_logging
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="revlink",
+    help="revlink: device apps on a Revolution Pi, streamed to a cloud.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"revlink {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    log_level: Annotated[
+        str, typer.Option(envvar="REVLINK_LOG_LEVEL", help="debug, info, warning or error.")
+    ] = "info",
+    log_format: Annotated[
+        str, typer.Option(envvar="REVLINK_LOG_FORMAT", help="console or json.")
+    ] = "console",
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Configure logging for whichever process the subcommand starts."""
+    if log_format not in ("console", "json"):
+        raise typer.BadParameter("must be 'console' or 'json'", param_hint="--log-format")
+    fmt: LogFormat = "json" if log_format == "json" else "console"
+    configure_logging(log_level, fmt)
+
+
+def main() -> None:
+    app()

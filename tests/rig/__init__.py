@@ -1,0 +1,1 @@
+"""Reusable pytest fixtures (rigs) for revlink tests."""

@@ -1,0 +1,1 @@
+"""Test-only programs the tests start as real processes."""
