@@ -12,6 +12,8 @@ from typing import Annotated
 import typer
 
 from revlink import __version__
+from revlink.commands.bridge import bridge_app
+from revlink.commands.sim import sim_command
 from revlink.logs import LogFormat, configure_logging
 
 __all__ = ["app", "main"]
@@ -51,6 +53,10 @@ def root(
         raise typer.BadParameter("must be 'console' or 'json'", param_hint="--log-format")
     fmt: LogFormat = "json" if log_format == "json" else "console"
     configure_logging(log_level, fmt)
+
+
+app.add_typer(bridge_app, name="bridge")
+app.command("sim")(sim_command)
 
 
 def main() -> None:

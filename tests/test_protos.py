@@ -19,7 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def _load_generator() -> object:
     spec = importlib.util.spec_from_file_location("generate", REPO_ROOT / "protos/generate.py")
-    assert spec and spec.loader
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -75,7 +76,8 @@ def test_services_carry_the_rpcs_the_design_names(
     module: object, service: str, rpcs: set[str]
 ) -> None:
     descriptor = module.DESCRIPTOR.services_by_name[service]  # type: ignore[attr-defined]
-    assert descriptor.full_name.startswith("revlink.") and ".v1." in descriptor.full_name
+    assert descriptor.full_name.startswith("revlink.")
+    assert ".v1." in descriptor.full_name
     assert rpcs <= set(descriptor.methods_by_name)
 
 
@@ -83,10 +85,11 @@ def test_ints_stay_exact_on_the_wire() -> None:
     big = 2**62 + 1  # not representable as a double
     value = platform_pb2.IOValue(int_value=big)
     assert platform_pb2.IOValue.FromString(value.SerializeToString()).int_value == big
-    record = uplink_pb2.Record(seq=2**63 + 5, channel="tank", message_json='{"n": 9007199254740993}')
+    exact = '{"n": 9007199254740993}'
+    record = uplink_pb2.Record(seq=2**63 + 5, channel="tank", message_json=exact)
     decoded = uplink_pb2.Record.FromString(record.SerializeToString())
     assert decoded.seq == 2**63 + 5
-    assert decoded.message_json == '{"n": 9007199254740993}'
+    assert decoded.message_json == exact
 
 
 def test_no_struct_in_any_proto() -> None:

@@ -12,19 +12,21 @@ import sys
 import textwrap
 from pathlib import Path
 
+# asyncpg ships no type hints; unused-ignore keeps --ignore-missing-imports runs quiet too.
 import asyncpg
 import pytest
 from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.rig.postgres import (
     PostgresDatabase,
     PostgresServer,
-    PostgresUnavailable,
+    PostgresUnavailableError,
     throwaway_cluster,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The inner sessions need only this plugin; asyncio would just add config warnings there.
+INNER_PLUGIN_ARGS = ("-p", "tests.rig.postgres", "-p", "no:asyncio", "-p", "no:cacheprovider")
 
 
 async def _fetchval(dsn: str, query: str, *args: object) -> object:
@@ -42,8 +44,7 @@ def _run_inner_session(
     (tmp_path / "test_inner.py").write_text(textwrap.dedent(test_source))
     (tmp_path / "conftest.py").write_text(textwrap.dedent(conftest))
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.rig.postgres", "-p", "no:cacheprovider"]
-        + ["-rs", "-q", str(tmp_path)],
+        [sys.executable, "-m", "pytest", *INNER_PLUGIN_ARGS, "-rs", "-q", str(tmp_path)],
         cwd=REPO_ROOT,
         env={**os.environ, **env},
         capture_output=True,
@@ -81,7 +82,8 @@ async def test_server_is_postgresql(postgres_database: PostgresDatabase) -> None
     assert isinstance(version, str)
     assert int(version.split(".")[0]) >= 14, version
     banner = await _fetchval(postgres_database.dsn, "SELECT version()")
-    assert isinstance(banner, str) and banner.startswith("PostgreSQL "), banner
+    assert isinstance(banner, str)
+    assert banner.startswith("PostgreSQL "), banner
 
 
 @pytest.mark.asyncio
@@ -99,6 +101,8 @@ async def test_sqlalchemy_url_names_asyncpg_and_the_database(
 @pytest.mark.asyncio
 async def test_sqlalchemy_async_engine_connects(postgres_database: PostgresDatabase) -> None:
     pytest.importorskip("greenlet", reason="SQLAlchemy's asyncio extension needs greenlet")
+    from sqlalchemy.ext.asyncio import create_async_engine  # raises ImportError without greenlet
+
     engine = create_async_engine(postgres_database.sqlalchemy_url)
     try:
         async with engine.connect() as conn:
@@ -133,9 +137,11 @@ def test_database_is_unique_per_run_and_dropped_at_session_end(
     assert asyncio.run(_fetchval(server.dsn("postgres"), query, postgres_database.name)) == 1
 
 
-@pytest.mark.parametrize(("require", "outcome"), [("0", "1 skipped"), ("1", "1 error")])
+@pytest.mark.parametrize(
+    ("require", "outcome", "returncode"), [("0", "1 skipped", 0), ("1", "1 error", 1)]
+)
 def test_no_server_and_no_cluster_skips_or_fails_loudly(
-    tmp_path: Path, require: str, outcome: str
+    tmp_path: Path, require: str, outcome: str, returncode: int
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -153,13 +159,14 @@ def test_no_server_and_no_cluster_skips_or_fails_loudly(
 
         @contextlib.contextmanager
         def _no_cluster():
-            raise rig.PostgresUnavailable("forced by test")
+            raise rig.PostgresUnavailableError("forced by test")
             yield
 
         rig.throwaway_cluster = _no_cluster
         """,
     )
     output = inner.stdout + inner.stderr
+    assert inner.returncode == returncode, output
     assert outcome in output, output
     assert f"PostgreSQL not available: 127.0.0.1:{dead_port} did not answer" in output, output
     assert "no throwaway cluster could start (forced by test)" in output, output
@@ -169,13 +176,14 @@ def test_throwaway_cluster_starts_answers_and_stops() -> None:
     try:
         with throwaway_cluster() as server:
             assert (server.host, server.port) != ("127.0.0.1", 5432)
-            assert asyncio.run(_fetchval(server.dsn("postgres"), "SELECT 1")) == 1
-            data_dir = Path(str(asyncio.run(_fetchval(server.dsn("postgres"), "SHOW data_directory"))))
+            dsn = server.dsn("postgres")
+            assert asyncio.run(_fetchval(dsn, "SELECT 1")) == 1
+            data_dir = Path(str(asyncio.run(_fetchval(dsn, "SHOW data_directory"))))
             assert data_dir.is_dir()
             if os.geteuid() == 0:
                 # initdb refuses root, so the cluster must belong to the postgres OS user.
                 assert data_dir.stat().st_uid == pwd.getpwnam("postgres").pw_uid
-    except PostgresUnavailable as exc:
+    except PostgresUnavailableError as exc:
         if os.environ.get("REVLINK_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"throwaway cluster cannot run here: {exc}", pytrace=False)
         pytest.skip(f"throwaway cluster cannot run here: {exc}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import glob
 import os
 import pwd
 import secrets
@@ -21,7 +20,6 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 from urllib.parse import quote, unquote, urlsplit
 
 import asyncpg
@@ -31,7 +29,7 @@ from pytest_postgresql.executors import PostgreSQLExecutor
 __all__ = [
     "PostgresDatabase",
     "PostgresServer",
-    "PostgresUnavailable",
+    "PostgresUnavailableError",
     "postgres_database",
     "postgres_server",
     "throwaway_cluster",
@@ -41,7 +39,7 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PROBE_TIMEOUT = 2.0
 
 
-class PostgresUnavailable(RuntimeError):
+class PostgresUnavailableError(RuntimeError):
     """No PostgreSQL server could be reached or started; the message says why."""
 
 
@@ -86,27 +84,26 @@ class PostgresDatabase:
         return self.server.sqlalchemy_url(self.name)
 
 
-async def _fetchval(dsn: str, query: str, timeout: float) -> object:
-    # asyncpg's own timeout covers only connecting; a half-alive server could hang the query.
-    async with asyncio.timeout(timeout):
-        conn = await asyncpg.connect(dsn, timeout=timeout)
+def _admin_sql(server: PostgresServer, query: str, timeout: float = 30.0) -> object:
+    async def fetch() -> object:
+        conn = await asyncpg.connect(server.dsn("postgres"))
         try:
             return await conn.fetchval(query)
         finally:
             await conn.close()
 
-
-def _admin_sql(server: PostgresServer, query: str, timeout: float = 30.0) -> object:
-    return asyncio.run(_fetchval(server.dsn("postgres"), query, timeout))
+    # One deadline for connect and query: a half-alive server can accept and then hang.
+    return asyncio.run(asyncio.wait_for(fetch(), timeout))
 
 
 def _probe(server: PostgresServer) -> None:
+    where = f"{server.host}:{server.port}"
     try:
         answer = _admin_sql(server, "SELECT 1", PROBE_TIMEOUT)
-    except Exception as exc:  # any failure at all means "not usable"; the repr says which
-        raise PostgresUnavailable(f"{server.host}:{server.port} did not answer ({exc!r})") from exc
+    except Exception as exc:  # any failure means "not usable"; the repr says which one
+        raise PostgresUnavailableError(f"{where} did not answer ({exc!r})") from exc
     if answer != 1:
-        raise PostgresUnavailable(f"{server.host}:{server.port} answered SELECT 1 with {answer!r}")
+        raise PostgresUnavailableError(f"{where} answered SELECT 1 with {answer!r}")
 
 
 def _find_pg_ctl() -> str:
@@ -117,25 +114,26 @@ def _find_pg_ctl() -> str:
         ).stdout.strip()
         candidates.append(os.path.join(bindir, "pg_ctl"))
     candidates.append(shutil.which("pg_ctl") or "")
-    versioned = glob.glob("/usr/lib/postgresql/[0-9]*/bin/pg_ctl")
-    candidates += sorted(versioned, key=lambda p: float(p.split("/")[4]), reverse=True)
+    versioned = Path("/usr/lib/postgresql").glob("[0-9]*/bin/pg_ctl")
+    candidates += sorted(map(str, versioned), key=lambda p: float(p.split("/")[4]), reverse=True)
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    raise PostgresUnavailable("no pg_ctl (tried pg_config --bindir, PATH, /usr/lib/postgresql)")
+    raise PostgresUnavailableError("no pg_ctl via pg_config, PATH or /usr/lib/postgresql")
 
 
-def _run_as_postgres_user(pg_ctl: str, wrapper: Path, cluster_dir: Path) -> str:
+def _run_as_postgres_user(pg_ctl: str, workdir: Path, cluster_dir: Path) -> str:
     # initdb and pg_ctl refuse to run as root, and PostgreSQLExecutor calls its `executable`
     # for every step, so a wrapper that drops to the postgres OS user covers all of them.
     try:
         account = pwd.getpwnam("postgres")
     except KeyError:
-        raise PostgresUnavailable("running as root and there is no 'postgres' OS user") from None
+        raise PostgresUnavailableError("initdb refuses root; no 'postgres' OS user") from None
     setpriv = shutil.which("setpriv")
     if setpriv is None:
-        raise PostgresUnavailable("running as root and setpriv is missing to drop to 'postgres'")
+        raise PostgresUnavailableError("initdb refuses root; no setpriv to become 'postgres'")
     os.chown(cluster_dir, account.pw_uid, account.pw_gid)
+    wrapper = workdir / "pg_ctl"  # outside cluster_dir, so the postgres user cannot rewrite it
     wrapper.write_text(
         "#!/bin/sh\n"
         # The caller's cwd may be unreadable for postgres; every path passed in is absolute.
@@ -158,18 +156,17 @@ def _free_port() -> int:
 def throwaway_cluster() -> Iterator[PostgresServer]:
     """Run a private trust-auth cluster on a free 127.0.0.1 port; stop and delete it on exit.
 
-    Raises PostgresUnavailable when it cannot start. As root, the cluster runs as the
+    Raises PostgresUnavailableError when it cannot start. As root, the cluster runs as the
     ``postgres`` OS user through ``setpriv``.
     """
     pg_ctl = _find_pg_ctl()
-    workdir = Path(tempfile.mkdtemp(prefix="revlink-pg-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="revlink-pg-", ignore_cleanup_errors=True) as tmp:
+        workdir = Path(tmp)
         workdir.chmod(0o755)  # the postgres OS user must reach cluster/ below it
         cluster_dir = workdir / "cluster"
         cluster_dir.mkdir()
-        executable = pg_ctl
-        if os.geteuid() == 0:
-            executable = _run_as_postgres_user(pg_ctl, workdir / "pg_ctl", cluster_dir)
+        as_root = os.geteuid() == 0
+        executable = _run_as_postgres_user(pg_ctl, workdir, cluster_dir) if as_root else pg_ctl
         server = PostgresServer("127.0.0.1", _free_port(), "postgres")
         logfile = cluster_dir / "postgres.log"
         executor = PostgreSQLExecutor(
@@ -186,56 +183,48 @@ def throwaway_cluster() -> Iterator[PostgresServer]:
         )
         try:
             executor.start()
-        except Exception as exc:  # whatever pg_ctl/initdb/mirakuru raised, report it verbatim
+        except Exception as exc:  # initdb, pg_ctl and mirakuru (timeout) errors alike
             log = logfile.read_text(errors="replace")[-600:] if logfile.exists() else "no log"
-            with contextlib.suppress(Exception):
-                executor.stop()
-            raise PostgresUnavailable(f"{pg_ctl} failed: {exc!r}; server log: {log}") from exc
+            raise PostgresUnavailableError(f"{pg_ctl} failed: {exc!r}; server log: {log}") from exc
         try:
             _probe(server)
             yield server
         finally:
             executor.stop()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _unavailable(reason: str) -> NoReturn:
-    message = f"PostgreSQL not available: {reason}"
-    if os.environ.get("REVLINK_REQUIRE_POSTGRES") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(f"{message} [set REVLINK_REQUIRE_POSTGRES=1 to fail instead of skip]")
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """The preferred server if it answers SELECT 1, else a throwaway cluster for the session."""
-    primary = urlsplit(os.environ.get("REVLINK_TEST_POSTGRES_URL", DEFAULT_URL))
+    url = urlsplit(os.environ.get("REVLINK_TEST_POSTGRES_URL", DEFAULT_URL))
     server = PostgresServer(
-        host=primary.hostname or "127.0.0.1",
-        port=primary.port or 5432,
-        user=unquote(primary.username or "postgres"),
-        password=unquote(primary.password or ""),
+        url.hostname or "127.0.0.1",
+        url.port or 5432,
+        unquote(url.username or "postgres"),
+        unquote(url.password or ""),
     )
     with contextlib.ExitStack() as stack:
         reason = ""
         try:
             _probe(server)
-        except PostgresUnavailable as primary_error:
+        except PostgresUnavailableError as primary_error:
             try:
                 server = stack.enter_context(throwaway_cluster())
-            except PostgresUnavailable as cluster_error:
+            except PostgresUnavailableError as cluster_error:
                 reason = f"{primary_error} and no throwaway cluster could start ({cluster_error})"
         # Outside the except blocks, so the report is one line, not a chain of tracebacks.
+        if reason and os.environ.get("REVLINK_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL not available: {reason}", pytrace=False)
         if reason:
-            _unavailable(reason)
+            pytest.skip(f"PostgreSQL not available: {reason} [REVLINK_REQUIRE_POSTGRES=1 fails]")
         yield server
 
 
 @pytest.fixture(scope="session")
 def postgres_database(postgres_server: PostgresServer) -> Iterator[PostgresDatabase]:
     """A new empty database, unique to this run, dropped (even if still in use) at session end."""
-    database = PostgresDatabase(postgres_server, f"revlink_test_{os.getpid()}_{secrets.token_hex(4)}")
+    name = f"revlink_test_{os.getpid()}_{secrets.token_hex(4)}"
+    database = PostgresDatabase(postgres_server, name)
     _admin_sql(postgres_server, f'CREATE DATABASE "{database.name}"')
     yield database
     _admin_sql(postgres_server, f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')

@@ -1,0 +1,252 @@
+"""The platform core: reads, writes, watchdog, schedules and counters over revpimodio2.
+
+Everything runs on one asyncio loop: the IO cycle task and the gRPC handlers take turns, so
+the revpimodio2 buffers never see two writers. Writes go to the process image at once
+(shared_procimg: only the changed IOs, so other processes' bits survive); the cycle reads
+the image, reports input changes, applies due schedules and expires leases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from bridges.platform.errors import InvalidValueError, NotWritableError
+from bridges.platform.feed import ChangeFeed, InputChange, Subscription
+from bridges.platform.iotable import IOKind, IOSpec, IOTable, IOValue, check_value
+from bridges.platform.leases import Lease, LeaseBook
+from bridges.platform.pulses import Edge, EdgeCounter, EdgeCounters
+from bridges.platform.schedules import PendingWrite, WriteSchedule
+
+__all__ = ["PlatformCore", "SystemStatus"]
+
+log = structlog.get_logger(__name__)
+
+Assignment = tuple[IOSpec, object]
+
+
+@dataclass(frozen=True, slots=True)
+class SystemStatus:
+    core_temperature_celsius: int
+    cpu_frequency_mhz: int
+    picontrol_running: bool
+    io_cycle_ms: int
+    rs485_error_count: int
+    bridge_cycle_ms: int
+    simulated: bool
+
+
+class PlatformCore:
+    def __init__(
+        self,
+        rpi: Any,
+        table: IOTable,
+        *,
+        cycle_s: float = 0.02,
+        simulated: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rpi = rpi
+        self.table = table
+        self.cycle_s = cycle_s
+        self.simulated = simulated
+        self._clock = clock
+        self._feed = ChangeFeed()
+        self._leases = LeaseBook()
+        self._schedule = WriteSchedule()
+        self._edges = EdgeCounters()
+        self._inputs = table.inputs()
+        self.rpi.readprocimg()
+        self._snapshot: dict[str, IOValue] = self._values(self._inputs)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _values(self, specs: Sequence[IOSpec]) -> dict[str, IOValue]:
+        return {spec.name: self._value(spec) for spec in specs}
+
+    def read(self, specs: Sequence[IOSpec]) -> list[IOValue]:
+        """Current values of ``specs``, read fresh from the process image."""
+        self.rpi.readprocimg()
+        return [self._value(spec) for spec in specs]
+
+    def _value(self, spec: IOSpec) -> IOValue:
+        raw = self.rpi.io[spec.name].value
+        return bool(raw) if spec.is_bit else int(raw)
+
+    def pins(self, kind: IOKind, pins: Sequence[int]) -> list[IOSpec]:
+        if not pins:
+            raise InvalidValueError(f"no {kind.value} pins given")
+        return [self.table.by_pin(kind, pin) for pin in pins]
+
+    def names(self, names: Sequence[str]) -> list[IOSpec]:
+        if not names:
+            raise InvalidValueError("no IO names given")
+        return [self.table.by_name(name) for name in names]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def validate(self, assignments: Sequence[Assignment]) -> list[tuple[IOSpec, IOValue]]:
+        """Check every assignment before any is applied, so a bad one changes nothing."""
+        checked = []
+        for spec, value in assignments:
+            if not spec.writable:
+                what = "an input" if spec.is_input else "memory"
+                raise NotWritableError(f"{spec.name} is {what} and cannot be written")
+            checked.append((spec, check_value(spec, value)))
+        return checked
+
+    def write(self, assignments: Sequence[Assignment], lease_id: str | None = None) -> None:
+        checked = self.validate(assignments)
+        if lease_id:
+            self._leases.get(lease_id)
+        names = [spec.name for spec, _ in checked]
+        self._schedule.cancel(names)
+        self._apply(checked)
+        self._leases.claim(lease_id or None, names)
+
+    def _apply(self, checked: Sequence[tuple[IOSpec, IOValue]]) -> None:
+        for spec, value in checked:
+            self.rpi.io[spec.name].value = value
+        self.rpi.writeprocimg()
+
+    def schedule(
+        self, assignments: Sequence[Assignment], delay_s: float, lease_id: str | None = None
+    ) -> float:
+        """Write after ``delay_s``; returns the due time as Unix seconds."""
+        if delay_s < 0:
+            raise InvalidValueError(f"delay must not be negative, not {delay_s}")
+        checked = self.validate(assignments)
+        if lease_id:
+            self._leases.get(lease_id)
+        due = self._clock() + delay_s
+        for spec, value in checked:
+            self._schedule.add(PendingWrite(spec, value, due, lease_id or None))
+        return time.time() + delay_s
+
+    # -- leases ----------------------------------------------------------------------------
+
+    def acquire_lease(self, holder: str, ttl_s: float) -> Lease:
+        lease = self._leases.acquire(holder, ttl_s, self._clock())
+        log.info("lease.acquired", lease_id=lease.lease_id, holder=lease.holder, ttl_s=ttl_s)
+        return lease
+
+    def renew_lease(self, lease_id: str) -> Lease:
+        return self._leases.renew(lease_id, self._clock())
+
+    def release_lease(self, lease_id: str, restore_safe_values: bool) -> None:
+        lease = self._leases.release(lease_id)
+        if restore_safe_values:
+            self._restore(lease)
+        log.info("lease.released", lease_id=lease_id, restored=restore_safe_values)
+
+    def lease_expiry_unix(self, lease: Lease) -> float:
+        return time.time() + (lease.expires_at - self._clock())
+
+    def _restore(self, lease: Lease) -> None:
+        specs = [self.table.by_name(name) for name in sorted(lease.outputs)]
+        self._schedule.cancel(spec.name for spec in specs)
+        self._apply([(spec, spec.safe_value) for spec in specs])
+
+    # -- counters --------------------------------------------------------------------------
+
+    def read_counters(self, pins: Sequence[int]) -> list[int]:
+        return [int(v) for v in self.read(self.pins(IOKind.COUNTER, pins))]
+
+    def reset_counters(self, pins: Sequence[int]) -> None:
+        for spec in self.pins(IOKind.COUNTER, pins):
+            self.rpi.io[spec.name].reset()
+
+    def start_pulse_counter(self, di_pin: int, edge: Edge, window_s: float) -> EdgeCounter:
+        spec = self.table.by_pin(IOKind.DI, di_pin)
+        return self._edges.start(spec.name, edge, window_s)
+
+    def pulse_counter(self, counter_id: str) -> EdgeCounter:
+        return self._edges.get(counter_id)
+
+    def stop_pulse_counter(self, counter_id: str) -> EdgeCounter:
+        return self._edges.stop(counter_id)
+
+    def pulses_per_minute(self, counter: EdgeCounter) -> float:
+        return counter.pulses_per_minute(self._clock())
+
+    # -- watching and the cycle ------------------------------------------------------------
+
+    def watch(self, names: Collection[str] | None, send_initial: bool) -> Subscription:
+        specs = self.names(list(names)) if names else self._inputs
+        for spec in specs:
+            if not spec.is_input:
+                raise InvalidValueError(f"{spec.name} is not an input; only inputs can be watched")
+        subscription = self._feed.subscribe({spec.name for spec in specs} if names else None)
+        if send_initial:
+            now_ns = time.time_ns()
+            snapshot = [
+                InputChange(s.name, s.kind, s.pin, None, self._snapshot[s.name], now_ns)
+                for s in specs
+            ]
+            subscription.offer(snapshot)
+        return subscription
+
+    def cycle(self) -> list[InputChange]:
+        """One IO cycle: read inputs, report changes, apply due writes, expire leases."""
+        now = self._clock()
+        self.rpi.readprocimg()
+        wall_ns = time.time_ns()
+        changes = []
+        for spec in self._inputs:
+            new = self._value(spec)
+            old = self._snapshot[spec.name]
+            if new != old:
+                self._snapshot[spec.name] = new
+                changes.append(InputChange(spec.name, spec.kind, spec.pin, old, new, wall_ns))
+                if spec.is_bit:
+                    self._edges.feed(spec.name, bool(old), bool(new), now, wall_ns)
+        if changes:
+            self._feed.publish(changes)
+        for write in self._schedule.pop_due(now):
+            self._apply([(write.spec, write.value)])
+            owner = write.lease_id if write.lease_id in self._leases else None
+            self._leases.claim(owner, [write.spec.name])
+        for lease in self._leases.expired(now):
+            log.warning(
+                "lease.expired",
+                lease_id=lease.lease_id,
+                holder=lease.holder,
+                outputs=sorted(lease.outputs),
+            )
+            self._restore(lease)
+        return changes
+
+    async def run(self) -> None:
+        """Cycle forever at a fixed rate (no catch-up after a stall)."""
+        next_at = self._clock()
+        while True:
+            try:
+                self.cycle()
+            except Exception:
+                log.exception("cycle.failed")
+            next_at = max(next_at + self.cycle_s, self._clock())
+            await asyncio.sleep(next_at - self._clock())
+
+    def system_status(self) -> SystemStatus:
+        self.rpi.readprocimg()
+        core = self.rpi.core
+        return SystemStatus(
+            core_temperature_celsius=int(core.temperature) if core else 0,
+            cpu_frequency_mhz=int(core.frequency) if core else 0,
+            picontrol_running=bool(core.picontrolrunning) if core else False,
+            io_cycle_ms=int(core.iocycle) if core else 0,
+            rs485_error_count=int(core.ioerrorcount) if core else 0,
+            bridge_cycle_ms=round(self.cycle_s * 1000),
+            simulated=self.simulated,
+        )
+
+    def shutdown(self) -> None:
+        """Put every leased output to its safe value and close the process image."""
+        for lease in self._leases.release_all():
+            self._restore(lease)
+        self.rpi.cleanup()

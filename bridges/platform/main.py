@@ -1,0 +1,53 @@
+"""Entry point of the platform bridge: open the image, build the core, serve it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import stat
+
+from bridges.kit import ServiceBinding, serve
+from bridges.platform.core import PlatformCore
+from bridges.platform.image import open_process_image
+from bridges.platform.iotable import IOTable
+from bridges.platform.servicer import SERVICE_NAME, PlatformServicer
+from bridges.platform.settings import PlatformSettings
+from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
+
+__all__ = ["build_core", "run_platform_bridge"]
+
+
+def build_core(settings: PlatformSettings) -> PlatformCore:
+    """Open the files and build the core; raises ProcessImageError or a table error."""
+    rpi = open_process_image(settings.procimg, settings.configrsc)
+    try:
+        table = IOTable.from_modio(rpi, settings.platform_safe_values)
+    except Exception:
+        rpi.cleanup()
+        raise
+    simulated = not stat.S_ISCHR(settings.procimg.stat().st_mode)
+    return PlatformCore(rpi, table, cycle_s=settings.platform_cycle_ms / 1000, simulated=simulated)
+
+
+async def run_platform_bridge(settings: PlatformSettings) -> None:
+    """Serve PlatformService until SIGTERM/SIGINT; leased outputs go safe on the way out."""
+    core = build_core(settings)
+    servicer = PlatformServicer(core)
+    cycle = asyncio.create_task(core.run(), name="io-cycle")
+
+    async def stop_core() -> None:
+        cycle.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cycle
+        core.shutdown()
+
+    binding = ServiceBinding(
+        name=SERVICE_NAME,
+        add=lambda server: pb_grpc.add_PlatformServiceServicer_to_server(servicer, server),
+        on_stop=stop_core,
+    )
+    try:
+        await serve(settings.server_config(settings.platform_listen), [binding])
+    finally:
+        if not cycle.done():
+            await stop_core()

@@ -1,0 +1,288 @@
+"""gRPC face of the platform core: translates messages and maps errors to status codes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from bridges.platform.core import PlatformCore
+from bridges.platform.errors import (
+    InvalidValueError,
+    NotWritableError,
+    PlatformError,
+    UnknownCounterError,
+    UnknownIOError,
+    UnknownLeaseError,
+)
+from bridges.platform.feed import InputChange, SubscriberTooSlowError
+from bridges.platform.iotable import IOKind, IOSpec, IOValue
+from bridges.platform.pulses import Edge
+from revlink.platform.v1 import platform_pb2 as pb
+from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
+
+__all__ = ["SERVICE_NAME", "PlatformServicer"]
+
+SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["PlatformService"].full_name
+
+_STATUS: dict[type[PlatformError], grpc.StatusCode] = {
+    UnknownIOError: grpc.StatusCode.NOT_FOUND,
+    UnknownLeaseError: grpc.StatusCode.NOT_FOUND,
+    UnknownCounterError: grpc.StatusCode.NOT_FOUND,
+    NotWritableError: grpc.StatusCode.FAILED_PRECONDITION,
+    InvalidValueError: grpc.StatusCode.INVALID_ARGUMENT,
+}
+_KINDS = {kind: pb.IOKind.Value(f"IO_KIND_{kind.value}") for kind in IOKind}
+_EDGES = {pb.EDGE_UNSPECIFIED: Edge.RISING, pb.EDGE_RISING: Edge.RISING}
+_EDGES |= {pb.EDGE_FALLING: Edge.FALLING, pb.EDGE_BOTH: Edge.BOTH}
+DEFAULT_RATE_WINDOW_S = 20.0
+
+Context = grpc.aio.ServicerContext[Any, Any]
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+def _status_for(exc: PlatformError) -> grpc.StatusCode:
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return grpc.StatusCode.INTERNAL
+
+
+def unary(
+    method: Callable[[Any, Req], Resp],
+) -> Callable[[Any, Req, Context], Awaitable[Resp]]:
+    """Run a synchronous handler body, turning core errors into gRPC status codes."""
+
+    @functools.wraps(method)
+    async def handler(self: Any, request: Req, context: Context) -> Resp:
+        try:
+            return method(self, request)
+        except PlatformError as exc:
+            await context.abort(_status_for(exc), str(exc))
+            raise  # unreachable: abort raises
+
+    return handler
+
+
+def to_pb_value(value: IOValue) -> pb.IOValue:
+    if isinstance(value, bool):
+        return pb.IOValue(bool_value=value)
+    return pb.IOValue(int_value=value)
+
+
+def from_pb_value(name: str, value: pb.IOValue) -> IOValue:
+    kind = value.WhichOneof("kind")
+    if kind is None:
+        raise InvalidValueError(f"no value given for {name}")
+    result: IOValue = getattr(value, kind)
+    return result
+
+
+def _timestamp(unix_s: float) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromNanoseconds(int(unix_s * 1e9))
+    return stamp
+
+
+def _seconds(duration: Duration) -> float:
+    return float(duration.seconds + duration.nanos / 1e9)
+
+
+def _pair(specs: Sequence[IOSpec], values: Sequence[object]) -> list[tuple[IOSpec, object]]:
+    if len(values) == 1:
+        return [(spec, values[0]) for spec in specs]
+    if len(values) != len(specs):
+        raise InvalidValueError(
+            f"{len(specs)} pins but {len(values)} values (give one value, or one per pin)"
+        )
+    return list(zip(specs, values, strict=True))
+
+
+def _descriptor(spec: IOSpec) -> pb.IODescriptor:
+    return pb.IODescriptor(
+        name=spec.name,
+        kind=_KINDS[spec.kind],
+        pin=spec.pin,
+        bit_length=spec.bit_length,
+        signed=spec.signed,
+        byte_address=spec.byte_address,
+        bit_address=spec.bit_address,
+        writable=spec.writable,
+        is_input=spec.is_input,
+        device_name=spec.device_name,
+        device_position=spec.device_position,
+        default_value=to_pb_value(spec.default_value),
+        safe_value=to_pb_value(spec.safe_value),
+        min_value=spec.min_value,
+        max_value=spec.max_value,
+    )
+
+
+def _change(change: InputChange) -> pb.InputChange:
+    message = pb.InputChange(
+        name=change.name,
+        kind=_KINDS[change.kind],
+        pin=change.pin,
+        new_value=to_pb_value(change.new),
+    )
+    if change.old is not None:
+        message.old_value.CopyFrom(to_pb_value(change.old))
+    message.time.FromNanoseconds(change.time_ns)
+    return message
+
+
+class PlatformServicer(pb_grpc.PlatformServiceServicer):
+    def __init__(self, core: PlatformCore) -> None:
+        self.core = core
+
+    def _bools(self, kind: IOKind, pins: Sequence[int]) -> list[bool]:
+        return [bool(v) for v in self.core.read(self.core.pins(kind, pins))]
+
+    def _ints(self, kind: IOKind, pins: Sequence[int]) -> list[int]:
+        return [int(v) for v in self.core.read(self.core.pins(kind, pins))]
+
+    @unary
+    def GetDI(self, request: pb.GetDIRequest) -> pb.GetDIResponse:
+        return pb.GetDIResponse(values=self._bools(IOKind.DI, request.pins))
+
+    @unary
+    def GetDO(self, request: pb.GetDORequest) -> pb.GetDOResponse:
+        return pb.GetDOResponse(values=self._bools(IOKind.DO, request.pins))
+
+    @unary
+    def GetAI(self, request: pb.GetAIRequest) -> pb.GetAIResponse:
+        return pb.GetAIResponse(values=self._ints(IOKind.AI, request.pins))
+
+    @unary
+    def GetAO(self, request: pb.GetAORequest) -> pb.GetAOResponse:
+        return pb.GetAOResponse(values=self._ints(IOKind.AO, request.pins))
+
+    @unary
+    def SetDO(self, request: pb.SetDORequest) -> pb.SetDOResponse:
+        specs = self.core.pins(IOKind.DO, request.pins)
+        self.core.write(_pair(specs, request.values), request.lease_id)
+        return pb.SetDOResponse()
+
+    @unary
+    def SetAO(self, request: pb.SetAORequest) -> pb.SetAOResponse:
+        specs = self.core.pins(IOKind.AO, request.pins)
+        self.core.write(_pair(specs, request.values), request.lease_id)
+        return pb.SetAOResponse()
+
+    @unary
+    def GetIO(self, request: pb.GetIORequest) -> pb.GetIOResponse:
+        values = self.core.read(self.core.names(request.names))
+        return pb.GetIOResponse(values=[to_pb_value(v) for v in values])
+
+    @unary
+    def SetIO(self, request: pb.SetIORequest) -> pb.SetIOResponse:
+        if not request.values:
+            raise InvalidValueError("no values given")
+        assignments = [
+            (self.core.table.by_name(item.name), from_pb_value(item.name, item.value))
+            for item in request.values
+        ]
+        self.core.write(assignments, request.lease_id)
+        return pb.SetIOResponse()
+
+    @unary
+    def ListIO(self, request: pb.ListIORequest) -> pb.ListIOResponse:
+        return pb.ListIOResponse(ios=[_descriptor(spec) for spec in self.core.table])
+
+    @unary
+    def GetSystemStatus(self, request: pb.GetSystemStatusRequest) -> pb.GetSystemStatusResponse:
+        status = self.core.system_status()
+        return pb.GetSystemStatusResponse(
+            core_temperature_celsius=status.core_temperature_celsius,
+            cpu_frequency_mhz=status.cpu_frequency_mhz,
+            picontrol_running=status.picontrol_running,
+            io_cycle_ms=status.io_cycle_ms,
+            rs485_error_count=status.rs485_error_count,
+            bridge_cycle_ms=status.bridge_cycle_ms,
+            simulated=status.simulated,
+        )
+
+    async def WatchInputs(
+        self, request: pb.WatchInputsRequest, context: Context
+    ) -> AsyncIterator[pb.WatchInputsResponse]:
+        try:
+            subscription = self.core.watch(list(request.names), request.send_initial)
+            async for changes in subscription:
+                yield pb.WatchInputsResponse(changes=[_change(c) for c in changes])
+        except SubscriberTooSlowError as exc:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        except PlatformError as exc:
+            await context.abort(_status_for(exc), str(exc))
+
+    @unary
+    def ScheduleDO(self, request: pb.ScheduleDORequest) -> pb.ScheduleDOResponse:
+        specs = self.core.pins(IOKind.DO, request.pins)
+        due = self.core.schedule(
+            _pair(specs, request.values), _seconds(request.delay), request.lease_id
+        )
+        return pb.ScheduleDOResponse(due_time=_timestamp(due))
+
+    @unary
+    def ScheduleAO(self, request: pb.ScheduleAORequest) -> pb.ScheduleAOResponse:
+        specs = self.core.pins(IOKind.AO, request.pins)
+        due = self.core.schedule(
+            _pair(specs, request.values), _seconds(request.delay), request.lease_id
+        )
+        return pb.ScheduleAOResponse(due_time=_timestamp(due))
+
+    @unary
+    def GetCounters(self, request: pb.GetCountersRequest) -> pb.GetCountersResponse:
+        return pb.GetCountersResponse(counts=self.core.read_counters(request.pins))
+
+    @unary
+    def ResetCounters(self, request: pb.ResetCountersRequest) -> pb.ResetCountersResponse:
+        self.core.reset_counters(request.pins)
+        return pb.ResetCountersResponse()
+
+    @unary
+    def StartPulseCounter(
+        self, request: pb.StartPulseCounterRequest
+    ) -> pb.StartPulseCounterResponse:
+        window = _seconds(request.rate_window) if request.HasField("rate_window") else 0.0
+        counter = self.core.start_pulse_counter(
+            request.di_pin, _EDGES[request.edge], window or DEFAULT_RATE_WINDOW_S
+        )
+        return pb.StartPulseCounterResponse(counter_id=counter.counter_id)
+
+    @unary
+    def GetPulseCount(self, request: pb.GetPulseCountRequest) -> pb.GetPulseCountResponse:
+        counter = self.core.pulse_counter(request.counter_id)
+        reply = pb.GetPulseCountResponse(
+            count=counter.count, pulses_per_minute=self.core.pulses_per_minute(counter)
+        )
+        if counter.last_pulse_ns is not None:
+            reply.last_pulse_time.FromNanoseconds(counter.last_pulse_ns)
+        return reply
+
+    @unary
+    def StopPulseCounter(self, request: pb.StopPulseCounterRequest) -> pb.StopPulseCounterResponse:
+        return pb.StopPulseCounterResponse(
+            count=self.core.stop_pulse_counter(request.counter_id).count
+        )
+
+    @unary
+    def AcquireLease(self, request: pb.AcquireLeaseRequest) -> pb.AcquireLeaseResponse:
+        lease = self.core.acquire_lease(request.holder, _seconds(request.ttl))
+        return pb.AcquireLeaseResponse(
+            lease_id=lease.lease_id, expire_time=_timestamp(self.core.lease_expiry_unix(lease))
+        )
+
+    @unary
+    def RenewLease(self, request: pb.RenewLeaseRequest) -> pb.RenewLeaseResponse:
+        lease = self.core.renew_lease(request.lease_id)
+        return pb.RenewLeaseResponse(expire_time=_timestamp(self.core.lease_expiry_unix(lease)))
+
+    @unary
+    def ReleaseLease(self, request: pb.ReleaseLeaseRequest) -> pb.ReleaseLeaseResponse:
+        self.core.release_lease(request.lease_id, request.restore_safe_values)
+        return pb.ReleaseLeaseResponse()

@@ -1,0 +1,1 @@
+"""Subcommands of ``revlink``, one module per area; ``revlink.cli`` assembles them."""
