@@ -7,14 +7,15 @@ PY := $(BIN)/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 BUF := node_modules/.bin/buf
-TYPED := bridges revlink/cli.py revlink/logs.py $(wildcard apps cloud)
+TYPED := bridges revlink $(wildcard apps cloud)
 PYTEST_ARGS ?=
 
-.PHONY: help install protos lint typecheck buf test demo lock clean
+.PHONY: help install protos lint typecheck buf test demo bench lock clean
 
 help:
 	@echo "make demo      run the whole system on this machine (simulated RevPi)"
 	@echo "make test      run every check and test (what CI runs)"
+	@echo "make bench     run the benchmarks in tests/bench (not part of make test)"
 	@echo "make protos    regenerate revlink/*/v1 from protos/"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml"
 	@echo "make install   create .venv and install Python and npm dependencies"
@@ -26,8 +27,10 @@ $(PY_STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
+# `npm install` rather than `npm ci`: the lock records only the buf binaries this registry
+# serves (linux), which `npm ci` calls out of sync; `npm install` honours the lock as it is.
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-fund --no-audit --loglevel=error
+	npm install --no-fund --no-audit --loglevel=error
 	touch $@
 
 install: $(PY_STAMP) $(NODE_STAMP)
@@ -54,6 +57,11 @@ test: install lint typecheck buf
 
 demo: install
 	$(BIN)/revlink demo
+
+bench: install
+	for bench in tests/bench/bench_*.py; do \
+		$(PY) -m tests.bench.$$(basename $$bench .py) || exit 1; \
+	done
 
 lock: $(PY_STAMP)
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 \

@@ -210,3 +210,21 @@ def test_subprocess_bridge_serves_then_stops_gracefully_on_sigterm(tmp_path: Pat
     log = bridge.output()
     assert '"event": "bridge.stopping"' in log
     assert '"event": "bridge.stopped"' in log
+
+
+def test_second_signal_does_not_cut_the_graceful_stop_short(tmp_path: Path) -> None:
+    target = f"127.0.0.1:{free_port()}"
+    argv = python_module_argv("tests.support.example_bridge", target)
+    env = {"EXAMPLE_SLOW_SECONDS": "1.0"}
+    with (
+        start_bridge(argv, target, tmp_path, env=env) as bridge,
+        grpc.insecure_channel(target) as ch,
+    ):
+        in_flight = pb_grpc.PlatformServiceStub(ch).ListIO.future(pb.ListIORequest(), timeout=10)
+        time.sleep(0.3)
+        bridge.process.send_signal(signal.SIGINT)
+        time.sleep(0.1)
+        bridge.process.send_signal(signal.SIGTERM)
+        assert [io.name for io in in_flight.result().ios] == ["I_1"]
+        assert bridge.process.wait(10) == 0
+    assert '"event": "bridge.stopped"' in bridge.output()

@@ -36,11 +36,12 @@ def _tree(root: Path, dirs: list[Path]) -> dict[str, bytes]:
 
 
 def test_generated_code_is_not_stale(tmp_path: Path) -> None:
-    subprocess.run(
+    result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "protos/generate.py"), str(tmp_path)],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    assert result.returncode == 0, result.stderr
     generator = _load_generator()
     fresh = _tree(tmp_path, generator.generated_dirs(tmp_path))  # type: ignore[attr-defined]
     committed = _tree(REPO_ROOT, generator.generated_dirs(REPO_ROOT))  # type: ignore[attr-defined]

@@ -108,7 +108,11 @@ class BridgeServer:
 
 
 async def serve(config: ServerConfig, services: Sequence[ServiceBinding]) -> None:
-    """Run a bridge until SIGTERM or SIGINT, then stop it gracefully."""
+    """Run a bridge until SIGTERM or SIGINT, then stop it gracefully.
+
+    The handlers stay installed until the stop has finished: a second signal (Ctrl-C reaching
+    the whole process group, then a supervisor's SIGTERM) must not cut the drain short.
+    """
     server = BridgeServer(config, services)
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -119,6 +123,8 @@ async def serve(config: ServerConfig, services: Sequence[ServiceBinding]) -> Non
         await stop_requested.wait()
         log.info("bridge.stopping", grace_period_s=config.grace_period_s)
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-        await server.stop()
+        try:
+            await server.stop()
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
