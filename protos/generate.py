@@ -31,6 +31,15 @@ def generated_dirs(out_root: Path) -> list[Path]:
     return sorted({out_root / p.parent.relative_to(PROTO_ROOT) for p in proto_files()})
 
 
+def _plugin(name: str) -> str:
+    """Path of a protoc plugin installed beside this interpreter (PATH may not include it)."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name} not found: install the dev extra (mypy-protobuf)")
+    return found
+
+
 def generate(out_root: Path) -> None:
     for directory in generated_dirs(out_root):
         if directory.exists():
@@ -40,6 +49,8 @@ def generate(out_root: Path) -> None:
         "grpc_tools.protoc",
         f"--proto_path={PROTO_ROOT}",
         f"--proto_path={well_known}",
+        f"--plugin=protoc-gen-mypy={_plugin('protoc-gen-mypy')}",
+        f"--plugin=protoc-gen-mypy_grpc={_plugin('protoc-gen-mypy_grpc')}",
         f"--python_out={out_root}",
         f"--grpc_python_out={out_root}",
         f"--mypy_out={out_root}",
