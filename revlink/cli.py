@@ -13,6 +13,7 @@ import typer
 
 from revlink import __version__
 from revlink.commands.bridge import bridge_app
+from revlink.commands.cloud import cloud_app
 from revlink.commands.demo import demo_command
 from revlink.commands.sim import sim_command
 from revlink.logs import LogFormat, configure_logging
@@ -57,6 +58,7 @@ def root(
 
 
 app.add_typer(bridge_app, name="bridge")
+app.add_typer(cloud_app, name="cloud")
 app.command("sim")(sim_command)
 app.command("demo")(demo_command)
 

@@ -46,3 +46,5 @@ def configure_logging(level: str = "info", fmt: LogFormat = "console") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic narrates every plugin and context at INFO; the commands report the outcome.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

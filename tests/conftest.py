@@ -1,3 +1,3 @@
 """Shared fixtures: real PostgreSQL (tests.rig.postgres) and real bridge processes."""
 
-pytest_plugins = ["tests.rig.postgres", "tests.rig.platform"]
+pytest_plugins = ["tests.rig.postgres", "tests.rig.platform", "tests.rig.cloud"]

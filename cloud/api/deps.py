@@ -1,0 +1,80 @@
+"""FastAPI dependencies: the app state, a database session, the caller and their role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud.models import Role, User
+from cloud.services.users import TokenRejectedError, resolve_token
+from cloud.state import CloudState
+
+__all__ = [
+    "AdminUser",
+    "CurrentUser",
+    "DbSession",
+    "OperatorUser",
+    "State",
+    "bearer_token",
+    "get_state",
+    "require_role",
+]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_state(request: Request) -> CloudState:
+    state: CloudState = request.app.state.cloud
+    return state
+
+
+State = Annotated[CloudState, Depends(get_state)]
+
+
+async def get_session(state: State) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns normally."""
+    async with state.db.transaction() as session:
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session)]
+
+
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    return credentials.credentials if credentials else None
+
+
+async def current_user(
+    state: State, session: DbSession, token: Annotated[str | None, Depends(bearer_token)]
+) -> User:
+    try:
+        return await resolve_token(session, token, state.jwt_secret)
+    except TokenRejectedError as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, exc.reason, headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require_role(minimum: Role) -> Callable[..., Coroutine[Any, Any, User]]:
+    async def check(user: CurrentUser) -> User:
+        if not user.role_enum.at_least(minimum):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this needs the {minimum.value} role; you are {user.role}",
+            )
+        return user
+
+    return check
+
+
+OperatorUser = Annotated[User, Depends(require_role(Role.OPERATOR))]
+AdminUser = Annotated[User, Depends(require_role(Role.ADMIN))]

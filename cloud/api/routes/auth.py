@@ -1,0 +1,88 @@
+"""``/api/v1/auth``: login (WebMACS's response shape), logout, me."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from pydantic import BaseModel
+
+from cloud.api.deps import CurrentUser, DbSession, State, bearer_token
+from cloud.api.schemas import StatusResponse
+from cloud.services import users
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class LoginRequest(BaseModel):
+    email: str
+    password: str
+
+
+class LoginResponse(BaseModel):
+    status: str
+    message: str
+    access_token: str
+    public_id: uuid.UUID
+    username: str
+
+
+class MeResponse(BaseModel):
+    public_id: uuid.UUID
+    email: str
+    username: str
+    role: str
+    created_at: datetime
+
+
+@router.post(
+    "/login",
+    responses={401: {"description": "Wrong email or password"}, 429: {"description": "Too many"}},
+)
+async def login(body: LoginRequest, state: State, session: DbSession) -> LoginResponse:
+    key = body.email.strip().lower()
+    wait = state.login_limiter.retry_after(key)
+    if wait:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"Too many login attempts. Try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
+    user = await users.authenticate(session, body.email, body.password)
+    if user is None:
+        state.login_limiter.failed(key)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Invalid email or password")
+    state.login_limiter.succeeded(key)
+    token, _ = users.issue_token(user, state.jwt_secret, state.settings.jwt_ttl_minutes)
+    return LoginResponse(
+        status="success",
+        message="Successfully logged in.",
+        access_token=token,
+        public_id=user.public_id,
+        username=user.username,
+    )
+
+
+@router.post("/logout")
+async def logout(
+    user: CurrentUser,
+    state: State,
+    session: DbSession,
+    token: Annotated[str | None, Depends(bearer_token)],
+) -> StatusResponse:
+    assert token is not None  # CurrentUser already refused a request without one
+    await users.revoke_token(session, token, state.jwt_secret)
+    return StatusResponse(status="success", message="Successfully logged out.")
+
+
+@router.get("/me")
+async def me(user: CurrentUser) -> MeResponse:
+    return MeResponse(
+        public_id=user.public_id,
+        email=user.email,
+        username=user.username,
+        role=user.role,
+        created_at=user.created_at,
+    )

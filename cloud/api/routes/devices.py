@@ -1,0 +1,89 @@
+"""``/api/v1/devices``: register (token shown once), list with online state, revoke."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel
+
+from cloud.api.deps import AdminUser, CurrentUser, DbSession, State
+from cloud.models import Device
+from cloud.services import devices
+from cloud.services.errors import ConflictError, NotFoundError
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+
+class DeviceCreate(BaseModel):
+    name: str
+
+
+class DeviceOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    online: bool
+    last_seen: datetime | None
+    last_committed_seq: int
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class DeviceCreated(BaseModel):
+    id: uuid.UUID
+    name: str
+    token: str
+
+
+def _out(device: Device, state: State) -> DeviceOut:
+    return DeviceOut(
+        id=device.id,
+        name=device.name,
+        online=state.devices.online(device.id),
+        last_seen=device.last_seen,
+        last_committed_seq=device.last_committed_seq,
+        created_at=device.created_at,
+        revoked_at=device.revoked_at,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_device(body: DeviceCreate, admin: AdminUser, session: DbSession) -> DeviceCreated:
+    """Register a device. The token is in this response only; it is stored hashed."""
+    try:
+        device, token = await devices.create_device(session, body.name)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except ConflictError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return DeviceCreated(id=device.id, name=device.name, token=token)
+
+
+@router.get("")
+async def list_devices(user: CurrentUser, state: State, session: DbSession) -> list[DeviceOut]:
+    return [_out(d, state) for d in await devices.list_devices(session)]
+
+
+@router.get("/{device_id}")
+async def get_device(
+    device_id: uuid.UUID, user: CurrentUser, state: State, session: DbSession
+) -> DeviceOut:
+    try:
+        return _out(await devices.get_device(session, device_id), state)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+@router.post("/{device_id}/revoke")
+async def revoke_device(
+    device_id: uuid.UUID, admin: AdminUser, state: State, session: DbSession
+) -> DeviceOut:
+    """Revoke the device's token; its live uplink is closed (1008) right away."""
+    try:
+        device = await devices.revoke_device(session, device_id)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    await session.commit()
+    await state.devices.disconnect(device_id, 1008, "device token revoked")
+    return _out(device, state)

@@ -1,0 +1,1 @@
+"""Configuration and security primitives shared by the cloud's routers and services."""

@@ -1,0 +1,1 @@
+"""Live fan-out of datapoints to stream subscribers."""

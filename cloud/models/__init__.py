@@ -1,0 +1,20 @@
+"""SQLAlchemy models, one module per concept; importing this registers them all."""
+
+from cloud.models.channel import ChannelAggregate, ChannelMessage
+from cloud.models.datapoint import Datapoint
+from cloud.models.device import Device
+from cloud.models.experiment import Experiment
+from cloud.models.sensor import Sensor
+from cloud.models.user import RevokedToken, Role, User
+
+__all__ = [
+    "ChannelAggregate",
+    "ChannelMessage",
+    "Datapoint",
+    "Device",
+    "Experiment",
+    "RevokedToken",
+    "Role",
+    "Sensor",
+    "User",
+]

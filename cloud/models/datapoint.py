@@ -1,0 +1,28 @@
+"""Datapoints: one value of one sensor at its source time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Double, ForeignKey, Index, Integer
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.db.base import Base, BigIntPK, UTCDateTime
+
+__all__ = ["Datapoint"]
+
+
+class Datapoint(Base):
+    __tablename__ = "datapoints"
+    # Every read is "one sensor, a time range", newest first or bucketed: this index serves
+    # all of them without touching the heap order.
+    __table_args__ = (Index("ix_datapoints_sensor_ts", "sensor_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    sensor_id: Mapped[int] = mapped_column(Integer, ForeignKey("sensors.id", ondelete="CASCADE"))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    value: Mapped[float] = mapped_column(Double)
+    experiment_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("experiments.id", ondelete="SET NULL"), nullable=True
+    )

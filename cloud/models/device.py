@@ -1,0 +1,27 @@
+"""Devices: identity, hashed token, and how far their uplink has committed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.db.base import Base, UTCDateTime
+
+__all__ = ["Device"]
+
+
+class Device(Base):
+    __tablename__ = "devices"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=lambda: datetime.now(UTC))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Highest record seq committed for this device, written in the same transaction as the
+    # records: the basis of exactly-once ingest.
+    last_committed_seq: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,32 @@
+"""Sensors (WebMACS "events"): one time series each, with a stable public id."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.db.base import Base, UTCDateTime
+
+__all__ = ["Sensor"]
+
+
+class Sensor(Base):
+    __tablename__ = "sensors"
+    __table_args__ = (UniqueConstraint("device_id", "key", name="uq_sensors_device_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
+    # A device's sensors are registered by its uplink under key "<channel>.<field>"; sensors
+    # without a device are fed through the WebMACS-compatible doors.
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("devices.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    name: Mapped[str] = mapped_column(String(300))
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    min_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=lambda: datetime.now(UTC))

@@ -1,0 +1,114 @@
+"""Running the cloud: uvicorn configured from settings, and one-shot admin tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+import uvicorn
+
+from cloud.core.config import CloudSettings
+from cloud.db.migrate import current_revision, head_revision, upgrade
+from cloud.db.session import Database
+from cloud.main import create_app
+from cloud.models import Role
+from cloud.services import devices, users
+
+__all__ = [
+    "CreatedDevice",
+    "SchemaNotCurrentError",
+    "create_device",
+    "create_user",
+    "migrate",
+    "serve",
+    "uvicorn_config",
+]
+
+# Frames up to this multiple of max_frame_bytes reach the app, which answers an oversize one
+# with an Error frame and keeps the socket; anything larger is cut off by the server (1009).
+HARD_FRAME_FACTOR = 4
+
+
+class SchemaNotCurrentError(RuntimeError):
+    """The database schema is not at the newest migration."""
+
+
+def migrate(settings: CloudSettings) -> str | None:
+    url = settings.resolved_database_url()
+    _ensure_sqlite_dir(settings)
+    upgrade(url)
+    return head_revision()
+
+
+def _ensure_sqlite_dir(settings: CloudSettings) -> None:
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+def uvicorn_config(settings: CloudSettings) -> uvicorn.Config:
+    host, _, port = settings.cloud_listen.rpartition(":")
+    return uvicorn.Config(
+        create_app(settings),
+        host=host or "127.0.0.1",
+        port=int(port),
+        ws_max_size=settings.max_frame_bytes * HARD_FRAME_FACTOR,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_interval_seconds,
+        log_config=None,
+        proxy_headers=True,
+        lifespan="on",
+    )
+
+
+def serve(settings: CloudSettings, run_migrations: bool = True) -> None:
+    if run_migrations:
+        migrate(settings)
+    uvicorn.Server(uvicorn_config(settings)).run()
+
+
+async def _require_current_schema(url: str) -> None:
+    current, head = await current_revision(url), head_revision()
+    if current != head:
+        raise SchemaNotCurrentError(
+            f"database schema is at {current or 'nothing'}, not {head}: run `revlink cloud migrate`"
+        )
+
+
+def create_user(settings: CloudSettings, email: str, password: str, role: Role) -> uuid.UUID:
+    async def run() -> uuid.UUID:
+        url = settings.resolved_database_url()
+        await _require_current_schema(url)
+        database = Database(url)
+        try:
+            async with database.transaction() as session:
+                user = await users.create_user(session, email, password, role)
+                return user.public_id
+        finally:
+            await database.dispose()
+
+    _ensure_sqlite_dir(settings)
+    return asyncio.run(run())
+
+
+@dataclass(frozen=True)
+class CreatedDevice:
+    id: uuid.UUID
+    name: str
+    token: str
+
+
+def create_device(settings: CloudSettings, name: str) -> CreatedDevice:
+    async def run() -> CreatedDevice:
+        url = settings.resolved_database_url()
+        await _require_current_schema(url)
+        database = Database(url)
+        try:
+            async with database.transaction() as session:
+                device, token = await devices.create_device(session, name)
+                return CreatedDevice(device.id, device.name, token)
+        finally:
+            await database.dispose()
+
+    _ensure_sqlite_dir(settings)
+    return asyncio.run(run())

@@ -1,0 +1,17 @@
+"""Named errors of the cloud's services; the HTTP and WebSocket layers map them."""
+
+from __future__ import annotations
+
+__all__ = ["ConflictError", "NotFoundError", "ServiceError"]
+
+
+class ServiceError(Exception):
+    """Base of errors a caller can act on; the message is safe to show."""
+
+
+class NotFoundError(ServiceError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+
+class ConflictError(ServiceError):
+    """The change clashes with what exists (a duplicate name, for example)."""

@@ -1,0 +1,25 @@
+"""Everything one cloud app holds while it runs, created in its lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cloud.core.config import CloudSettings
+from cloud.core.metrics import CloudMetrics
+from cloud.db.session import Database
+from cloud.live.hub import LiveHub
+from cloud.services.ratelimit import LoginLimiter
+from cloud.uplink.registry import DeviceConnections
+
+__all__ = ["CloudState"]
+
+
+@dataclass
+class CloudState:
+    settings: CloudSettings
+    db: Database
+    metrics: CloudMetrics
+    live: LiveHub
+    devices: DeviceConnections
+    login_limiter: LoginLimiter
+    jwt_secret: str

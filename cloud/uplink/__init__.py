@@ -1,0 +1,1 @@
+"""The device uplink: its pure protocol core, connection registry and WebSocket door."""

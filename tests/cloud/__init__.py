@@ -1,0 +1,1 @@
+"""Tests of the cloud: one module per router or door."""

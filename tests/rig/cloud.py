@@ -1,0 +1,169 @@
+"""Fixtures for the cloud: a real ``revlink cloud serve`` process on the run's PostgreSQL.
+
+The server is shared by the session; tests stay independent by creating their own users,
+devices and sensors with unique names instead of wiping tables under a running server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cloud.db.migrate import upgrade
+from tests.rig.bridges import free_port
+from tests.rig.postgres import PostgresDatabase
+
+__all__ = [
+    "CloudServer",
+    "cloud",
+    "cloud_database_url",
+    "start_cloud",
+    "unique",
+]
+
+JWT_SECRET = "test-secret-" + "x" * 32
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+@dataclass
+class CloudServer:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    database_url: str
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://", 1)
+
+    def http(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=10)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def user(self, role: str = "admin") -> tuple[str, str]:
+        """A fresh user with ``role`` and a valid access token for it: (email, token)."""
+        email = f"{unique(role)}@example.com"
+        password = "correct horse battery"
+        admin = self.admin_token()
+        with self.http(admin) as client:
+            created = client.post(
+                "/api/v1/users", json={"email": email, "password": password, "role": role}
+            )
+            assert created.status_code == 201, created.text
+        return email, self.login(email, password)
+
+    def login(self, email: str, password: str) -> str:
+        with self.http() as client:
+            reply = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+            assert reply.status_code == 200, reply.text
+            token: str = reply.json()["access_token"]
+            return token
+
+    def admin_token(self) -> str:
+        if "admin" not in self._tokens:
+            email = f"{unique('root')}@example.com"
+            run_cli(
+                self.database_url,
+                "create-user",
+                email,
+                "--role",
+                "admin",
+                "--password",
+                "root-password-123",
+            )
+            self._tokens["admin"] = self.login(email, "root-password-123")
+        return self._tokens["admin"]
+
+    def device(self, name: str | None = None) -> tuple[uuid.UUID, str]:
+        """A freshly registered device: (id, token)."""
+        with self.http(self.admin_token()) as client:
+            reply = client.post("/api/v1/devices", json={"name": name or unique("dev")})
+            assert reply.status_code == 201, reply.text
+            body: dict[str, Any] = reply.json()
+        return uuid.UUID(body["id"]), body["token"]
+
+
+def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "revlink", "cloud", *args, "--database-url", database_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@contextlib.contextmanager
+def start_cloud(
+    database_url: str, log_dir: Path, env: Mapping[str, str] | None = None
+) -> Iterator[CloudServer]:
+    """``revlink cloud serve`` on a free port; waits for /healthz, stops it afterwards."""
+    port = free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"cloud-{port}.log"
+    child_env = {
+        **os.environ,
+        "REVLINK_JWT_SECRET": JWT_SECRET,
+        "REVLINK_DATA_DIR": str(log_dir),
+        "REVLINK_LOG_FORMAT": "json",
+        **(env or {}),
+    }
+    argv = [sys.executable, "-m", "revlink", "cloud", "serve", "--no-migrate"]
+    argv += ["--listen", f"127.0.0.1:{port}", "--database-url", database_url]
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=child_env)
+    server = CloudServer(f"http://127.0.0.1:{port}", process, log_path, database_url)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"cloud did not come up (exit {process.poll()}):\n{server.output()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def cloud_database_url(postgres_database: PostgresDatabase) -> str:
+    """The run's PostgreSQL database, migrated to the newest schema."""
+    upgrade(postgres_database.sqlalchemy_url)
+    return postgres_database.sqlalchemy_url
+
+
+@pytest.fixture(scope="session")
+def cloud(
+    cloud_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CloudServer]:
+    with start_cloud(cloud_database_url, tmp_path_factory.mktemp("cloud")) as server:
+        yield server
