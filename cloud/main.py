@@ -14,6 +14,7 @@ from cloud.db.session import Database
 from cloud.live.hub import LiveHub
 from cloud.services.ratelimit import LoginLimiter
 from cloud.state import CloudState
+from cloud.uplink import door as uplink_door
 from cloud.uplink.registry import DeviceConnections
 
 __all__ = ["create_app"]
@@ -53,4 +54,5 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     for module in (auth, users, devices):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(uplink_door.router)
     return app

@@ -1,0 +1,162 @@
+"""Committing an uplink batch: records, datapoints, aggregates and the device's seq, at once.
+
+The database, not the connection, is the judge of what is new: the batch reads the device's
+``last_committed_seq`` under a row lock and finishes with a compare-and-set on it, so two
+connections of one device (a ghost and its replacement) can never store a record twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud.live.hub import LivePoint
+from cloud.models import ChannelAggregate, ChannelMessage, Device
+from cloud.services.datapoints import DatapointRow, write_datapoints
+from cloud.services.experiments import running_experiment
+from cloud.services.sensors import device_sensors
+from cloud.uplink.records import ValidRecord, merge_patch
+
+__all__ = ["CommittedBatch", "ConcurrentCommitError", "SensorCache", "commit_batch"]
+
+
+class ConcurrentCommitError(RuntimeError):
+    """Another transaction moved the device's committed seq meanwhile; retry the batch."""
+
+
+@dataclass
+class SensorCache:
+    """``<channel>.<field>`` → (sensor id, public id), per connection, to skip lookups."""
+
+    ids: dict[str, tuple[int, uuid.UUID]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedBatch:
+    committed_seq: int
+    stored: int
+    late_duplicates: int
+    datapoints: int
+    points: list[LivePoint]
+
+
+async def commit_batch(
+    session: AsyncSession,
+    device_id: uuid.UUID,
+    records: tuple[ValidRecord, ...],
+    up_to_seq: int,
+    cache: SensorCache,
+    received_at: datetime,
+) -> CommittedBatch:
+    """Write ``records`` newer than the stored seq and move the seq to ``up_to_seq``."""
+    locked = select(Device.last_committed_seq).where(Device.id == device_id).with_for_update()
+    stored_seq = (await session.execute(locked)).scalar_one()
+    fresh = tuple(r for r in records if r.seq > stored_seq)
+    new_seq = max(up_to_seq, stored_seq)
+
+    missing = {key for r in fresh for key, _ in r.leaves if key not in cache.ids}
+    if missing:
+        found = await device_sensors(session, device_id, missing)
+        cache.ids.update({key: (s.id, s.public_id) for key, s in found.items()})
+    experiment = await running_experiment(session)
+    experiment_id = experiment.id if experiment else None
+    rows: list[DatapointRow] = []
+    points: list[LivePoint] = []
+    for record in fresh:
+        for key, value in record.leaves:
+            sensor_id, public_id = cache.ids[key]
+            rows.append(DatapointRow(sensor_id, record.ts, received_at, value, experiment_id))
+            points.append(
+                LivePoint(
+                    public_id,
+                    device_id,
+                    value,
+                    record.ts,
+                    experiment.public_id if experiment else None,
+                )
+            )
+    await write_datapoints(session, rows)
+    await _write_messages(session, device_id, fresh, received_at)
+    await _merge_aggregates(session, device_id, fresh, received_at)
+
+    moved = await session.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.last_committed_seq == stored_seq)
+        .values(last_committed_seq=new_seq, last_seen=received_at)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrentCommitError(f"device {device_id} committed elsewhere meanwhile")
+    return CommittedBatch(new_seq, len(fresh), len(records) - len(fresh), len(rows), points)
+
+
+async def _write_messages(
+    session: AsyncSession, device_id: uuid.UUID, records: tuple[ValidRecord, ...], now: datetime
+) -> None:
+    rows = [
+        {
+            "device_id": device_id,
+            "channel": r.channel,
+            "seq": r.seq,
+            "ts": r.ts,
+            "received_at": now,
+            "payload": r.message,
+        }
+        for r in records
+        if r.message is not None
+    ]
+    if rows:
+        await session.execute(insert(ChannelMessage), rows)
+
+
+async def _merge_aggregates(
+    session: AsyncSession, device_id: uuid.UUID, records: tuple[ValidRecord, ...], now: datetime
+) -> None:
+    patched = [r for r in records if r.patch is not None]
+    if not patched:
+        return
+    channels = {r.channel for r in patched}
+    current: dict[str, dict[str, Any]] = {
+        row.channel: row.payload
+        for row in await session.scalars(
+            select(ChannelAggregate).where(
+                ChannelAggregate.device_id == device_id, ChannelAggregate.channel.in_(channels)
+            )
+        )
+    }
+    last_seq: dict[str, int] = {}
+    for record in patched:  # in seq order, as the device applied them
+        assert record.patch is not None
+        base = {} if record.replace_aggregate else current.get(record.channel, {})
+        current[record.channel] = merge_patch(base, record.patch)
+        last_seq[record.channel] = record.seq
+    dialect = session.get_bind().dialect.name
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = upsert(ChannelAggregate).values(
+        [
+            {
+                "device_id": device_id,
+                "channel": channel,
+                "payload": current[channel],
+                "seq": seq,
+                "updated_at": now,
+            }
+            for channel, seq in last_seq.items()
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["device_id", "channel"],
+            set_={
+                "payload": statement.excluded.payload,
+                "seq": statement.excluded.seq,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+    )

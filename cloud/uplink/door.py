@@ -1,0 +1,166 @@
+"""``GET /ws/devices/uplink``: the device door, a thin I/O layer over :mod:`protocol`.
+
+One task reads frames and feeds the protocol, executing its events in order (so acks follow
+commits in seq order); a second task re-checks the device's token every few seconds and
+closes the socket (1008) once it is revoked. The registry keeps one socket per device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+import structlog
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from cloud.models import Device
+from cloud.services.devices import device_for_token
+from cloud.services.ingest import ConcurrentCommitError, SensorCache, commit_batch
+from cloud.state import CloudState
+from cloud.uplink.protocol import (
+    Event,
+    PersistBatch,
+    ReceiptReceived,
+    SendFrame,
+    UplinkProtocol,
+    error_frame,
+)
+from revlink.uplink.v1 import uplink_pb2 as pb
+
+__all__ = ["router"]
+
+log = structlog.get_logger(__name__)
+router = APIRouter()
+
+COMMIT_ATTEMPTS = 3
+
+
+def _bearer(websocket: WebSocket) -> str | None:
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+@router.websocket("/ws/devices/uplink")
+async def uplink(websocket: WebSocket) -> None:
+    state: CloudState = websocket.app.state.cloud
+    token = _bearer(websocket)
+    await websocket.accept()
+    if token is None:
+        await websocket.close(1008, "missing device token (Authorization: Bearer <token>)")
+        return
+    async with state.db.sessions() as session:
+        device = await device_for_token(session, token)
+    if device is None:
+        await websocket.close(1008, "invalid or revoked device token")
+        return
+    await DeviceLink(state, websocket, device).run()
+
+
+class DeviceLink:
+    """One device's live connection."""
+
+    def __init__(self, state: CloudState, websocket: WebSocket, device: Device) -> None:
+        self.state = state
+        self.websocket = websocket
+        self.device_id = device.id
+        self.protocol = UplinkProtocol(
+            device.id,
+            device.last_committed_seq,
+            max_batch_size=state.settings.max_batch_size,
+            max_frame_bytes=state.settings.max_frame_bytes,
+        )
+        self.sensors = SensorCache()
+        self.log = log.bind(device_id=str(device.id), device=device.name)
+
+    async def run(self) -> None:
+        await self.state.devices.register(self.device_id, self.websocket)
+        self.log.info("uplink.connected")
+        watcher = asyncio.create_task(self._watch_revocation())
+        try:
+            await self._read()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            current = await self.state.devices.unregister(self.device_id, self.websocket)
+            self.log.info("uplink.disconnected", replaced=not current)
+
+    async def _read(self) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes")
+            if data is None:
+                await self._send(
+                    error_frame(pb.ERROR_CODE_MALFORMED_FRAME, "frames must be binary protobuf")
+                )
+                continue
+            for event in self.protocol.receive(data):
+                await self._handle(event)
+
+    async def _handle(self, event: Event) -> None:
+        if isinstance(event, SendFrame):
+            await self._send(event)
+        elif isinstance(event, PersistBatch):
+            for reply in await self._persist(event):
+                await self._handle(reply)
+        elif isinstance(event, ReceiptReceived):
+            self.log.info("uplink.command_receipt", command_id=event.receipt.command_id)
+
+    async def _send(self, event: SendFrame) -> None:
+        frame = event.frame
+        if frame.WhichOneof("frame") == "ack":
+            # Every batch ends in exactly one Ack, written or not: count its drops here.
+            self.state.metrics.duplicates_dropped.inc(frame.ack.duplicates)
+            self.state.metrics.rejected_records.labels(door="uplink").inc(frame.ack.rejected)
+        await self.websocket.send_bytes(frame.SerializeToString())
+
+    async def _persist(self, batch: PersistBatch) -> list[Event]:
+        metrics = self.state.metrics
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            received_at = datetime.now(UTC)
+            try:
+                async with self.state.db.transaction() as session:
+                    result = await commit_batch(
+                        session,
+                        self.device_id,
+                        batch.records,
+                        batch.up_to_seq,
+                        self.sensors,
+                        received_at,
+                    )
+                break
+            except ConcurrentCommitError:
+                if attempt == COMMIT_ATTEMPTS:
+                    raise
+            except SQLAlchemyError:
+                # The batch is not acked, so the device keeps it and sends it again; closing
+                # makes it reconnect and resend rather than wait for an ack that won't come.
+                self.log.exception("uplink.commit_failed", up_to_seq=batch.up_to_seq)
+                await self.websocket.close(1011, "storage failed; resend after reconnecting")
+                raise WebSocketDisconnect(1011) from None
+        metrics.ingested_records.labels(door="uplink").inc(result.stored)
+        metrics.ingested_batches.labels(door="uplink").inc()
+        self.state.live.publish(result.points)
+        return self.protocol.committed(
+            result.committed_seq, batch.duplicates + result.late_duplicates, batch.rejected
+        )
+
+    async def _watch_revocation(self) -> None:
+        interval = self.state.settings.revocation_check_seconds
+        while True:
+            await asyncio.sleep(interval)
+            async with self.state.db.sessions() as session:
+                revoked = await session.scalar(
+                    select(Device.revoked_at).where(Device.id == self.device_id)
+                )
+            if revoked is not None:
+                self.log.info("uplink.revoked")
+                await self.state.devices.disconnect(self.device_id, 1008, "device token revoked")
+                return

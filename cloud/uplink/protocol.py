@@ -1,0 +1,162 @@
+"""The cloud side of the uplink protocol, free of I/O (the python-websockets way).
+
+Feed it every frame the device sends with :meth:`UplinkProtocol.receive`; it answers with
+events: frames to send, a batch to persist, a receipt to record. After the I/O layer has
+committed a batch it calls :meth:`UplinkProtocol.committed`, which yields the Ack. The
+protocol never blocks and never touches a socket or a database, so every rule of the
+exchange is tested without either.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from google.protobuf.message import DecodeError
+
+from cloud.uplink.records import InvalidRecordError, ValidRecord, validate_record
+from revlink.uplink.v1 import uplink_pb2 as pb
+
+__all__ = [
+    "Event",
+    "PersistBatch",
+    "ReceiptReceived",
+    "SendFrame",
+    "UplinkProtocol",
+]
+
+
+class Phase(enum.Enum):
+    AWAITING_HELLO = "awaiting hello"
+    OPEN = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class SendFrame:
+    frame: pb.CloudFrame
+
+
+@dataclass(frozen=True, slots=True)
+class PersistBatch:
+    """Store ``records`` and move the device's committed seq to ``up_to_seq``, atomically."""
+
+    records: tuple[ValidRecord, ...]
+    up_to_seq: int
+    duplicates: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptReceived:
+    receipt: pb.CommandReceipt
+
+
+Event = SendFrame | PersistBatch | ReceiptReceived
+
+
+def error_frame(code: pb.ErrorCode.ValueType, message: str, seq: int = 0) -> SendFrame:
+    return SendFrame(pb.CloudFrame(error=pb.Error(code=code, seq=seq, message=message)))
+
+
+class UplinkProtocol:
+    def __init__(
+        self,
+        device_id: uuid.UUID,
+        last_committed_seq: int,
+        *,
+        max_batch_size: int,
+        max_frame_bytes: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.device_id = device_id
+        self.last_committed_seq = last_committed_seq
+        self.max_batch_size = max_batch_size
+        self.max_frame_bytes = max_frame_bytes
+        self.phase = Phase.AWAITING_HELLO
+        self._clock = clock
+
+    def receive(self, data: bytes) -> list[Event]:
+        if len(data) > self.max_frame_bytes:
+            return [
+                error_frame(
+                    pb.ERROR_CODE_FRAME_TOO_LARGE,
+                    f"frame of {len(data)} bytes exceeds the limit of {self.max_frame_bytes}",
+                )
+            ]
+        frame = pb.DeviceFrame()
+        try:
+            frame.ParseFromString(data)
+        except DecodeError as exc:
+            return [error_frame(pb.ERROR_CODE_MALFORMED_FRAME, f"not a DeviceFrame ({exc})")]
+        kind = frame.WhichOneof("frame")
+        if kind == "hello":
+            return self._hello(frame.hello)
+        if kind == "batch":
+            return self._batch(frame.batch)
+        if kind == "command_receipt":
+            return [ReceiptReceived(frame.command_receipt)]
+        return [error_frame(pb.ERROR_CODE_MALFORMED_FRAME, "empty DeviceFrame")]
+
+    def _hello(self, hello: pb.Hello) -> list[Event]:
+        if self.phase is Phase.OPEN:
+            return [error_frame(pb.ERROR_CODE_PROTOCOL, "Hello was already received")]
+        self.phase = Phase.OPEN
+        welcome = pb.Welcome(
+            device_id=str(self.device_id),
+            last_committed_seq=self.last_committed_seq,
+            max_batch_size=self.max_batch_size,
+            max_frame_bytes=self.max_frame_bytes,
+        )
+        welcome.server_time.FromDatetime(self._clock())
+        return [SendFrame(pb.CloudFrame(welcome=welcome))]
+
+    def _batch(self, batch: pb.Batch) -> list[Event]:
+        if self.phase is not Phase.OPEN:
+            return [error_frame(pb.ERROR_CODE_PROTOCOL, "send Hello before any Batch")]
+        if len(batch.records) > self.max_batch_size:
+            return [
+                error_frame(
+                    pb.ERROR_CODE_BATCH_TOO_LARGE,
+                    f"batch of {len(batch.records)} records exceeds the limit of "
+                    f"{self.max_batch_size}; nothing of it was stored",
+                )
+            ]
+        events: list[Event] = []
+        valid: list[ValidRecord] = []
+        duplicates = rejected = 0
+        up_to = previous = self.last_committed_seq
+        now = self._clock()
+        for record in batch.records:
+            if record.seq <= self.last_committed_seq:
+                duplicates += 1
+                continue
+            if record.seq <= previous:
+                rejected += 1
+                events.append(
+                    error_frame(
+                        pb.ERROR_CODE_INVALID_RECORD,
+                        f"seq {record.seq} is not above the previous record's {previous}",
+                        record.seq,
+                    )
+                )
+                continue
+            previous = up_to = record.seq
+            try:
+                valid.append(validate_record(record, now))
+            except InvalidRecordError as exc:
+                rejected += 1
+                events.append(error_frame(pb.ERROR_CODE_INVALID_RECORD, str(exc), record.seq))
+        if up_to == self.last_committed_seq:
+            # Nothing new (all duplicates, or empty): acknowledge without a write.
+            return [*events, *self.committed(up_to, duplicates, rejected)]
+        events.append(PersistBatch(tuple(valid), up_to, duplicates, rejected))
+        return events
+
+    def committed(self, up_to_seq: int, duplicates: int, rejected: int) -> list[Event]:
+        """The I/O layer committed a batch: acknowledge everything up to ``up_to_seq``."""
+        self.last_committed_seq = max(self.last_committed_seq, up_to_seq)
+        ack = pb.Ack(up_to_seq=self.last_committed_seq, duplicates=duplicates, rejected=rejected)
+        return [SendFrame(pb.CloudFrame(ack=ack))]

@@ -1,0 +1,129 @@
+"""Validating uplink records and deriving what they store; pure functions, no I/O.
+
+A record carries a channel message and/or an aggregate patch as JSON objects. Numeric leaves
+become datapoints of sensors keyed ``<channel>.<path>``: those of the message when there is
+one, else those of the aggregate patch (a patch-only record is how a device reports state).
+Booleans, strings, lists and nulls are kept in the JSON but are not time series.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from revlink.uplink.v1 import uplink_pb2 as pb
+
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "InvalidRecordError",
+    "ValidRecord",
+    "merge_patch",
+    "numeric_leaves",
+    "validate_record",
+]
+
+CHANNEL_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+MAX_KEY_LENGTH = 300
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CLOCK_AHEAD = timedelta(days=1)
+
+
+class InvalidRecordError(ValueError):
+    """The record cannot be stored; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ValidRecord:
+    seq: int
+    ts: datetime
+    channel: str
+    message: dict[str, Any] | None
+    patch: dict[str, Any] | None
+    replace_aggregate: bool
+    leaves: tuple[tuple[str, float], ...]
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InvalidRecordError(f"{name} is not a number JSON allows")
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except InvalidRecordError as exc:
+        raise InvalidRecordError(f"{what}: {exc}") from None
+    except ValueError as exc:
+        raise InvalidRecordError(f"{what} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise InvalidRecordError(f"{what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def numeric_leaves(prefix: str, document: dict[str, Any]) -> Iterator[tuple[str, float]]:
+    """``(prefix.path, value)`` for every finite number in ``document``, depth first."""
+    for key, value in document.items():
+        path = f"{prefix}.{key}"
+        if isinstance(value, dict):
+            yield from numeric_leaves(path, value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+            if not math.isfinite(number):
+                raise InvalidRecordError(f"{path} is beyond a float's range")
+            yield path, number
+
+
+def validate_record(record: pb.Record, now: datetime) -> ValidRecord:
+    if not CHANNEL_PATTERN.match(record.channel):
+        raise InvalidRecordError(
+            f"channel {record.channel!r} must be 1-128 characters of [A-Za-z0-9_.-]"
+        )
+    if not record.HasField("source_time"):
+        raise InvalidRecordError("source_time is missing")
+    ts = record.source_time.ToDatetime(tzinfo=UTC)
+    if ts < EARLIEST or ts > now + MAX_CLOCK_AHEAD:
+        raise InvalidRecordError(
+            f"source_time {ts.isoformat()} is implausible (device clock not set?)"
+        )
+    message = _json_object(record.message_json, "message_json") if record.message_json else None
+    patch = _json_object(record.aggregate_json, "aggregate_json") if record.aggregate_json else None
+    if message is None and patch is None:
+        raise InvalidRecordError("neither message_json nor aggregate_json is set")
+    source = message if message is not None else patch
+    assert source is not None
+    leaves = tuple(numeric_leaves(record.channel, source))
+    for key, _ in leaves:
+        if len(key) > MAX_KEY_LENGTH:
+            raise InvalidRecordError(
+                f"field path {key[:40]}... exceeds {MAX_KEY_LENGTH} characters"
+            )
+    return ValidRecord(
+        seq=record.seq,
+        ts=ts,
+        channel=record.channel,
+        message=message,
+        patch=patch,
+        replace_aggregate=record.replace_aggregate,
+        leaves=leaves,
+    )
+
+
+def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7396 JSON merge patch: nulls delete, objects merge, everything else replaces."""
+    result = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict):
+            current = result.get(key)
+            result[key] = merge_patch(current if isinstance(current, dict) else {}, value)
+        else:
+            result[key] = value
+    return result

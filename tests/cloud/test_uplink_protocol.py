@@ -1,0 +1,108 @@
+"""The uplink protocol core and record rules, without sockets or a database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from cloud.uplink.protocol import PersistBatch, SendFrame, UplinkProtocol
+from cloud.uplink.records import InvalidRecordError, merge_patch, numeric_leaves
+from revlink.uplink.v1 import uplink_pb2 as pb
+from tests.rig.uplink import record
+
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def protocol(last: int = 0, max_batch: int = 3) -> UplinkProtocol:
+    p = UplinkProtocol(
+        uuid.uuid4(), last, max_batch_size=max_batch, max_frame_bytes=4096, clock=lambda: NOW
+    )
+    p.receive(pb.DeviceFrame(hello=pb.Hello()).SerializeToString())
+    return p
+
+
+def batch(*records: pb.Record) -> bytes:
+    return pb.DeviceFrame(batch=pb.Batch(records=records)).SerializeToString()
+
+
+def frames(events: list[object]) -> list[pb.CloudFrame]:
+    return [e.frame for e in events if isinstance(e, SendFrame)]
+
+
+def test_welcome_carries_the_resume_point() -> None:
+    p = UplinkProtocol(
+        uuid.uuid4(), 41, max_batch_size=100, max_frame_bytes=9999, clock=lambda: NOW
+    )
+    (event,) = p.receive(pb.DeviceFrame(hello=pb.Hello()).SerializeToString())
+    assert isinstance(event, SendFrame)
+    welcome = event.frame.welcome
+    assert (welcome.last_committed_seq, welcome.max_batch_size, welcome.max_frame_bytes) == (
+        41,
+        100,
+        9999,
+    )
+    assert welcome.server_time.ToDatetime(tzinfo=UTC) == NOW
+
+
+def test_batch_splits_into_duplicates_rejects_and_records() -> None:
+    p = protocol(last=5)
+    events = p.receive(
+        batch(
+            record(4, message={"v": 1}, ts=NOW),
+            record(6, message={"v": 1}, ts=NOW),
+            record(7, message="nope", ts=NOW),
+        )
+    )
+    (persist,) = [e for e in events if isinstance(e, PersistBatch)]
+    assert [r.seq for r in persist.records] == [6]
+    assert (persist.up_to_seq, persist.duplicates, persist.rejected) == (7, 1, 1)
+    (error,) = frames(events)
+    assert (error.error.seq, error.error.code) == (7, pb.ERROR_CODE_INVALID_RECORD)
+    (ack,) = frames(p.committed(7, 1, 1))
+    assert ack.ack.up_to_seq == 7
+    assert p.last_committed_seq == 7
+
+
+def test_all_duplicates_are_acked_without_a_write() -> None:
+    p = protocol(last=10)
+    (event,) = p.receive(batch(record(9, message={}, ts=NOW), record(10, message={}, ts=NOW)))
+    assert isinstance(event, SendFrame)
+    assert (event.frame.ack.up_to_seq, event.frame.ack.duplicates) == (10, 2)
+
+
+@pytest.mark.parametrize(("size", "accepted"), [(3, True), (4, False)])
+def test_batch_size_limit_edge(size: int, accepted: bool) -> None:
+    events = protocol(max_batch=3).receive(
+        batch(*[record(s, message={}, ts=NOW) for s in range(1, size + 1)])
+    )
+    assert any(isinstance(e, PersistBatch) for e in events) is accepted
+    if not accepted:
+        assert frames(events)[0].error.code == pb.ERROR_CODE_BATCH_TOO_LARGE
+
+
+def test_frame_size_limit_edge() -> None:
+    p = protocol()
+    exactly = pb.DeviceFrame(hello=pb.Hello(agent_version="x" * 4090)).SerializeToString()
+    assert len(exactly) == 4096
+    # At the limit the frame is read (and refused only as a second Hello).
+    assert frames(p.receive(exactly))[0].error.code == pb.ERROR_CODE_PROTOCOL
+    over = pb.DeviceFrame(hello=pb.Hello(agent_version="x" * 4091)).SerializeToString()
+    assert len(over) == 4097
+    assert frames(p.receive(over))[0].error.code == pb.ERROR_CODE_FRAME_TOO_LARGE
+
+
+def test_numeric_leaves_and_ranges() -> None:
+    doc = {"a": 1, "b": {"c": 2.5, "d": True, "e": "3"}, "f": [1, 2], "g": None}
+    assert list(numeric_leaves("ch", doc)) == [("ch.a", 1.0), ("ch.b.c", 2.5)]
+    with pytest.raises(InvalidRecordError, match="beyond a float"):
+        list(numeric_leaves("ch", {"huge": 10**400}))
+
+
+def test_merge_patch_rfc7396() -> None:
+    target = {"a": "b", "c": {"d": "e", "f": "g"}}
+    patch = {"a": "z", "c": {"f": None}}
+    assert merge_patch(target, patch) == {"a": "z", "c": {"d": "e"}}
+    assert merge_patch({"a": [1]}, {"a": {"b": 1}}) == {"a": {"b": 1}}
+    assert target == {"a": "b", "c": {"d": "e", "f": "g"}}  # not mutated
