@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.live.hub import LivePoint
 from cloud.models import ChannelAggregate, ChannelMessage, Device
+from cloud.services.bulk import write_rows
 from cloud.services.datapoints import DatapointRow, write_datapoints
 from cloud.services.experiments import running_experiment
 from cloud.services.sensors import device_sensors
@@ -96,23 +97,24 @@ async def commit_batch(
     return CommittedBatch(new_seq, len(fresh), len(records) - len(fresh), len(rows), points)
 
 
+MESSAGE_COLUMNS = ("device_id", "channel", "seq", "ts", "received_at", "payload")
+
+
 async def _write_messages(
     session: AsyncSession, device_id: uuid.UUID, records: tuple[ValidRecord, ...], now: datetime
 ) -> None:
     rows = [
-        {
-            "device_id": device_id,
-            "channel": r.channel,
-            "seq": r.seq,
-            "ts": r.ts,
-            "received_at": now,
-            "payload": r.message,
-        }
+        (device_id, r.channel, r.seq, r.ts, now, r.message)
         for r in records
         if r.message is not None
     ]
-    if rows:
-        await session.execute(insert(ChannelMessage), rows)
+    await write_rows(
+        session,
+        ChannelMessage.__table__,  # type: ignore[arg-type]
+        MESSAGE_COLUMNS,
+        rows,
+        json_columns=frozenset({"payload"}),
+    )
 
 
 async def _merge_aggregates(
