@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import grpc
+import httpx
 
 from revlink.platform.v1 import platform_pb2 as pb
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
@@ -17,15 +18,21 @@ from tests.rig.bridges import free_port, wait_until_serving
 
 def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     target = f"127.0.0.1:{free_port()}"
+    cloud = f"127.0.0.1:{free_port()}"
     argv = [sys.executable, "-m", "revlink", "demo", "--data-dir", str(tmp_path)]
-    with subprocess.Popen(
-        [*argv, "--platform-listen", target], stdout=subprocess.PIPE, text=True
-    ) as demo:
+    argv += ["--platform-listen", target, "--cloud-listen", cloud]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as demo:
         try:
             assert demo.stdout is not None
-            banner = [demo.stdout.readline() for _ in range(2)]
+            banner = [demo.stdout.readline() for _ in range(4)]
             assert "revlink demo is running" in banner[0]
-            assert target in banner[1]
+            assert f"http://{cloud}" in banner[1]
+            _, email, _, password = banner[2].split()
+            login = httpx.post(
+                f"http://{cloud}/api/v1/auth/login", json={"email": email, "password": password}
+            )
+            assert login.status_code == 200
+            assert target in banner[3]
             wait_until_serving(target)
             with grpc.insecure_channel(target) as channel:
                 platform = pb_grpc.PlatformServiceStub(channel)
@@ -45,4 +52,5 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
             demo.kill()
     logs = tmp_path / "logs"
     assert "bridge.stopped" in (logs / "platform.log").read_text()
+    assert (tmp_path / "cloud.db").exists()  # the demo's cloud runs on the embedded SQLite
     assert (logs / "sim.log").exists()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import secrets
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,25 +15,58 @@ from revlink.commands._common import fail
 
 __all__ = ["demo_command"]
 
+DEMO_ADMIN = "admin@revlink.local"
 
-def _wait_serving(target: str, timeout: float = 30.0) -> None:
-    import time
 
+def _wait(ready: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} did not become ready within {timeout:.0f} s")
+
+
+def _grpc_serving(target: str) -> bool:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    deadline = time.monotonic() + timeout
     with grpc.insecure_channel(target) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            try:
-                reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.1)
-    raise TimeoutError(f"{target} did not become SERVING within {timeout:.0f} s")
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=1.0
+            )
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def _http_ok(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _demo_admin(data_dir: Path) -> tuple[str, str]:
+    """The demo's admin account: created on the first run, remembered in the data dir."""
+    from cloud import runner
+    from cloud.core.config import CloudSettings
+    from cloud.models import Role
+
+    remembered = data_dir / "demo-admin.json"
+    if remembered.exists():
+        saved = json.loads(remembered.read_text())
+        return saved["email"], saved["password"]
+    password = secrets.token_urlsafe(12)
+    settings = CloudSettings(data_dir=data_dir, database_url=None)
+    runner.migrate(settings)
+    runner.create_user(settings, DEMO_ADMIN, password, Role.ADMIN)
+    remembered.write_text(json.dumps({"email": DEMO_ADMIN, "password": password}))
+    remembered.chmod(0o600)
+    return DEMO_ADMIN, password
 
 
 def demo_command(
@@ -41,22 +78,37 @@ def demo_command(
         str,
         typer.Option(envvar="REVLINK_PLATFORM_LISTEN", help="Platform bridge address."),
     ] = "127.0.0.1:50053",
+    cloud_listen: Annotated[
+        str,
+        typer.Option(envvar="REVLINK_CLOUD_LISTEN", help="Cloud address."),
+    ] = "127.0.0.1:8000",
     seed: Annotated[int, typer.Option(help="Seed of the plant simulator.")] = 0,
 ) -> None:
-    """Run the platform bridge on a fresh process image with the plant simulator driving it."""
+    """Run the cloud (SQLite), the platform bridge and the plant simulator together."""
     from bridges.platform import SAMPLE_CONFIGRSC
     from bridges.platform.image import create_image_file
     from revlink.supervisor import Part, Supervisor
 
+    data_dir.mkdir(parents=True, exist_ok=True)
+    email, password = _demo_admin(data_dir)
     procimg = create_image_file(data_dir / "procimg.bin")
     supervisor = Supervisor(data_dir / "logs")
     files = ["--procimg", str(procimg), "--configrsc", str(SAMPLE_CONFIGRSC)]
+    cloud_url = f"http://{cloud_listen}"
     try:
+        supervisor.start(
+            Part(
+                "cloud",
+                ["cloud", "serve", "--listen", cloud_listen, "--data-dir", str(data_dir)],
+                env={"REVLINK_DATABASE_URL": ""},
+                ready=lambda: _wait(lambda: _http_ok(f"{cloud_url}/healthz"), "the cloud"),
+            )
+        )
         supervisor.start(
             Part(
                 "platform",
                 ["bridge", "platform", *files, "--listen", platform_listen],
-                ready=lambda: _wait_serving(platform_listen),
+                ready=lambda: _wait(lambda: _grpc_serving(platform_listen), "the platform bridge"),
             )
         )
         supervisor.start(Part("sim", ["sim", *files, "--seed", str(seed)]))
@@ -65,6 +117,8 @@ def demo_command(
         fail("revlink demo", f"{exc}; see the logs in {data_dir / 'logs'}")
     typer.echo(
         "revlink demo is running (Ctrl-C stops it):\n"
+        f"  cloud            {cloud_url}  (API docs {cloud_url}/docs)\n"
+        f"  login            {email}  password {password}\n"
         f"  platform bridge  grpc://{platform_listen}  (revlink.platform.v1.PlatformService)\n"
         f"  plant simulator  drives {procimg} with config {SAMPLE_CONFIGRSC.name}\n"
         f"  logs             {data_dir / 'logs'}/"

@@ -84,3 +84,17 @@ def test_openapi_and_health(cloud: CloudServer) -> None:
     paths = httpx.get(f"{cloud.base_url}/openapi.json").json()["paths"]
     assert "/api/v1/auth/login" in paths
     assert httpx.get(f"{cloud.base_url}/docs").status_code == 200
+
+
+def test_expired_token_is_refused(cloud: CloudServer) -> None:
+    import uuid
+    from datetime import timedelta
+
+    from cloud.core.security import issue_access_token
+    from tests.rig.cloud import JWT_SECRET
+
+    expired, _ = issue_access_token(uuid.uuid4(), "admin", JWT_SECRET, timedelta(seconds=-5))
+    with cloud.http(expired) as client:
+        reply = client.get("/api/v1/auth/me")
+    assert reply.status_code == 401
+    assert reply.json()["detail"] == "Invalid or expired token"
