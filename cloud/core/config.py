@@ -30,7 +30,7 @@ class CloudSettings(BaseSettings):
     jwt_ttl_minutes: int = Field(default=720, ge=1, le=60 * 24 * 30)
     login_max_attempts: int = Field(default=5, ge=1, description="Failed logins per window.")
     login_window_seconds: int = Field(default=900, ge=1)
-    max_batch_size: int = Field(
+    uplink_max_batch: int = Field(
         default=MAX_UPLINK_BATCH, ge=1, le=MAX_UPLINK_BATCH, description="Records per uplink batch."
     )
     max_frame_bytes: int = Field(

@@ -69,7 +69,7 @@ class DeviceLink:
         self.protocol = UplinkProtocol(
             device.id,
             device.last_committed_seq,
-            max_batch_size=state.settings.max_batch_size,
+            max_batch_size=state.settings.uplink_max_batch,
             max_frame_bytes=state.settings.max_frame_bytes,
         )
         self.sensors = SensorCache()
