@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from cloud.api.routes import auth, devices, health, users
+from cloud.api.routes import auth, channels, datapoints, devices, health, sensors, users
 from cloud.core.config import CloudSettings
 from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
@@ -51,7 +51,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    for module in (auth, users, devices):
+    for module in (auth, users, devices, sensors, datapoints, channels):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(uplink_door.router)

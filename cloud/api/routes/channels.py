@@ -1,0 +1,135 @@
+"""``/api/v1/devices/{device_id}/channels``: a device's channels, messages and aggregates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel
+
+from cloud.api.deps import CurrentUser, DbSession
+from cloud.services import channels
+from cloud.services.errors import NotFoundError
+
+__all__ = ["AggregateOut", "ChannelOut", "MessageOut", "MessagesOut", "router"]
+
+router = APIRouter(prefix="/devices/{device_id}/channels", tags=["channels"])
+
+
+class ChannelOut(BaseModel):
+    channel: str
+    message_count: int
+    last_message_at: datetime | None
+    last_seq: int | None
+    aggregate_updated_at: datetime | None
+    updated_at: datetime | None
+
+
+class MessageOut(BaseModel):
+    seq: int
+    ts: datetime
+    received_at: datetime
+    payload: dict[str, Any]
+
+
+class MessagesOut(BaseModel):
+    """``next_before``/``next_before_seq`` are set when the page is full: pass both back."""
+
+    device_id: uuid.UUID
+    channel: str
+    messages: list[MessageOut]
+    next_before: datetime | None
+    next_before_seq: int | None
+
+
+class AggregateOut(BaseModel):
+    device_id: uuid.UUID
+    channel: str
+    payload: dict[str, Any]
+    seq: int
+    updated_at: datetime
+
+
+def _not_found(exc: NotFoundError) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
+
+
+@router.get("")
+async def list_channels(
+    device_id: uuid.UUID, user: CurrentUser, session: DbSession
+) -> list[ChannelOut]:
+    try:
+        summaries = await channels.list_channels(session, device_id)
+    except NotFoundError as exc:
+        raise _not_found(exc) from None
+    return [
+        ChannelOut(
+            channel=s.channel,
+            message_count=s.message_count,
+            last_message_at=s.last_message_at,
+            last_seq=s.last_seq,
+            aggregate_updated_at=s.aggregate_updated_at,
+            updated_at=s.updated_at,
+        )
+        for s in summaries
+    ]
+
+
+@router.get("/{channel}/messages")
+async def list_messages(
+    device_id: uuid.UUID,
+    channel: str,
+    user: CurrentUser,
+    session: DbSession,
+    start: Annotated[datetime | None, Query(description="inclusive")] = None,
+    end: Annotated[datetime | None, Query(description="exclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=channels.MAX_MESSAGES)] = 100,
+    before: Annotated[datetime | None, Query(description="only messages older than this")] = None,
+    before_seq: Annotated[int | None, Query(description="with before: tie-break on seq")] = None,
+) -> MessagesOut:
+    """Newest first (source time, then seq)."""
+    try:
+        found = await channels.channel_messages(
+            session,
+            device_id,
+            channel,
+            start=start,
+            end=end,
+            limit=limit,
+            before=before,
+            before_seq=before_seq,
+        )
+    except NotFoundError as exc:
+        raise _not_found(exc) from None
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    full = len(found) == limit
+    return MessagesOut(
+        device_id=device_id,
+        channel=channel,
+        messages=[
+            MessageOut(seq=m.seq, ts=m.ts, received_at=m.received_at, payload=m.payload)
+            for m in found
+        ],
+        next_before=found[-1].ts if full else None,
+        next_before_seq=found[-1].seq if full else None,
+    )
+
+
+@router.get("/{channel}/aggregate")
+async def get_aggregate(
+    device_id: uuid.UUID, channel: str, user: CurrentUser, session: DbSession
+) -> AggregateOut:
+    try:
+        aggregate = await channels.channel_aggregate(session, device_id, channel)
+    except NotFoundError as exc:
+        raise _not_found(exc) from None
+    return AggregateOut(
+        device_id=aggregate.device_id,
+        channel=aggregate.channel,
+        payload=aggregate.payload,
+        seq=aggregate.seq,
+        updated_at=aggregate.updated_at,
+    )

@@ -1,0 +1,158 @@
+"""``/api/v1/datapoints``: a sensor's history (downsampled), latest values, CSV export."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from cloud.api.deps import CurrentUser, DbSession, State
+from cloud.services import series
+from cloud.services.errors import NotFoundError
+
+__all__ = ["LatestOut", "PointOut", "SeriesOut", "router"]
+
+router = APIRouter(prefix="/datapoints", tags=["datapoints"])
+
+MAX_POINTS = 10_000
+MAX_SENSORS = 1000
+
+SENSOR_QUERY = Query(alias="sensor", description="a sensor public_id; repeatable")
+Sensors = Annotated[list[uuid.UUID], SENSOR_QUERY]
+OptionalSensors = Annotated[list[uuid.UUID] | None, SENSOR_QUERY]
+Start = Annotated[datetime | None, Query(description="inclusive; default end - 24 h")]
+End = Annotated[datetime | None, Query(description="exclusive; default now")]
+
+
+class PointOut(BaseModel):
+    """A raw point (count 1) or a bucket starting at ``t`` (value = avg)."""
+
+    t: datetime
+    value: float
+    min: float
+    max: float
+    avg: float
+    count: int
+
+
+class SeriesOut(BaseModel):
+    sensor: uuid.UUID
+    name: str
+    unit: str
+    start: datetime
+    end: datetime
+    downsampled: bool
+    bucket_seconds: float | None
+    count: int
+    points: list[PointOut]
+
+
+class LatestOut(BaseModel):
+    sensor_public_id: uuid.UUID
+    sensor_name: str
+    unit: str
+    timestamp: datetime
+    value: float
+
+
+def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    try:
+        return series.resolve_range(start, end)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+
+
+def _check_count(sensor_ids: list[uuid.UUID]) -> None:
+    if len(sensor_ids) > MAX_SENSORS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"at most {MAX_SENSORS} sensors per request"
+        )
+
+
+@router.get("")
+async def get_series(
+    user: CurrentUser,
+    session: DbSession,
+    sensor: Annotated[uuid.UUID, Query(description="the sensor's public_id")],
+    start: Start = None,
+    end: End = None,
+    max_points: Annotated[int, Query(ge=1, le=MAX_POINTS)] = 1000,
+) -> SeriesOut:
+    """Raw points when at most ``max_points`` lie in [start, end), else ≤ max_points buckets."""
+    low, high = _range(start, end)
+    try:
+        (found,) = await series.require_sensors(session, [sensor])
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    result = await series.series(session, found, low, high, max_points)
+    return SeriesOut(
+        sensor=found.public_id,
+        name=found.name,
+        unit=found.unit,
+        start=low,
+        end=high,
+        downsampled=result.bucket is not None,
+        bucket_seconds=result.bucket.total_seconds() if result.bucket is not None else None,
+        count=sum(p.count for p in result.points),
+        points=[
+            PointOut(t=p.t, value=p.value, min=p.min, max=p.max, avg=p.avg, count=p.count)
+            for p in result.points
+        ],
+    )
+
+
+@router.get("/latest")
+async def get_latest(
+    user: CurrentUser, session: DbSession, sensor: OptionalSensors = None
+) -> list[LatestOut]:
+    """The newest value of each sensor asked for (all when none); sensors without data are
+    left out."""
+    if sensor:
+        _check_count(sensor)
+    try:
+        values = await series.latest(session, sensor or None)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return [
+        LatestOut(
+            sensor_public_id=v.sensor_public_id,
+            sensor_name=v.sensor_name,
+            unit=v.unit,
+            timestamp=v.timestamp,
+            value=v.value,
+        )
+        for v in values
+    ]
+
+
+@router.get(
+    "/export.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "CSV, oldest row first"}},
+)
+async def export_csv(
+    user: CurrentUser,
+    state: State,
+    session: DbSession,
+    sensor: Sensors,
+    start: Start = None,
+    end: End = None,
+) -> StreamingResponse:
+    """Stream ``timestamp,value,sensor_public_id,sensor_name,unit`` rows in time order."""
+    _check_count(sensor)
+    low, high = _range(start, end)
+    try:
+        found = await series.require_sensors(session, sensor)
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    stamp = "%Y%m%dT%H%M%SZ"
+    filename = f"datapoints_{low.strftime(stamp)}_{high.strftime(stamp)}.csv"
+    return StreamingResponse(
+        series.export_csv(state.db.sessions, found, low, high),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,123 @@
+"""``/api/v1/sensors``: WebMACS's "events"; anyone logged in reads, operators write."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Self
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from cloud.api.deps import CurrentUser, DbSession, OperatorUser
+from cloud.models import Sensor
+from cloud.services import sensors
+from cloud.services.devices import get_device
+from cloud.services.errors import NotFoundError
+
+__all__ = ["SensorCreate", "SensorOut", "SensorUpdate", "router"]
+
+router = APIRouter(prefix="/sensors", tags=["sensors"])
+
+
+class SensorCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    unit: str = ""
+    device_id: uuid.UUID | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+class SensorUpdate(BaseModel):
+    """Only the fields sent change; ``null`` clears a bound but not the name or unit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    unit: str | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+
+    @model_validator(mode="after")
+    def _name_and_unit_not_null(self) -> Self:
+        for field in ("name", "unit"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+
+class SensorOut(BaseModel):
+    public_id: uuid.UUID
+    name: str
+    unit: str
+    device_id: uuid.UUID | None
+    key: str | None
+    min_value: float | None
+    max_value: float | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, sensor: Sensor) -> SensorOut:
+        return cls(
+            public_id=sensor.public_id,
+            name=sensor.name,
+            unit=sensor.unit,
+            device_id=sensor.device_id,
+            key=sensor.key,
+            min_value=sensor.min_value,
+            max_value=sensor.max_value,
+            created_at=sensor.created_at,
+        )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_sensor(body: SensorCreate, user: OperatorUser, session: DbSession) -> SensorOut:
+    """Create a sensor; its ``public_id`` is what devices and WebMACS clients send values to."""
+    try:
+        sensor = await sensors.create_sensor(
+            session, body.name, body.unit, body.device_id, body.min_value, body.max_value
+        )
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except NotFoundError as exc:
+        # The URL is fine; the body names a device that does not exist.
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return SensorOut.of(sensor)
+
+
+@router.get("")
+async def list_sensors(
+    user: CurrentUser, session: DbSession, device_id: uuid.UUID | None = None
+) -> list[SensorOut]:
+    """All sensors by name, or one device's; an unknown device is a 404, not an empty list."""
+    if device_id is not None:
+        try:
+            await get_device(session, device_id)
+        except NotFoundError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return [SensorOut.of(s) for s in await sensors.list_sensors(session, device_id)]
+
+
+@router.get("/{public_id}")
+async def get_sensor(public_id: uuid.UUID, user: CurrentUser, session: DbSession) -> SensorOut:
+    try:
+        return SensorOut.of(await sensors.get_sensor(session, public_id))
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+@router.patch("/{public_id}")
+async def update_sensor(
+    public_id: uuid.UUID, body: SensorUpdate, user: OperatorUser, session: DbSession
+) -> SensorOut:
+    try:
+        sensor = await sensors.update_sensor(
+            session, public_id, body.model_dump(exclude_unset=True)
+        )
+    except NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return SensorOut.of(sensor)
