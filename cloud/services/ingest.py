@@ -23,7 +23,8 @@ from cloud.services.bulk import write_rows
 from cloud.services.datapoints import DatapointRow, write_datapoints
 from cloud.services.experiments import running_experiment
 from cloud.services.sensors import device_sensors
-from cloud.uplink.records import ValidRecord, merge_patch
+from cloud.uplink.records import ValidRecord
+from revlink.channels import merge_patch
 
 __all__ = ["CommittedBatch", "ConcurrentCommitError", "SensorCache", "commit_batch"]
 

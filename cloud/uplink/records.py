@@ -8,33 +8,30 @@ Booleans, strings, lists and nulls are kept in the JSON but are not time series.
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from revlink.channels import InvalidPayloadError, check_channel, parse_json_object
 from revlink.uplink.v1 import uplink_pb2 as pb
 
 __all__ = [
     "MAX_KEY_LENGTH",
     "InvalidRecordError",
     "ValidRecord",
-    "merge_patch",
     "numeric_leaves",
     "validate_record",
 ]
 
-CHANNEL_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 MAX_KEY_LENGTH = 300
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_CLOCK_AHEAD = timedelta(days=1)
 
 
-class InvalidRecordError(ValueError):
-    """The record cannot be stored; the message says why."""
+InvalidRecordError = InvalidPayloadError
+"""The record cannot be stored; the message says why (the shared channel-rule error)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,22 +43,6 @@ class ValidRecord:
     patch: dict[str, Any] | None
     replace_aggregate: bool
     leaves: tuple[tuple[str, float], ...]
-
-
-def _refuse_constant(name: str) -> Any:
-    raise InvalidRecordError(f"{name} is not a number JSON allows")
-
-
-def _json_object(text: str, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text, parse_constant=_refuse_constant)
-    except InvalidRecordError as exc:
-        raise InvalidRecordError(f"{what}: {exc}") from None
-    except ValueError as exc:
-        raise InvalidRecordError(f"{what} is not valid JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise InvalidRecordError(f"{what} must be a JSON object, not {type(value).__name__}")
-    return value
 
 
 def numeric_leaves(prefix: str, document: dict[str, Any]) -> Iterator[tuple[str, float]]:
@@ -81,10 +62,7 @@ def numeric_leaves(prefix: str, document: dict[str, Any]) -> Iterator[tuple[str,
 
 
 def validate_record(record: pb.Record, now: datetime) -> ValidRecord:
-    if not CHANNEL_PATTERN.match(record.channel):
-        raise InvalidRecordError(
-            f"channel {record.channel!r} must be 1-128 characters of [A-Za-z0-9_.-]"
-        )
+    check_channel(record.channel)
     if not record.HasField("source_time"):
         raise InvalidRecordError("source_time is missing")
     ts = record.source_time.ToDatetime(tzinfo=UTC)
@@ -92,8 +70,14 @@ def validate_record(record: pb.Record, now: datetime) -> ValidRecord:
         raise InvalidRecordError(
             f"source_time {ts.isoformat()} is implausible (device clock not set?)"
         )
-    message = _json_object(record.message_json, "message_json") if record.message_json else None
-    patch = _json_object(record.aggregate_json, "aggregate_json") if record.aggregate_json else None
+    message = (
+        parse_json_object(record.message_json, "message_json") if record.message_json else None
+    )
+    patch = (
+        parse_json_object(record.aggregate_json, "aggregate_json")
+        if record.aggregate_json
+        else None
+    )
     if message is None and patch is None:
         raise InvalidRecordError("neither message_json nor aggregate_json is set")
     source = message if message is not None else patch
@@ -113,17 +97,3 @@ def validate_record(record: pb.Record, now: datetime) -> ValidRecord:
         replace_aggregate=record.replace_aggregate,
         leaves=leaves,
     )
-
-
-def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """RFC 7396 JSON merge patch: nulls delete, objects merge, everything else replaces."""
-    result = dict(target)
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, dict):
-            current = result.get(key)
-            result[key] = merge_patch(current if isinstance(current, dict) else {}, value)
-        else:
-            result[key] = value
-    return result

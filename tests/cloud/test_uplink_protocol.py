@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from cloud.uplink.protocol import PersistBatch, SendFrame, UplinkProtocol
-from cloud.uplink.records import InvalidRecordError, merge_patch, numeric_leaves
+from cloud.uplink.records import InvalidRecordError, numeric_leaves
+from revlink.channels import merge_patch
 from revlink.uplink.v1 import uplink_pb2 as pb
 from tests.rig.uplink import record
 

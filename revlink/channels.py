@@ -1,0 +1,62 @@
+"""Channel rules both the device agent and the cloud apply; pure functions, no I/O.
+
+The agent refuses at Publish what the cloud would refuse at ingest, so an app learns about
+a bad record from its own call instead of from an error frame it never sees.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = [
+    "CHANNEL_PATTERN",
+    "InvalidPayloadError",
+    "check_channel",
+    "merge_patch",
+    "parse_json_object",
+]
+
+CHANNEL_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+class InvalidPayloadError(ValueError):
+    """A channel name or JSON payload that cannot be stored; the message says why."""
+
+
+def check_channel(name: str) -> str:
+    if not CHANNEL_PATTERN.match(name):
+        raise InvalidPayloadError(f"channel {name!r} must be 1-128 characters of [A-Za-z0-9_.-]")
+    return name
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InvalidPayloadError(f"{name} is not a number JSON allows")
+
+
+def parse_json_object(text: str, what: str) -> dict[str, Any]:
+    """Parse strict JSON (no NaN/Infinity) that must be an object."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except InvalidPayloadError as exc:
+        raise InvalidPayloadError(f"{what}: {exc}") from None
+    except ValueError as exc:
+        raise InvalidPayloadError(f"{what} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise InvalidPayloadError(f"{what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7396 JSON merge patch: nulls delete, objects merge, everything else replaces."""
+    result = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict):
+            current = result.get(key)
+            result[key] = merge_patch(current if isinstance(current, dict) else {}, value)
+        else:
+            result[key] = value
+    return result
