@@ -16,6 +16,7 @@ from cloud.services.ratelimit import LoginLimiter
 from cloud.state import CloudState
 from cloud.uplink import door as uplink_door
 from cloud.uplink.registry import DeviceConnections
+from cloud.ws import routes as ws_routes
 
 __all__ = ["create_app"]
 
@@ -54,5 +55,6 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     for module in (auth, users, devices, sensors, datapoints, channels):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(ws_routes.router)
     app.include_router(uplink_door.router)
     return app

@@ -17,9 +17,13 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
+
 __all__ = ["LiveHub", "LivePoint", "Subscriber"]
 
 QUEUE_MESSAGES = 256
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +143,13 @@ class LiveHub:
     async def run(self) -> None:
         while True:
             self._wake.clear()
-            wait = self.flush()
+            try:
+                wait = self.flush()
+            except Exception:
+                # The live feed is a side effect: a bug in one flush must not end it for all.
+                log.exception("live.flush_failed")
+                self._pending.clear()
+                wait = None
             if wait is None:
                 await self._wake.wait()
             else:

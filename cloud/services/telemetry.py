@@ -1,0 +1,229 @@
+"""Ingest for the WebMACS-compatible telemetry door: validate a message, then store it.
+
+WebMACS controllers send ``{"datapoints":[{"value":..,"event_public_id":".."}]}`` and carry no
+source timestamps, so the server's clock stamps every datapoint. WebMACS silently drops bad
+items; here every refused item is named (by index and reason) so a misconfigured controller
+can be fixed, while the two cases WebMACS does report keep its exact wording. Validation is
+pure (no I/O) so it can be reasoned about and tested apart from the database; ``ingest`` then
+refuses the datapoints whose sensor is unknown or fed by a device, and writes the rest in the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud.live.hub import LivePoint
+from cloud.services.datapoints import DatapointRow, write_datapoints
+from cloud.services.experiments import running_experiment
+from cloud.services.sensors import sensors_by_public_id
+
+__all__ = [
+    "MAX_TELEMETRY_BATCH",
+    "NO_VALID_DATAPOINTS",
+    "Accepted",
+    "IngestResult",
+    "ParsedBatch",
+    "Refusal",
+    "TelemetryMessageError",
+    "ingest",
+    "parse_message",
+    "refusal_message",
+    "validate_items",
+]
+
+MAX_TELEMETRY_BATCH = 500
+NO_VALID_DATAPOINTS = "No valid datapoints in batch"  # WebMACS's exact text
+_SHOWN_VALUE_CHARS = 40
+
+
+class TelemetryMessageError(ValueError):
+    """The whole message is refused; ``message`` is what the client is told."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class _Constant:
+    """``NaN``/``Infinity``/``-Infinity`` as written: JSON has no such numbers.
+
+    Python's json module would turn them into floats; keeping them as a marker lets the item
+    validator refuse just that item and name the offending token.
+    """
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """One item that passed validation: its position in the batch, value and sensor."""
+
+    index: int
+    value: float
+    sensor_public_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    index: int
+    reason: str
+
+
+@dataclass(slots=True)
+class ParsedBatch:
+    total: int
+    accepted: list[Accepted] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What one batch did: the points stored (ready for the live hub) and the refusals."""
+
+    total: int
+    stored: list[LivePoint]
+    refused: list[Refusal]
+
+    @property
+    def error_message(self) -> str | None:
+        return refusal_message(self.total, len(self.stored), self.refused)
+
+
+def parse_message(text: str | bytes, max_batch: int = MAX_TELEMETRY_BATCH) -> ParsedBatch:
+    """Decode and validate one message; raise TelemetryMessageError if it is refused whole."""
+    try:
+        message = json.loads(text, parse_constant=_Constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise TelemetryMessageError(f"Malformed JSON: {exc}") from None
+    if not isinstance(message, dict) or not isinstance(message.get("datapoints"), list):
+        raise TelemetryMessageError(
+            'Expected a JSON object {"datapoints": [{"value": <number>, '
+            '"event_public_id": "<uuid>"}, ...]}'
+        )
+    items: list[object] = message["datapoints"]
+    if len(items) > max_batch:
+        raise TelemetryMessageError(f"Batch too large ({len(items)}), max {max_batch}")
+    return validate_items(items)
+
+
+def validate_items(items: Sequence[object]) -> ParsedBatch:
+    """Split items into accepted ones and refusals, each refusal saying what is wrong."""
+    batch = ParsedBatch(total=len(items))
+    for index, item in enumerate(items):
+        problems: list[str] = []
+        if not isinstance(item, dict):
+            batch.refused.append(Refusal(index, f"must be an object, got {_show(item)}"))
+            continue
+        value = _finite_number(item, problems)
+        sensor = _sensor_id(item, problems)
+        if problems or value is None or sensor is None:
+            batch.refused.append(Refusal(index, ", ".join(problems)))
+        else:
+            batch.accepted.append(Accepted(index, value, sensor))
+    return batch
+
+
+def _finite_number(item: dict[str, object], problems: list[str]) -> float | None:
+    if "value" not in item:
+        problems.append("value is missing")
+        return None
+    raw = item["value"]
+    # bool is an int subclass in Python, but true is not a measurement.
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        try:
+            value = float(raw)
+        except OverflowError:  # an integer literal beyond the float range
+            value = math.inf
+        if math.isfinite(value):
+            return value
+    problems.append(f"value must be a finite number, got {_show(raw)}")
+    return None
+
+
+def _sensor_id(item: dict[str, object], problems: list[str]) -> uuid.UUID | None:
+    if "event_public_id" not in item:
+        problems.append("event_public_id is missing")
+        return None
+    raw = item["event_public_id"]
+    if isinstance(raw, str):
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            pass
+    problems.append(f"event_public_id must be a UUID, got {_show(raw)}")
+    return None
+
+
+def _show(raw: object) -> str:
+    """A short JSON rendering of a refused value, so the client sees what it sent."""
+    if isinstance(raw, _Constant):
+        return raw.name
+    if isinstance(raw, float) and not math.isfinite(raw):  # 1e999 parses as inf
+        return "a number out of range"
+    text = json.dumps(raw, ensure_ascii=False, default=repr)
+    if len(text) > _SHOWN_VALUE_CHARS:
+        text = text[: _SHOWN_VALUE_CHARS - 3] + "..."
+    return text
+
+
+def refusal_message(total: int, stored: int, refused: Sequence[Refusal]) -> str | None:
+    """The one error message a batch earns, or None when every item was stored."""
+    if stored == 0:
+        return NO_VALID_DATAPOINTS
+    if not refused:
+        return None
+    listed = "; ".join(f"#{r.index} {r.reason}" for r in sorted(refused, key=lambda r: r.index))
+    return f"Rejected {len(refused)} of {total} datapoints: {listed}"
+
+
+async def ingest(
+    session: AsyncSession, batch: ParsedBatch, now: datetime | None = None
+) -> IngestResult:
+    """Store the accepted items of ``batch`` in the session's transaction (no commit here).
+
+    Items naming an unknown sensor, or one that belongs to a device (its data comes only from
+    that device's uplink), are refused too. Every stored datapoint gets ``now`` as both its
+    time and receive time, and the running experiment, as in WebMACS.
+    """
+    refused = list(batch.refused)
+    if not batch.accepted:
+        return IngestResult(batch.total, [], refused)
+    now = now or datetime.now(UTC)
+    sensors = await sensors_by_public_id(session, {a.sensor_public_id for a in batch.accepted})
+    good: list[tuple[Accepted, int]] = []
+    for item in batch.accepted:
+        sensor = sensors.get(item.sensor_public_id)
+        if sensor is None:
+            refused.append(Refusal(item.index, f"unknown event_public_id {item.sensor_public_id}"))
+        elif sensor.device_id is not None:
+            refused.append(
+                Refusal(
+                    item.index,
+                    f"foreign event_public_id {item.sensor_public_id}: it belongs to device "
+                    f"{sensor.device_id} and is fed by its uplink",
+                )
+            )
+        else:
+            good.append((item, sensor.id))
+    if not good:
+        return IngestResult(batch.total, [], refused)
+    experiment = await running_experiment(session)
+    experiment_id = experiment.id if experiment else None
+    await write_datapoints(
+        session,
+        [DatapointRow(sensor_id, now, now, a.value, experiment_id) for a, sensor_id in good],
+    )
+    experiment_public_id = experiment.public_id if experiment else None
+    stored = [
+        LivePoint(a.sensor_public_id, None, a.value, now, experiment_public_id) for a, _ in good
+    ]
+    return IngestResult(batch.total, stored, refused)

@@ -1,0 +1,87 @@
+"""``/ws/controller/telemetry``: WebMACS controllers push datapoint batches here.
+
+One message is one batch, stored in one transaction. A bad message or item never ends the
+connection: the client gets one ``{"type":"error","message":...}`` per batch that had a
+problem and the socket stays open, because a controller that reconnects on every bad reading
+would lose the good ones in between. Only a disconnect ends the loop. A fully stored batch
+gets no reply, as in WebMACS (its controllers never read replies).
+"""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import WebSocket, WebSocketDisconnect
+from starlette.types import Message
+
+from cloud.models import Role
+from cloud.services import telemetry
+from cloud.state import CloudState
+from cloud.ws.auth import accept_and_authenticate, cloud_state, require_role
+
+__all__ = ["DOOR", "handle_message", "telemetry_door"]
+
+DOOR = "telemetry"
+
+log = structlog.get_logger(__name__)
+
+
+async def telemetry_door(websocket: WebSocket) -> None:
+    user = await accept_and_authenticate(websocket)
+    if user is None or not await require_role(websocket, user, Role.OPERATOR):
+        return
+    state = cloud_state(websocket)
+    log.info("telemetry_connected", user=str(user.public_id))
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            try:
+                reply = await handle_message(state, _payload(message))
+            except Exception as exc:  # one bad batch must not end the connection
+                log.exception("telemetry_batch_failed", user=str(user.public_id))
+                reply = f"Batch not stored: internal error ({type(exc).__name__})"
+            if reply is not None:
+                await websocket.send_json({"type": "error", "message": reply})
+    except WebSocketDisconnect:
+        pass
+    log.info("telemetry_disconnected", user=str(user.public_id))
+
+
+def _payload(message: Message) -> str | bytes:
+    text: str | None = message.get("text")
+    if text is not None:
+        return text
+    data: bytes = message.get("bytes") or b""
+    return data
+
+
+async def handle_message(state: CloudState, payload: str | bytes) -> str | None:
+    """Validate, store and publish one batch; return the error message to send, if any."""
+    metrics = state.metrics
+    size = len(payload.encode()) if isinstance(payload, str) else len(payload)
+    if size > state.settings.max_frame_bytes:
+        return f"Frame too large ({size} bytes), max {state.settings.max_frame_bytes} bytes"
+    try:
+        batch = telemetry.parse_message(payload)
+    except telemetry.TelemetryMessageError as exc:
+        return exc.message
+    if batch.accepted:
+        async with state.db.transaction() as session:
+            result = await telemetry.ingest(session, batch)
+    else:
+        result = telemetry.IngestResult(batch.total, [], batch.refused)
+    # Committed: now the side effects, which never wait on a subscriber.
+    if result.stored:
+        state.live.publish(result.stored)
+        metrics.ingested_records.labels(door=DOOR).inc(len(result.stored))
+        metrics.ingested_batches.labels(door=DOOR).inc()
+    if result.refused:
+        metrics.rejected_records.labels(door=DOOR).inc(len(result.refused))
+        log.info(
+            "telemetry_items_refused",
+            refused=len(result.refused),
+            total=result.total,
+            first=result.refused[0].reason,
+        )
+    return result.error_message

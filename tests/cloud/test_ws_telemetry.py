@@ -1,0 +1,261 @@
+"""``/ws/controller/telemetry`` against a real cloud process on PostgreSQL, over real sockets.
+
+The door sends nothing for a fully stored batch (as WebMACS), so stored rows are awaited in
+the database; a batch that earns an error message is committed before that message is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from datetime import timedelta
+
+import asyncpg
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosedError
+
+from cloud.core.security import issue_access_token
+from tests.rig.cloud import JWT_SECRET, CloudServer, unique
+from tests.rig.postgres import PostgresDatabase
+
+PATH = "/ws/controller/telemetry"
+
+
+async def insert_sensor(dsn: str, device_id: uuid.UUID | None = None) -> uuid.UUID:
+    """A sensor row; with ``device_id`` it is fed by that device's uplink only."""
+    public_id = uuid.uuid4()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO sensors (public_id, device_id, key, name, unit, created_at)"
+            " VALUES ($1, $2, $3, $4, '', now())",
+            public_id,
+            device_id,
+            unique("key") if device_id else None,
+            unique("sensor"),
+        )
+    finally:
+        await conn.close()
+    return public_id
+
+
+async def stored_values(dsn: str, sensor: uuid.UUID) -> list[float]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT d.value FROM datapoints d JOIN sensors s ON s.id = d.sensor_id"
+            " WHERE s.public_id = $1 ORDER BY d.id",
+            sensor,
+        )
+    finally:
+        await conn.close()
+    return [row["value"] for row in rows]
+
+
+async def wait_stored(dsn: str, sensor: uuid.UUID, count: int) -> list[float]:
+    """The sensor's values once ``count`` are stored (a deadline only guards against a hang)."""
+    for _ in range(200):
+        values = await stored_values(dsn, sensor)
+        if len(values) >= count:
+            return values
+        await asyncio.sleep(0.05)
+    pytest.fail(f"{count} datapoints for {sensor} never appeared (have {len(values)})")
+
+
+async def error_of(ws: ClientConnection) -> str:
+    reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert set(reply) == {"type", "message"}
+    assert reply["type"] == "error"
+    message: str = reply["message"]
+    return message
+
+
+def batch(*items: object) -> str:
+    return json.dumps({"datapoints": list(items)})  # NaN/Infinity written as JS literals
+
+
+def url(cloud: CloudServer, token: str | None) -> str:
+    return f"{cloud.ws_url}{PATH}" + (f"?token={token}" if token is not None else "")
+
+
+@pytest.fixture
+def operator(cloud: CloudServer) -> str:
+    return cloud.user("operator")[1]
+
+
+async def test_batch_is_stored_with_server_time(
+    cloud: CloudServer, operator: str, postgres_database: PostgresDatabase
+) -> None:
+    dsn = postgres_database.dsn
+    sensor = await insert_sensor(dsn)
+    async with connect(url(cloud, operator)) as ws:
+        await ws.send(batch(*({"value": v, "event_public_id": str(sensor)} for v in (1, 2.5, -3))))
+        assert await wait_stored(dsn, sensor, 3) == [1.0, 2.5, -3.0]
+    async with connect(url(cloud, cloud.admin_token())) as ws:  # admin outranks operator
+        await ws.send(batch({"value": 4, "event_public_id": str(sensor)}).encode())  # binary
+        assert (await wait_stored(dsn, sensor, 4))[-1] == 4.0
+    conn = await asyncpg.connect(dsn)
+    try:
+        same_time = await conn.fetchval(
+            "SELECT bool_and(d.ts = d.received_at) FROM datapoints d"
+            " JOIN sensors s ON s.id = d.sensor_id WHERE s.public_id = $1",
+            sensor,
+        )
+    finally:
+        await conn.close()
+    assert same_time is True
+
+
+async def test_500_accepted_501_refused(
+    cloud: CloudServer, operator: str, postgres_database: PostgresDatabase
+) -> None:
+    dsn = postgres_database.dsn
+    full, over = await insert_sensor(dsn), await insert_sensor(dsn)
+    async with connect(url(cloud, operator)) as ws:
+        await ws.send(batch(*({"value": i, "event_public_id": str(over)} for i in range(501))))
+        assert await error_of(ws) == "Batch too large (501), max 500"
+        await ws.send(batch(*({"value": i, "event_public_id": str(full)} for i in range(500))))
+        assert len(await wait_stored(dsn, full, 500)) == 500
+    assert await stored_values(dsn, over) == []
+
+
+async def test_bad_items_refused_by_index_good_ones_stored(
+    cloud: CloudServer, operator: str, postgres_database: PostgresDatabase
+) -> None:
+    dsn = postgres_database.dsn
+    good, unknown = await insert_sensor(dsn), uuid.uuid4()
+    device_id, _ = cloud.device()
+    foreign = await insert_sensor(dsn, device_id)
+    ok = str(good)
+    items = [
+        {"value": 1.5, "event_public_id": ok},
+        {"value": float("nan"), "event_public_id": ok},
+        {"value": float("inf"), "event_public_id": ok},
+        {"value": float("-inf"), "event_public_id": ok},
+        {"value": "12", "event_public_id": ok},
+        {"value": True, "event_public_id": ok},
+        {"value": None, "event_public_id": ok},
+        {"event_public_id": ok},
+        {"value": 3},
+        {"value": 3, "event_public_id": "not-a-uuid"},
+        {"value": 3, "event_public_id": str(unknown)},
+        {"value": 3, "event_public_id": str(foreign)},
+        "oops",
+        {},
+        {"value": 2.5, "event_public_id": ok},
+    ]
+    text = batch(*items).replace('"value": 3}', '"value": 1e999}', 1)  # #8: out of range too
+    async with connect(url(cloud, operator)) as ws:
+        await ws.send(text)
+        message = await error_of(ws)
+    assert message == (
+        "Rejected 13 of 15 datapoints: "
+        "#1 value must be a finite number, got NaN; "
+        "#2 value must be a finite number, got Infinity; "
+        "#3 value must be a finite number, got -Infinity; "
+        '#4 value must be a finite number, got "12"; '
+        "#5 value must be a finite number, got true; "
+        "#6 value must be a finite number, got null; "
+        "#7 value is missing; "
+        "#8 value must be a finite number, got a number out of range, "
+        "event_public_id is missing; "
+        '#9 event_public_id must be a UUID, got "not-a-uuid"; '
+        f"#10 unknown event_public_id {unknown}; "
+        f"#11 foreign event_public_id {foreign}: it belongs to device {device_id}"
+        " and is fed by its uplink; "
+        '#12 must be an object, got "oops"; '
+        "#13 value is missing, event_public_id is missing"
+    )
+    # The error follows the commit: the good items are already there, nothing else is.
+    assert await stored_values(dsn, good) == [1.5, 2.5]
+    assert await stored_values(dsn, foreign) == []
+
+
+async def test_batch_without_valid_items_gets_webmacs_text(
+    cloud: CloudServer, operator: str, postgres_database: PostgresDatabase
+) -> None:
+    device_id, _ = cloud.device()
+    foreign = await insert_sensor(postgres_database.dsn, device_id)
+    async with connect(url(cloud, operator)) as ws:
+        for text in (
+            batch({"value": "x", "event_public_id": str(uuid.uuid4())}),
+            batch({"value": 1, "event_public_id": str(uuid.uuid4())}),
+            batch({"value": 1, "event_public_id": str(foreign)}),
+            batch(),
+        ):
+            await ws.send(text)
+            assert await error_of(ws) == "No valid datapoints in batch"
+    assert await stored_values(postgres_database.dsn, foreign) == []
+
+
+async def test_broken_messages_keep_the_socket(
+    cloud: CloudServer, operator: str, postgres_database: PostgresDatabase
+) -> None:
+    sensor = await insert_sensor(postgres_database.dsn)
+    async with connect(url(cloud, operator)) as ws:
+        await ws.send('{"datapoints": [')
+        assert (await error_of(ws)).startswith("Malformed JSON: ")
+        for shape in ("[]", '{"points": []}', '{"datapoints": 5}', "42"):
+            await ws.send(shape)
+            assert (await error_of(ws)).startswith("Expected a JSON object")
+        await ws.send(batch({"value": 1, "event_public_id": str(sensor), "pad": "x" * 1_100_000}))
+        assert re.fullmatch(r"Frame too large \(\d+ bytes\), max 1048576 bytes", await error_of(ws))
+        await ws.send(batch({"value": 9, "event_public_id": str(sensor)}))
+        assert await wait_stored(postgres_database.dsn, sensor, 1) == [9.0]
+
+
+def counter(cloud: CloudServer, name: str) -> float:
+    text = httpx.get(f"{cloud.base_url}/metrics").text
+    found = re.search(rf'^{name}{{door="telemetry"}} (\S+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_metrics_count_records_batches_and_refusals(
+    cloud: CloudServer, operator: str, postgres_database: PostgresDatabase
+) -> None:
+    names = ("ingested_records", "ingested_batches", "rejected_records")
+    before = {n: counter(cloud, f"revlink_{n}_total") for n in names}
+    sensor = str(await insert_sensor(postgres_database.dsn))
+    async with connect(url(cloud, operator)) as ws:
+        await ws.send(batch({"value": 1, "event_public_id": sensor}, {"value": None}))
+        assert (await error_of(ws)).startswith("Rejected 1 of 2 datapoints: #1 ")
+    after = {n: counter(cloud, f"revlink_{n}_total") for n in names}
+    assert {n: after[n] - before[n] for n in names} == {
+        "ingested_records": 1,
+        "ingested_batches": 1,
+        "rejected_records": 1,
+    }
+
+
+async def closed_with(address: str) -> tuple[int, str] | None:
+    """Connect (the server accepts first) and return the close frame that follows."""
+    async with connect(address) as ws:
+        try:
+            await asyncio.wait_for(ws.recv(), 10)
+        except ConnectionClosedError as closed:
+            return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else None
+    pytest.fail("the server sent a message instead of closing")
+
+
+async def test_viewer_may_not_push(cloud: CloudServer) -> None:
+    _, viewer = cloud.user("viewer")
+    assert await closed_with(url(cloud, viewer)) == (1008, "Insufficient role: operator required")
+
+
+async def test_refused_tokens_close_with_webmacs_reasons(cloud: CloudServer) -> None:
+    _, revoked = cloud.user("operator")
+    with cloud.http(revoked) as client:
+        assert client.post("/api/v1/auth/logout").status_code == 200
+    ghost, _ = issue_access_token(uuid.uuid4(), "admin", JWT_SECRET, timedelta(minutes=5))
+    for token, reason in [
+        (None, "Authentication required"),
+        ("", "Authentication required"),
+        ("not-a-jwt", "Invalid or expired token"),
+        (revoked, "Token has been revoked"),
+        (ghost, "User not found"),
+    ]:
+        assert await closed_with(url(cloud, token)) == (1008, reason)
