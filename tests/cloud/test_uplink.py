@@ -282,3 +282,22 @@ async def test_metrics_count_ingest(cloud: CloudServer) -> None:
         await link.batch(record(2, message={"v": 2}))
     assert value('revlink_ingested_records_total{door="uplink"}') == before + 2
     assert value("revlink_duplicate_records_total") == dup_before + 1
+
+
+async def test_uplink_datapoints_reach_the_live_stream(cloud: CloudServer) -> None:
+    from websockets.asyncio.client import connect
+
+    device_id, token = cloud.device()
+    _, viewer = cloud.user("viewer")
+    url = f"{cloud.ws_url}/ws/datapoints/stream?token={viewer}&device_id={device_id}"
+    async with connect(url) as stream:
+        assert json.loads(await stream.recv())["type"] == "connected"
+        ts = datetime(2026, 11, 2, tzinfo=UTC)
+        async with uplink_client(cloud.ws_url, token) as link:
+            await link.hello()
+            await link.batch(record(1, message={"level": 7.25}, ts=ts))
+        update = json.loads(await asyncio.wait_for(stream.recv(), 5))
+    assert update["type"] == "datapoints_batch"
+    (point,) = update["datapoints"]
+    assert (point["value"], point["timestamp"]) == (7.25, ts.isoformat())
+    assert set(point) == {"value", "event_public_id", "timestamp", "experiment_public_id"}
