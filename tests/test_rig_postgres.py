@@ -10,9 +10,9 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
-# asyncpg ships no type hints; unused-ignore keeps --ignore-missing-imports runs quiet too.
 import asyncpg
 import pytest
 from sqlalchemy import make_url, text
@@ -63,15 +63,21 @@ def test_urls_quote_credentials_for_asyncpg_and_sqlalchemy() -> None:
 
 
 @pytest.mark.asyncio
-async def test_fresh_database_is_reachable_and_empty(postgres_database: PostgresDatabase) -> None:
+async def test_fresh_database_is_reachable_and_new(postgres_database: PostgresDatabase) -> None:
     assert re.fullmatch(rf"revlink_test_{os.getpid()}_[0-9a-f]{{8}}", postgres_database.name)
     conn = await asyncpg.connect(postgres_database.dsn, timeout=10)
     try:
         assert await conn.fetchval("SELECT current_database()") == postgres_database.name
-        public_tables = await conn.fetchval(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        # Other tests of this run may have migrated it already; nothing may predate the run.
+        oldest = await conn.fetchval(
+            "SELECT min(backend_start) FROM pg_stat_activity WHERE datname = current_database()"
         )
-        assert public_tables == 0
+        created = await conn.fetchval(
+            "SELECT (pg_stat_file('base/' || oid || '/PG_VERSION')).modification"
+            " FROM pg_database WHERE datname = current_database()"
+        )
+        assert created <= oldest
+        assert created.timestamp() > time.time() - 3600
     finally:
         await conn.close()
 
