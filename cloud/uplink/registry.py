@@ -18,6 +18,7 @@ REPLACED = "replaced by a newer connection for this device"
 
 class DeviceSocket(Protocol):
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+    async def send_bytes(self, data: bytes) -> None: ...
 
 
 class DeviceConnections:
@@ -48,6 +49,17 @@ class DeviceConnections:
 
     def __len__(self) -> int:
         return len(self._current)
+
+    async def send(self, device_id: uuid.UUID, data: bytes) -> bool:
+        """Send a frame on the device's current connection; False when it has none."""
+        socket = self._current.get(device_id)
+        if socket is None:
+            return False
+        try:
+            await socket.send_bytes(data)
+        except (RuntimeError, OSError):
+            return False
+        return True
 
     async def disconnect(self, device_id: uuid.UUID, code: int, reason: str) -> None:
         async with self._lock:
