@@ -70,3 +70,49 @@ def platform(
         asyncio.run(run_platform_bridge(settings))
     except (PlatformError, BridgeStartError, ValueError) as exc:
         fail(command, exc)
+
+
+@bridge_app.command("agent")
+def agent(
+    listen: ListenOption = None,
+    cloud_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Cloud base URL http(s)://host:port [env REVLINK_CLOUD_URL].", show_default=False
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Queue directory [env REVLINK_DATA_DIR; default var/agent].", show_default=False
+        ),
+    ] = None,
+    max_batch_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Records per uplink batch, 1-500 [env REVLINK_MAX_BATCH_SIZE; default 100].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve channels over gRPC (default 127.0.0.1:50051) and stream them to the cloud.
+
+    The device token comes from REVLINK_DEVICE_TOKEN only, never from a flag.
+    """
+    from bridges.agent.main import run_agent
+    from bridges.agent.settings import AgentSettings
+    from bridges.kit import BridgeStartError
+
+    command = "revlink bridge agent"
+    settings = settings_from(
+        command,
+        AgentSettings,
+        agent_listen=listen,
+        cloud_url=cloud_url,
+        data_dir=data_dir,
+        max_batch_size=max_batch_size,
+    )
+    try:
+        asyncio.run(run_agent(settings))
+    except (BridgeStartError, ValueError, OSError) as exc:
+        fail(command, exc)

@@ -1,0 +1,121 @@
+"""The agent's domain core: publish into the durable queue, fan out locally, report state.
+
+No gRPC and no WebSocket in here: the servicer translates requests into these calls and the
+uplink reads the queue and reports through :class:`UplinkState`. Queue calls run in worker
+threads (SQLite fsyncs), so the event loop keeps serving streams while a publish commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from bridges.agent.hub import ChannelEvent, ChannelHub
+from bridges.agent.queue.store import ChannelState, DurableQueue, PublishResult, QueueStats
+from revlink.channels import InvalidPayloadError, check_channel
+
+__all__ = ["MAX_RECORD_BYTES", "AgentStatus", "DeviceAgent", "UplinkState"]
+
+# A record must fit in one uplink frame with room to spare, or it could never be delivered
+# and would block everything queued behind it.
+MAX_RECORD_BYTES = 256 * 1024
+
+
+@dataclass
+class UplinkState:
+    """What the uplink loop reports about the cloud connection."""
+
+    enabled: bool = False
+    connected: bool = False
+    device_id: str = ""
+    last_error: str = ""
+    cloud_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    queue: QueueStats
+    uplink: UplinkState
+    now_ns: int
+
+    @property
+    def oldest_unsent_age_ns(self) -> int:
+        oldest = self.queue.oldest_enqueued_at_ns
+        return max(0, self.now_ns - oldest) if oldest is not None else 0
+
+
+class DeviceAgent:
+    def __init__(self, queue: DurableQueue, hub: ChannelHub | None = None) -> None:
+        self.queue = queue
+        self.hub = hub or ChannelHub()
+        self.uplink = UplinkState()
+        self.queue_changed = asyncio.Event()  # wakes the uplink sender
+
+    async def publish(
+        self,
+        channel: str,
+        message_json: str = "",
+        aggregate_json: str = "",
+        *,
+        replace_aggregate: bool = False,
+        source_time_ns: int | None = None,
+        idempotency_key: str = "",
+    ) -> PublishResult:
+        check_channel(channel)
+        size = len(message_json.encode()) + len(aggregate_json.encode())
+        if size > MAX_RECORD_BYTES:
+            raise InvalidPayloadError(
+                f"record of {size} bytes exceeds the limit of {MAX_RECORD_BYTES} bytes"
+            )
+        result = await asyncio.to_thread(
+            self.queue.publish,
+            channel,
+            message_json,
+            aggregate_json,
+            replace_aggregate=replace_aggregate,
+            source_time_ns=source_time_ns,
+            idempotency_key=idempotency_key,
+        )
+        if not result.duplicate:
+            if message_json:
+                self.hub.emit(channel, "message", message_json, seq=result.seq)
+            if aggregate_json:
+                self.hub.emit(
+                    channel, "aggregate", result.aggregate_json, patch_json=aggregate_json
+                )
+            self.queue_changed.set()
+        return result
+
+    async def aggregate(self, channel: str) -> tuple[str, int | None]:
+        return await asyncio.to_thread(self.queue.aggregate, channel)
+
+    async def channels(self) -> list[ChannelState]:
+        return await asyncio.to_thread(self.queue.channels)
+
+    async def status(self) -> AgentStatus:
+        stats = await asyncio.to_thread(self.queue.stats)
+        return AgentStatus(stats, self.uplink, time.time_ns())
+
+    def events(self, channel: str, after_event_id: int = 0) -> AsyncIterator[ChannelEvent]:
+        check_channel(channel)
+        return self.hub.events(channel, after_event_id)
+
+    def deliver_command(
+        self, command_id: str, channel: str, payload_json: str, expire_time_ns: int = 0
+    ) -> tuple[bool, str]:
+        """Hand a cloud command to the channel's subscribers: (delivered, why not)."""
+        if expire_time_ns and expire_time_ns < time.time_ns():
+            return False, "expired before it reached the device"
+        listeners = self.hub.subscriber_count(channel)
+        self.hub.emit(
+            channel,
+            "command",
+            payload_json,
+            command_id=command_id,
+            expire_time_ns=expire_time_ns,
+        )
+        if not listeners:
+            return False, f"no subscriber on channel {channel!r}"
+        return True, ""

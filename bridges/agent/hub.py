@@ -1,0 +1,96 @@
+"""Local fan-out of channel events to Subscribe streams, with a replay buffer.
+
+Events get ids that grow across agent restarts (they start from the wall clock in
+microseconds), so a client that reconnects with the last id it saw gets what it missed while
+the agent still holds it, and never an old event twice. A subscriber whose queue fills is
+cut off; it reconnects and resumes from its last id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+__all__ = ["ChannelEvent", "ChannelHub", "SubscriberTooSlowError"]
+
+HISTORY = 2000
+QUEUE = 1000
+
+
+class SubscriberTooSlowError(Exception):
+    """The subscriber fell too far behind and was dropped; resume with the last event id."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEvent:
+    event_id: int
+    channel: str
+    kind: str  # "message", "aggregate" or "command"
+    payload_json: str
+    time_ns: int
+    seq: int = 0  # uplink seq of a message
+    patch_json: str = ""  # aggregate events: the patch that was applied
+    command_id: str = ""
+    expire_time_ns: int = 0
+
+
+class _Subscription:
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.queue: asyncio.Queue[ChannelEvent] = asyncio.Queue(QUEUE)
+        self.overflowed = False
+
+
+class ChannelHub:
+    def __init__(self, history: int = HISTORY) -> None:
+        self._ids = itertools.count(time.time_ns() // 1000)
+        self._history: deque[ChannelEvent] = deque(maxlen=history)
+        self._subscribers: set[_Subscription] = set()
+
+    def emit(self, channel: str, kind: str, payload_json: str, **extra: object) -> ChannelEvent:
+        event = ChannelEvent(
+            next(self._ids),
+            channel,
+            kind,
+            payload_json,
+            time.time_ns(),
+            **extra,  # type: ignore[arg-type]
+        )
+        self._history.append(event)
+        for subscription in list(self._subscribers):
+            if subscription.channel != channel or subscription.overflowed:
+                continue
+            try:
+                subscription.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                subscription.overflowed = True
+        return event
+
+    def subscriber_count(self, channel: str) -> int:
+        return sum(1 for s in self._subscribers if s.channel == channel)
+
+    async def events(self, channel: str, after_event_id: int = 0) -> AsyncIterator[ChannelEvent]:
+        """Events of ``channel`` from now on, after replaying held ones newer than the id."""
+        subscription = _Subscription(channel)
+        self._subscribers.add(subscription)
+        try:
+            if after_event_id:
+                for event in list(self._history):
+                    if event.channel == channel and event.event_id > after_event_id:
+                        yield event
+                        after_event_id = event.event_id
+            while True:
+                if subscription.overflowed and subscription.queue.empty():
+                    raise SubscriberTooSlowError(
+                        f"fell more than {QUEUE} events behind; resume after event {after_event_id}"
+                    )
+                event = await subscription.queue.get()
+                if event.event_id > after_event_id:  # skip what the replay already gave
+                    after_event_id = event.event_id
+                    yield event
+        finally:
+            self._subscribers.discard(subscription)

@@ -1,0 +1,59 @@
+"""The agent's Prometheus endpoint: the GetStatus figures, read at scrape time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bridges.agent.core import DeviceAgent
+
+__all__ = ["AgentCollector", "serve_metrics"]
+
+
+class AgentCollector(Collector):
+    def __init__(self, agent: DeviceAgent) -> None:
+        self.agent = agent
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.agent.queue.stats()  # thread-safe: the store serialises its own access
+        oldest = stats.oldest_enqueued_at_ns
+        age = max(0.0, (time.time_ns() - oldest) / 1e9) if oldest is not None else 0.0
+        gauges = {
+            "revlink_agent_cloud_connected": (
+                "1 while a cloud session is open",
+                1.0 if self.agent.uplink.connected else 0.0,
+            ),
+            "revlink_agent_queue_depth": ("Records not yet acked by the cloud", stats.depth),
+            "revlink_agent_queue_bytes": ("Bytes those records occupy", stats.size_bytes),
+            "revlink_agent_oldest_unsent_age_seconds": ("Age of the oldest unacked record", age),
+            "revlink_agent_last_acked_seq": ("Highest seq the cloud acked", stats.last_acked_seq),
+            "revlink_agent_last_enqueued_seq": (
+                "Highest seq given to a record",
+                stats.last_enqueued_seq,
+            ),
+        }
+        for name, (text, value) in gauges.items():
+            yield GaugeMetricFamily(name, text, value=float(value))
+        yield CounterMetricFamily(
+            "revlink_agent_dropped_records",
+            "Records dropped because the queue was full (drop-oldest)",
+            value=float(stats.dropped_records),
+        )
+        yield CounterMetricFamily(
+            "revlink_agent_refused_records",
+            "Publishes refused because the queue was full (refuse-new)",
+            value=float(stats.refused_records),
+        )
+
+
+def serve_metrics(agent: DeviceAgent, listen: str) -> WSGIServer:
+    host, _, port = listen.rpartition(":")
+    registry = CollectorRegistry()
+    registry.register(AgentCollector(agent))
+    server, _thread = start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+    return server

@@ -1,0 +1,1 @@
+"""The agent's uplink: a pure session core, backoff policy and the WebSocket loop."""
