@@ -116,12 +116,15 @@ def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 @contextlib.contextmanager
 def start_cloud(
-    database_url: str, log_dir: Path, env: Mapping[str, str] | None = None
+    database_url: str,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[CloudServer]:
-    """``revlink cloud serve`` on a free port; waits for /healthz, stops it afterwards."""
-    port = free_port()
+    """``revlink cloud serve`` on ``port`` (default: a free one); stops it afterwards."""
+    port = port or free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"cloud-{port}.log"
+    log_path = log_dir / f"cloud-{port}-{secrets.token_hex(2)}.log"
     child_env = {
         **os.environ,
         "REVLINK_JWT_SECRET": JWT_SECRET,
