@@ -182,3 +182,29 @@ def test_a_kicked_agent_backs_off(tmp_path: Path, cloud: CloudServer) -> None:
             assert agent_status(second.target).cloud_connected
             assert not agent_status(first.target).cloud_connected
         assert "uplink.retry" in first.process.output()
+
+
+@pytest.mark.parametrize("policy", ["drop-oldest", "refuse-new"])
+async def test_a_full_queue_follows_its_policy_and_says_so(tmp_path: Path, policy: str) -> None:
+    env = {"REVLINK_QUEUE_MAX_RECORDS": "10", "REVLINK_QUEUE_FULL_POLICY": policy}
+    with start_agent(tmp_path / "data", tmp_path / "logs", env=env) as agent:
+        async with grpc.aio.insecure_channel(agent.target) as channel:
+            stub = pb_grpc.DeviceAgentServiceStub(channel)
+            failures: list[grpc.aio.AioRpcError] = []
+            for i in range(15):
+                try:
+                    await stub.Publish(pb.PublishRequest(channel="c", message_json=f'{{"i": {i}}}'))
+                except grpc.aio.AioRpcError as exc:
+                    failures.append(exc)
+            status = await stub.GetStatus(pb.GetStatusRequest())
+        metrics = (await asyncio.to_thread(httpx.get, agent.metrics_url)).text
+    refused = len(failures)
+    assert all(f.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for f in failures)
+    assert all("full" in (f.details() or "") for f in failures)
+    assert status.queue_depth == 10
+    if policy == "drop-oldest":
+        assert (refused, status.dropped_records, status.last_enqueued_seq) == (0, 5, 15)
+        assert "revlink_agent_dropped_records_total 5.0" in metrics
+    else:
+        assert (refused, status.refused_records, status.last_enqueued_seq) == (5, 5, 10)
+        assert "revlink_agent_refused_records_total 5.0" in metrics
