@@ -13,18 +13,21 @@ import httpx
 
 from revlink.platform.v1 import platform_pb2 as pb
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
+from tests.rig.agent import agent_status
 from tests.rig.bridges import free_port, wait_until_serving
+from tests.rig.platform import wait_for
 
 
 def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     target = f"127.0.0.1:{free_port()}"
     cloud = f"127.0.0.1:{free_port()}"
+    agent = f"127.0.0.1:{free_port()}"
     argv = [sys.executable, "-m", "revlink", "demo", "--data-dir", str(tmp_path)]
-    argv += ["--platform-listen", target, "--cloud-listen", cloud]
+    argv += ["--platform-listen", target, "--cloud-listen", cloud, "--agent-listen", agent]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as demo:
         try:
             assert demo.stdout is not None
-            banner = [demo.stdout.readline() for _ in range(4)]
+            banner = [demo.stdout.readline() for _ in range(5)]
             assert "revlink demo is running" in banner[0]
             assert f"http://{cloud}" in banner[1]
             _, email, _, password = banner[2].split()
@@ -32,7 +35,9 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
                 f"http://{cloud}/api/v1/auth/login", json={"email": email, "password": password}
             )
             assert login.status_code == 200
-            assert target in banner[3]
+            assert agent in banner[3]
+            wait_for(lambda: agent_status(agent).cloud_connected, 15, "the demo agent online")
+            assert target in banner[4]
             wait_until_serving(target)
             with grpc.insecure_channel(target) as channel:
                 platform = pb_grpc.PlatformServiceStub(channel)

@@ -16,6 +16,7 @@ from revlink.commands._common import fail
 __all__ = ["demo_command"]
 
 DEMO_ADMIN = "admin@revlink.local"
+DEMO_DEVICE = "demo-revpi"
 
 
 def _wait(ready: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -50,23 +51,25 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _demo_admin(data_dir: Path) -> tuple[str, str]:
-    """The demo's admin account: created on the first run, remembered in the data dir."""
+def _demo_accounts(data_dir: Path) -> dict[str, str]:
+    """The demo's admin login and device token: created on the first run, then remembered."""
     from cloud import runner
     from cloud.core.config import CloudSettings
     from cloud.models import Role
 
-    remembered = data_dir / "demo-admin.json"
+    remembered = data_dir / "demo-credentials.json"
     if remembered.exists():
-        saved = json.loads(remembered.read_text())
-        return saved["email"], saved["password"]
+        saved: dict[str, str] = json.loads(remembered.read_text())
+        return saved
     password = secrets.token_urlsafe(12)
     settings = CloudSettings(data_dir=data_dir, database_url=None)
     runner.migrate(settings)
     runner.create_user(settings, DEMO_ADMIN, password, Role.ADMIN)
-    remembered.write_text(json.dumps({"email": DEMO_ADMIN, "password": password}))
+    device = runner.create_device(settings, DEMO_DEVICE)
+    accounts = {"email": DEMO_ADMIN, "password": password, "device_token": device.token}
+    remembered.write_text(json.dumps(accounts))
     remembered.chmod(0o600)
-    return DEMO_ADMIN, password
+    return accounts
 
 
 def demo_command(
@@ -78,19 +81,23 @@ def demo_command(
         str,
         typer.Option(envvar="REVLINK_PLATFORM_LISTEN", help="Platform bridge address."),
     ] = "127.0.0.1:50053",
+    agent_listen: Annotated[
+        str,
+        typer.Option(envvar="REVLINK_AGENT_LISTEN", help="Device agent address."),
+    ] = "127.0.0.1:50051",
     cloud_listen: Annotated[
         str,
         typer.Option(envvar="REVLINK_CLOUD_LISTEN", help="Cloud address."),
     ] = "127.0.0.1:8000",
     seed: Annotated[int, typer.Option(help="Seed of the plant simulator.")] = 0,
 ) -> None:
-    """Run the cloud (SQLite), the platform bridge and the plant simulator together."""
+    """Run the cloud (SQLite), the device agent, the platform bridge and the plant simulator."""
     from bridges.platform import SAMPLE_CONFIGRSC
     from bridges.platform.image import create_image_file
     from revlink.supervisor import Part, Supervisor
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    email, password = _demo_admin(data_dir)
+    accounts = _demo_accounts(data_dir)
     procimg = create_image_file(data_dir / "procimg.bin")
     supervisor = Supervisor(data_dir / "logs")
     files = ["--procimg", str(procimg), "--configrsc", str(SAMPLE_CONFIGRSC)]
@@ -102,6 +109,26 @@ def demo_command(
                 ["cloud", "serve", "--listen", cloud_listen, "--data-dir", str(data_dir)],
                 env={"REVLINK_DATABASE_URL": ""},
                 ready=lambda: _wait(lambda: _http_ok(f"{cloud_url}/healthz"), "the cloud"),
+            )
+        )
+        supervisor.start(
+            Part(
+                "agent",
+                [
+                    "bridge",
+                    "agent",
+                    "--listen",
+                    agent_listen,
+                    "--cloud-url",
+                    cloud_url,
+                    "--data-dir",
+                    str(data_dir / "agent"),
+                ],
+                env={
+                    "REVLINK_DEVICE_TOKEN": accounts["device_token"],
+                    "REVLINK_AGENT_METRICS_LISTEN": "",
+                },
+                ready=lambda: _wait(lambda: _grpc_serving(agent_listen), "the device agent"),
             )
         )
         supervisor.start(
@@ -118,7 +145,8 @@ def demo_command(
     typer.echo(
         "revlink demo is running (Ctrl-C stops it):\n"
         f"  cloud            {cloud_url}  (API docs {cloud_url}/docs)\n"
-        f"  login            {email}  password {password}\n"
+        f"  login            {accounts['email']}  password {accounts['password']}\n"
+        f"  device agent     grpc://{agent_listen}  (device {DEMO_DEVICE}, uplink to the cloud)\n"
         f"  platform bridge  grpc://{platform_listen}  (revlink.platform.v1.PlatformService)\n"
         f"  plant simulator  drives {procimg} with config {SAMPLE_CONFIGRSC.name}\n"
         f"  logs             {data_dir / 'logs'}/"
