@@ -12,8 +12,15 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from bridges.agent.committer import GroupCommitter
 from bridges.agent.hub import ChannelEvent, ChannelHub
-from bridges.agent.queue.store import ChannelState, DurableQueue, PublishResult, QueueStats
+from bridges.agent.queue.store import (
+    ChannelState,
+    DurableQueue,
+    PublishItem,
+    PublishResult,
+    QueueStats,
+)
 from revlink.channels import InvalidPayloadError, check_channel
 
 __all__ = ["MAX_RECORD_BYTES", "AgentStatus", "DeviceAgent", "UplinkState"]
@@ -49,6 +56,7 @@ class AgentStatus:
 class DeviceAgent:
     def __init__(self, queue: DurableQueue, hub: ChannelHub | None = None) -> None:
         self.queue = queue
+        self.committer = GroupCommitter(queue)
         self.hub = hub or ChannelHub()
         self.uplink = UplinkState()
         self.queue_changed = asyncio.Event()  # wakes the uplink sender
@@ -69,14 +77,15 @@ class DeviceAgent:
             raise InvalidPayloadError(
                 f"record of {size} bytes exceeds the limit of {MAX_RECORD_BYTES} bytes"
             )
-        result = await asyncio.to_thread(
-            self.queue.publish,
-            channel,
-            message_json,
-            aggregate_json,
-            replace_aggregate=replace_aggregate,
-            source_time_ns=source_time_ns,
-            idempotency_key=idempotency_key,
+        result = await self.committer.publish(
+            PublishItem(
+                channel,
+                message_json,
+                aggregate_json,
+                replace_aggregate,
+                source_time_ns,
+                idempotency_key,
+            )
         )
         if not result.duplicate:
             if message_json:

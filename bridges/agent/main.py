@@ -65,6 +65,7 @@ async def run_agent(settings: AgentSettings) -> None:
                 await uplink
         if metrics is not None:
             metrics.shutdown()
+        await agent.committer.close()
         queue.close()
 
     servicer = AgentServicer(agent)

@@ -41,7 +41,10 @@ async def get_session(state: State) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-DbSession = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent. With the default
+# scope the commit ran after it, so a client could hear 201 for a write not yet committed
+# (or one whose commit then failed), and its next request would not see it.
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def bearer_token(

@@ -8,6 +8,7 @@ from bridges.agent.queue.admission import Admission, FullPolicy, QueueLimits, pl
 from bridges.agent.queue.store import (
     ChannelState,
     DurableQueue,
+    PublishItem,
     PublishResult,
     QueuedRecord,
     QueueFullError,
@@ -19,6 +20,7 @@ __all__ = [
     "ChannelState",
     "DurableQueue",
     "FullPolicy",
+    "PublishItem",
     "PublishResult",
     "QueueFullError",
     "QueueLimits",

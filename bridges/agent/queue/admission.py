@@ -21,6 +21,7 @@ __all__ = [
     "Admission",
     "ChannelState",
     "FullPolicy",
+    "PublishItem",
     "PublishResult",
     "QueueLimits",
     "QueueStats",
@@ -82,6 +83,18 @@ class QueuedRecord:
     replace_aggregate: bool
     size: int
     enqueued_at_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class PublishItem:
+    """One Publish as the queue takes it (``publish`` and ``publish_many``)."""
+
+    channel: str
+    message_json: str = ""
+    aggregate_json: str = ""
+    replace_aggregate: bool = False
+    source_time_ns: int | None = None
+    idempotency_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,13 +20,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bridges.agent.queue.admission import (
     ChannelState,
+    PublishItem,
     PublishResult,
     QueuedRecord,
     QueueLimits,
@@ -36,11 +37,13 @@ from bridges.agent.queue.admission import (
     full_message,
     plan_admission,
 )
+from revlink.channels import InvalidPayloadError
 
 __all__ = [  # the value types live in .admission (pure) and are re-exported from here
     "SCHEMA_VERSION",
     "ChannelState",
     "DurableQueue",
+    "PublishItem",
     "PublishResult",
     "QueueFullError",
     "QueueStats",
@@ -184,48 +187,92 @@ class DurableQueue:
         its arguments differ) and changes nothing. Raises :class:`InvalidPayloadError` for
         bad input and :class:`QueueFullError` when the record is refused for space.
         """
-        patch, size = check_publish(channel, message_json, aggregate_json, idempotency_key)
-        refused: QueueFullError | None = None
+        item = PublishItem(
+            channel,
+            message_json,
+            aggregate_json,
+            replace_aggregate,
+            source_time_ns,
+            idempotency_key,
+        )
+        (outcome,) = self.publish_many([item])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def publish_many(self, items: Sequence[PublishItem]) -> list[PublishResult | Exception]:
+        """Store several records in ONE transaction (one fsync), each with its own outcome.
+
+        Group commit: the agent hands over every Publish that arrived while the previous
+        transaction was committing. An item's outcome is its result, or the exception a
+        lone ``publish`` would raise (bad input, queue full); other items are unaffected.
+        """
+        checked: list[tuple[PublishItem, dict[str, Any] | None, int] | Exception] = []
+        for item in items:
+            try:
+                patch, size = check_publish(
+                    item.channel, item.message_json, item.aggregate_json, item.idempotency_key
+                )
+                checked.append((item, patch, size))
+            except InvalidPayloadError as exc:
+                checked.append(exc)
+        outcomes: list[PublishResult | Exception] = []
         with self._transaction() as conn:
-            if idempotency_key:
-                row = conn.execute(
-                    "SELECT seq, aggregate_json FROM idempotency WHERE key = ?",
-                    (idempotency_key,),
-                ).fetchone()
-                if row is not None:
-                    return PublishResult(seq=row[0], duplicate=True, aggregate_json=row[1])
-            meta = self._meta(conn)
-            verdict = plan_admission(meta["depth"], meta["size_bytes"], size, self.limits)
-            if not verdict.accept:
-                # Only the counter is written: the refusal itself is worth keeping.
-                conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'refused_records'")
-                refused = QueueFullError(
-                    full_message(meta["depth"], meta["size_bytes"], size, channel, self.limits)
-                )
-            else:
-                now = self._clock_ns()
-                evicted, freed = self._evict(conn, verdict.evict_records, verdict.evict_bytes)
-                replace = replace_aggregate and patch is not None
-                aggregate = self._merge(conn, channel, patch, replace, bool(message_json), now)
-                seq = meta["last_enqueued_seq"] + 1
-                source = now if source_time_ns is None else source_time_ns
-                conn.execute(
-                    "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (seq, source, channel, message_json, aggregate_json, replace, size, now),
-                )
-                if idempotency_key:
-                    self._remember(conn, idempotency_key, seq, aggregate, now)
-                self._set_meta(
-                    conn,
-                    {
-                        "last_enqueued_seq": seq,
-                        "depth": meta["depth"] - evicted + 1,
-                        "size_bytes": meta["size_bytes"] - freed + size,
-                        "dropped_records": meta["dropped_records"] + evicted,
-                    },
-                )
-        if refused is not None:
-            raise refused
+            for entry in checked:
+                if isinstance(entry, Exception):
+                    outcomes.append(entry)
+                else:
+                    outcomes.append(self._publish_one(conn, *entry))
+        return outcomes
+
+    def _publish_one(
+        self, conn: sqlite3.Connection, item: PublishItem, patch: dict[str, Any] | None, size: int
+    ) -> PublishResult | QueueFullError:
+        key = item.idempotency_key
+        if key:
+            row = conn.execute(
+                "SELECT seq, aggregate_json FROM idempotency WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None:
+                return PublishResult(seq=row[0], duplicate=True, aggregate_json=row[1])
+        meta = self._meta(conn)
+        verdict = plan_admission(meta["depth"], meta["size_bytes"], size, self.limits)
+        if not verdict.accept:
+            # Only the counter is written: the refusal itself is worth keeping.
+            conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'refused_records'")
+            return QueueFullError(
+                full_message(meta["depth"], meta["size_bytes"], size, item.channel, self.limits)
+            )
+        now = self._clock_ns()
+        evicted, freed = self._evict(conn, verdict.evict_records, verdict.evict_bytes)
+        replace = item.replace_aggregate and patch is not None
+        aggregate = self._merge(conn, item.channel, patch, replace, bool(item.message_json), now)
+        seq = meta["last_enqueued_seq"] + 1
+        source = now if item.source_time_ns is None else item.source_time_ns
+        conn.execute(
+            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                seq,
+                source,
+                item.channel,
+                item.message_json,
+                item.aggregate_json,
+                replace,
+                size,
+                now,
+            ),
+        )
+        if key:
+            self._remember(conn, key, seq, aggregate, now)
+        self._set_meta(
+            conn,
+            {
+                "last_enqueued_seq": seq,
+                "depth": meta["depth"] - evicted + 1,
+                "size_bytes": meta["size_bytes"] - freed + size,
+                "dropped_records": meta["dropped_records"] + evicted,
+            },
+        )
         return PublishResult(seq=seq, duplicate=False, aggregate_json=aggregate)
 
     @staticmethod
