@@ -37,6 +37,7 @@ from bridges.agent.queue.admission import (
     full_message,
     plan_admission,
 )
+from bridges.agent.queue.schema import COUNTERS, SCHEMA_VERSION, open_schema
 from revlink.channels import InvalidPayloadError
 
 __all__ = [  # the value types live in .admission (pure) and are re-exported from here
@@ -50,25 +51,8 @@ __all__ = [  # the value types live in .admission (pure) and are re-exported fro
     "QueuedRecord",
 ]
 
-SCHEMA_VERSION = 1
 _DEFAULT_LIMITS = QueueLimits()
 _SYNCHRONOUS = frozenset({"FULL", "NORMAL"})
-_COUNTERS = "last_enqueued_seq last_acked_seq depth size_bytes dropped_records refused_records"
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE records (
-    seq INTEGER PRIMARY KEY, source_time_ns INTEGER NOT NULL, channel TEXT NOT NULL,
-    message_json TEXT NOT NULL, aggregate_json TEXT NOT NULL,
-    replace_aggregate INTEGER NOT NULL, size INTEGER NOT NULL, enqueued_at_ns INTEGER NOT NULL);
-CREATE TABLE channels (
-    name TEXT PRIMARY KEY, message_count INTEGER NOT NULL, aggregate_json TEXT NOT NULL,
-    updated_at_ns INTEGER) WITHOUT ROWID;
-CREATE TABLE idempotency (
-    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, seq INTEGER NOT NULL,
-    aggregate_json TEXT NOT NULL, created_at_ns INTEGER NOT NULL);
-CREATE INDEX idempotency_created ON idempotency (created_at_ns)
-"""
-_TABLES = {"meta", "records", "channels", "idempotency"}
 
 
 class QueueFullError(Exception):
@@ -118,28 +102,7 @@ class DurableQueue:
 
     def _open_schema(self) -> None:
         with self._transaction() as conn:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-            if not tables:
-                for statement in _SCHEMA.split(";"):
-                    conn.execute(statement)
-                rows = [
-                    ("schema_version", SCHEMA_VERSION),
-                    *((key, 0) for key in _COUNTERS.split()),
-                ]
-                conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", rows)
-                return
-            if "meta" not in tables:
-                raise ValueError(f"{self.path} holds tables but is not a revlink queue")
-            meta = self._meta(conn)
-            version = meta.get("schema_version")
-            if version != SCHEMA_VERSION:
-                raise ValueError(
-                    f"{self.path} has queue schema version {version}; this agent knows only "
-                    f"{SCHEMA_VERSION} (keep the newer agent or move the file away)"
-                )
-            missing = sorted((_TABLES - tables) | (set(_COUNTERS.split()) - meta.keys()))
-            if missing:
-                raise ValueError(f"{self.path} is a damaged queue: missing {missing}")
+            open_schema(conn, self.path)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -425,7 +388,7 @@ class DurableQueue:
             meta = self._meta(conn)
             row = conn.execute("SELECT enqueued_at_ns FROM records ORDER BY seq LIMIT 1").fetchone()
         oldest = None if row is None else row[0]
-        return QueueStats(oldest_enqueued_at_ns=oldest, **{k: meta[k] for k in _COUNTERS.split()})
+        return QueueStats(oldest_enqueued_at_ns=oldest, **{k: meta[k] for k in COUNTERS.split()})
 
     def close(self) -> None:
         """Close the connection (idempotent); later calls raise ValueError."""
