@@ -29,6 +29,7 @@ from revlink.agent.v1 import agent_pb2 as pb
 from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
 from tests.bench.bench_ingest import ADMIN_DSN, uplink_rate
 from tests.rig.agent import agent_status, start_agent
+from tests.rig.bridges import free_port
 from tests.rig.cloud import start_cloud
 from tests.rig.platform import wait_for
 
@@ -75,6 +76,28 @@ async def throughput(target: str, total: int, publishers: int = 8) -> float:
         return (goal - start_seq) / (time.perf_counter() - began)
 
 
+def resume_delays(url: str, scratch: Path, token: str, outages: int) -> list[float]:
+    """Seconds from the cloud answering again to the agent's first ack, per outage."""
+    port = free_port()
+    delays = []
+    with start_agent(scratch / "resume-agent", scratch, f"http://127.0.0.1:{port}", token) as agent:
+        for i in range(outages):
+            with start_cloud(url, scratch, port=port):
+                back = time.monotonic()
+                wait_for(lambda: agent_status(agent.target).cloud_connected, 30)
+                delays.append(time.monotonic() - back)
+                publish_one(agent.target, i)
+            time.sleep(3)  # the cloud is down; the agent backs off meanwhile
+    return sorted(delays)
+
+
+def publish_one(target: str, i: int) -> None:
+    with grpc.insecure_channel(target) as channel:
+        stub = pb_grpc.DeviceAgentServiceStub(channel)
+        seq = stub.Publish(pb.PublishRequest(channel="resume", message_json=f'{{"i": {i}}}')).seq
+    wait_for(lambda: agent_status(target).last_acked_seq >= seq, 30)
+
+
 def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(len(values) * q))]
 
@@ -84,6 +107,7 @@ async def main() -> None:
     parser.add_argument("--latency-records", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--throughput-records", type=int, default=10_000)
+    parser.add_argument("--outages", type=int, default=10)
     args = parser.parse_args()
     name = f"revlink_bench_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(ADMIN_DSN)
@@ -114,6 +138,14 @@ async def main() -> None:
             print(f"one agent, 8 publishers, sustained: {rate:10,.0f} records/s (publish → acked)")
             print(f"cloud door alone, 1 connection:     {door:10,.0f} records/s (same run)")
             print(f"agent / door: {rate / door:.2f}")
+            _, resume_token = await asyncio.to_thread(cloud.device)
+        delays = await asyncio.to_thread(
+            resume_delays, url, Path(tempfile.mkdtemp()), resume_token, args.outages
+        )
+        print(
+            f"resume after the cloud returns ({len(delays)} outages of 3 s): "
+            f"median {statistics.median(delays):.2f} s, max {delays[-1]:.2f} s"
+        )
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
