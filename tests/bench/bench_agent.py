@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import statistics
 import tempfile
 import time
@@ -24,10 +23,10 @@ from pathlib import Path
 import asyncpg
 import grpc
 
-from cloud.db.migrate import upgrade
 from revlink.agent.v1 import agent_pb2 as pb
 from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
-from tests.bench.bench_ingest import ADMIN_DSN, uplink_rate
+from tests.bench.bench_ingest import uplink_rate
+from tests.bench.support import fresh_database
 from tests.rig.agent import agent_status, start_agent
 from tests.rig.bridges import free_port
 from tests.rig.cloud import start_cloud
@@ -109,13 +108,8 @@ async def main() -> None:
     parser.add_argument("--throughput-records", type=int, default=10_000)
     parser.add_argument("--outages", type=int, default=10)
     args = parser.parse_args()
-    name = f"revlink_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    dsn = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    try:
-        await asyncio.to_thread(upgrade, url)
+    async with fresh_database() as database:
+        url, dsn = database.url, database.dsn
         with tempfile.TemporaryDirectory() as scratch, start_cloud(url, Path(scratch)) as cloud:
             device, token = await asyncio.to_thread(cloud.device)
             with start_agent(
@@ -146,9 +140,6 @@ async def main() -> None:
             f"resume after the cloud returns ({len(delays)} outages of 3 s): "
             f"median {statistics.median(delays):.2f} s, max {delays[-1]:.2f} s"
         )
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":

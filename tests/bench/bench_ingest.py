@@ -25,14 +25,13 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from cloud.db.migrate import upgrade
 from revlink.uplink.v1 import uplink_pb2 as pb
+from tests.bench.support import fresh_database
 from tests.rig.cloud import start_cloud
 from tests.rig.uplink import uplink_client
 
 BATCH = 500
 IN_FLIGHT = 4
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def frames_for(records: int, start: datetime) -> list[bytes]:
@@ -142,13 +141,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=40_000)
     args = parser.parse_args()
-    name = f"revlink_bench_{secrets.token_hex(4)}"
-    admin_connection = await asyncpg.connect(ADMIN_DSN)
-    await admin_connection.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    dsn = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    try:
-        await asyncio.to_thread(upgrade, url)
+    async with fresh_database() as database:
+        url, dsn = database.url, database.dsn
         with tempfile.TemporaryDirectory() as scratch, start_cloud(url, Path(scratch)) as cloud:
             admin = await asyncio.to_thread(cloud.admin_token)
             print(
@@ -165,9 +159,6 @@ async def main() -> None:
                     f"uplink, {devices} device connection(s): {rate:10,.0f} records/s"
                     f"  = {rate / baseline:5.2f} of raw COPY"
                 )
-    finally:
-        await admin_connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin_connection.close()
 
 
 if __name__ == "__main__":
