@@ -5,20 +5,37 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
 
 from cloud.api.routes import auth, channels, datapoints, devices, health, sensors, users
 from cloud.core.config import CloudSettings
 from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
 from cloud.live.hub import LiveHub
+from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
 from cloud.services.ratelimit import LoginLimiter
 from cloud.state import CloudState
 from cloud.uplink import door as uplink_door
 from cloud.uplink.registry import DeviceConnections
 from cloud.ws import routes as ws_routes
+from revlink.channels import InvalidPayloadError
 
 __all__ = ["create_app"]
+
+# Services raise named errors; routers stay thin and this is the one place that maps them.
+_STATUS_FOR: dict[type[Exception], int] = {
+    NotFoundError: status.HTTP_404_NOT_FOUND,
+    ConflictError: status.HTTP_409_CONFLICT,
+    InvalidInputError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    InvalidPayloadError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+}
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    code = next(c for kind, c in _STATUS_FOR.items() if isinstance(exc, kind))
+    return JSONResponse({"detail": str(exc)}, status_code=code)
+
 
 API_PREFIX = "/api/v1"
 
@@ -54,6 +71,8 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     )
     for module in (auth, users, devices, sensors, datapoints, channels):
         app.include_router(module.router, prefix=API_PREFIX)
+    for kind in _STATUS_FOR:
+        app.add_exception_handler(kind, _service_error)
     app.include_router(health.router)
     app.include_router(ws_routes.router)
     app.include_router(uplink_door.router)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.models import ChannelAggregate, ChannelMessage
 from cloud.services.devices import get_device
-from cloud.services.errors import NotFoundError
+from cloud.services.errors import InvalidInputError, NotFoundError
 
 __all__ = [
     "MAX_MESSAGES",
@@ -112,12 +112,14 @@ async def channel_messages(
     to continue exactly after it, ties included. Either alone filters on that key only.
     """
     if not 1 <= limit <= MAX_MESSAGES:
-        raise ValueError(f"limit must be 1-{MAX_MESSAGES}")
+        raise InvalidInputError(f"limit must be 1-{MAX_MESSAGES}")
     for label, bound in (("start", start), ("end", end), ("before", before)):
         if bound is not None and bound.tzinfo is None:
-            raise ValueError(f"{label} needs a timezone, e.g. 2026-01-01T00:00:00Z")
+            raise InvalidInputError(f"{label} needs a timezone, e.g. 2026-01-01T00:00:00Z")
     if start is not None and end is not None and start >= end:
-        raise ValueError(f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
+        raise InvalidInputError(
+            f"start ({start.isoformat()}) must be before end ({end.isoformat()})"
+        )
     await _require_channel(session, device_id, channel)
     query = select(ChannelMessage).where(
         ChannelMessage.device_id == device_id, ChannelMessage.channel == channel

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cloud.services.errors import InvalidInputError
 from revlink.channels import check_channel
 from revlink.uplink.v1 import uplink_pb2 as pb
 
@@ -27,7 +28,7 @@ def command_frame(
     check_channel(channel)
     text = json.dumps(payload, allow_nan=False)
     if len(text.encode()) > MAX_COMMAND_BYTES:
-        raise ValueError(f"command payload exceeds {MAX_COMMAND_BYTES} bytes")
+        raise InvalidInputError(f"command payload exceeds {MAX_COMMAND_BYTES} bytes")
     command_id = str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
     command = pb.Command(command_id=command_id, channel=channel, payload_json=text)
     now = datetime.now(UTC)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.core.security import hash_device_token, new_device_token
 from cloud.models import Device
-from cloud.services.errors import ConflictError, NotFoundError
+from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
 
 __all__ = ["create_device", "device_for_token", "get_device", "list_devices", "revoke_device"]
 
@@ -22,7 +22,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 async def create_device(session: AsyncSession, name: str) -> tuple[Device, str]:
     """Register a device; returns it with its token, which is never retrievable again."""
     if not NAME_PATTERN.match(name):
-        raise ValueError(
+        raise InvalidInputError(
             f"device name {name!r} must be 1-128 characters of letters, digits, '_', '.', '-'"
         )
     token = new_device_token()

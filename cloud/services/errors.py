@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConflictError", "NotFoundError", "ServiceError"]
+__all__ = ["ConflictError", "InvalidInputError", "NotFoundError", "ServiceError"]
 
 
 class ServiceError(Exception):
@@ -15,3 +15,7 @@ class NotFoundError(ServiceError):
 
 class ConflictError(ServiceError):
     """The change clashes with what exists (a duplicate name, for example)."""
+
+
+class InvalidInputError(ServiceError, ValueError):
+    """The input breaks a rule the service enforces; the message names the rule."""

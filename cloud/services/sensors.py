@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.models import Device, Sensor
-from cloud.services.errors import NotFoundError
+from cloud.services.errors import InvalidInputError, NotFoundError
 
 __all__ = [
     "create_sensor",
@@ -31,14 +31,14 @@ def _check_fields(
     name: str | None, unit: str | None, low: float | None, high: float | None
 ) -> None:
     if name is not None and not 0 < len(name.strip()) <= MAX_NAME:
-        raise ValueError(f"name must be 1-{MAX_NAME} characters")
+        raise InvalidInputError(f"name must be 1-{MAX_NAME} characters")
     if unit is not None and len(unit) > MAX_UNIT:
-        raise ValueError(f"unit must be at most {MAX_UNIT} characters")
+        raise InvalidInputError(f"unit must be at most {MAX_UNIT} characters")
     for label, bound in (("min_value", low), ("max_value", high)):
         if bound is not None and not math.isfinite(bound):
-            raise ValueError(f"{label} must be a finite number")
+            raise InvalidInputError(f"{label} must be a finite number")
     if low is not None and high is not None and low > high:
-        raise ValueError(f"min_value {low} is greater than max_value {high}")
+        raise InvalidInputError(f"min_value {low} is greater than max_value {high}")
 
 
 async def create_sensor(
@@ -86,7 +86,7 @@ async def update_sensor(
     allowed = {"name", "unit", "min_value", "max_value"}
     unknown = set(changes) - allowed
     if unknown:
-        raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
+        raise InvalidInputError(f"cannot change {', '.join(sorted(unknown))}")
     merged = {key: changes.get(key, getattr(sensor, key)) for key in allowed}
     _check_fields(merged["name"], merged["unit"], merged["min_value"], merged["max_value"])  # type: ignore[arg-type]
     for key, value in changes.items():

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from cloud.models import Datapoint, Sensor
-from cloud.services.errors import NotFoundError
+from cloud.services.errors import InvalidInputError, NotFoundError
 from cloud.services.sensors import sensors_by_public_id
 
 __all__ = [
@@ -88,14 +88,14 @@ def resolve_range(
     """Fill a missing bound (default: the last 24 h) and refuse naive or empty ranges."""
     for label, bound in (("start", start), ("end", end)):
         if bound is not None and bound.tzinfo is None:
-            raise ValueError(f"{label} needs a timezone, e.g. 2026-01-01T00:00:00Z")
+            raise InvalidInputError(f"{label} needs a timezone, e.g. 2026-01-01T00:00:00Z")
     if end is None:
         end = now or datetime.now(UTC)
     if start is None:
         start = end - DEFAULT_SPAN
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if start >= end:
-        raise ValueError(
+        raise InvalidInputError(
             f"start ({start.isoformat()}) must be before end ({end.isoformat()}); "
             "the range includes start and excludes end"
         )
@@ -146,7 +146,7 @@ async def series(
     index scan before the grouped query. Empty buckets are left out.
     """
     if max_points < 1:
-        raise ValueError("max_points must be at least 1")
+        raise InvalidInputError("max_points must be at least 1")
     raw_query = _in_range(select(Datapoint.ts, Datapoint.value), [sensor.id], start, end)
     raw = (
         await session.execute(raw_query.order_by(Datapoint.ts, Datapoint.id).limit(max_points + 1))

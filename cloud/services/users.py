@@ -18,7 +18,7 @@ from cloud.core.security import (
     verify_password,
 )
 from cloud.models import RevokedToken, Role, User
-from cloud.services.errors import ConflictError
+from cloud.services.errors import ConflictError, InvalidInputError
 
 __all__ = [
     "TokenRejectedError",
@@ -45,9 +45,9 @@ async def create_user(
 ) -> User:
     email = email.strip().lower()
     if "@" not in email:
-        raise ValueError(f"{email!r} is not an email address")
+        raise InvalidInputError(f"{email!r} is not an email address")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInputError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     user = User(
         email=email,
         username=username or email.split("@", 1)[0],

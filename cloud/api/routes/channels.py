@@ -6,12 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from cloud.api.deps import CurrentUser, DbSession
 from cloud.services import channels
-from cloud.services.errors import NotFoundError
 
 __all__ = ["AggregateOut", "ChannelOut", "MessageOut", "MessagesOut", "router"]
 
@@ -52,18 +51,11 @@ class AggregateOut(BaseModel):
     updated_at: datetime
 
 
-def _not_found(exc: NotFoundError) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-
-
 @router.get("")
 async def list_channels(
     device_id: uuid.UUID, user: CurrentUser, session: DbSession
 ) -> list[ChannelOut]:
-    try:
-        summaries = await channels.list_channels(session, device_id)
-    except NotFoundError as exc:
-        raise _not_found(exc) from None
+    summaries = await channels.list_channels(session, device_id)
     return [
         ChannelOut(
             channel=s.channel,
@@ -90,21 +82,16 @@ async def list_messages(
     before_seq: Annotated[int | None, Query(description="with before: tie-break on seq")] = None,
 ) -> MessagesOut:
     """Newest first (source time, then seq)."""
-    try:
-        found = await channels.channel_messages(
-            session,
-            device_id,
-            channel,
-            start=start,
-            end=end,
-            limit=limit,
-            before=before,
-            before_seq=before_seq,
-        )
-    except NotFoundError as exc:
-        raise _not_found(exc) from None
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    found = await channels.channel_messages(
+        session,
+        device_id,
+        channel,
+        start=start,
+        end=end,
+        limit=limit,
+        before=before,
+        before_seq=before_seq,
+    )
     full = len(found) == limit
     return MessagesOut(
         device_id=device_id,
@@ -122,10 +109,7 @@ async def list_messages(
 async def get_aggregate(
     device_id: uuid.UUID, channel: str, user: CurrentUser, session: DbSession
 ) -> AggregateOut:
-    try:
-        aggregate = await channels.channel_aggregate(session, device_id, channel)
-    except NotFoundError as exc:
-        raise _not_found(exc) from None
+    aggregate = await channels.channel_aggregate(session, device_id, channel)
     return AggregateOut(
         device_id=aggregate.device_id,
         channel=aggregate.channel,

@@ -12,7 +12,6 @@ from pydantic import BaseModel
 
 from cloud.api.deps import CurrentUser, DbSession, State
 from cloud.services import series
-from cloud.services.errors import NotFoundError
 
 __all__ = ["LatestOut", "PointOut", "SeriesOut", "router"]
 
@@ -59,13 +58,6 @@ class LatestOut(BaseModel):
     value: float
 
 
-def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    try:
-        return series.resolve_range(start, end)
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-
-
 def _check_count(sensor_ids: list[uuid.UUID]) -> None:
     if len(sensor_ids) > MAX_SENSORS:
         raise HTTPException(
@@ -83,11 +75,8 @@ async def get_series(
     max_points: Annotated[int, Query(ge=1, le=MAX_POINTS)] = 1000,
 ) -> SeriesOut:
     """Raw points when at most ``max_points`` lie in [start, end), else ≤ max_points buckets."""
-    low, high = _range(start, end)
-    try:
-        (found,) = await series.require_sensors(session, [sensor])
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    low, high = series.resolve_range(start, end)
+    (found,) = await series.require_sensors(session, [sensor])
     result = await series.series(session, found, low, high, max_points)
     return SeriesOut(
         sensor=found.public_id,
@@ -113,10 +102,7 @@ async def get_latest(
     left out."""
     if sensor:
         _check_count(sensor)
-    try:
-        values = await series.latest(session, sensor or None)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    values = await series.latest(session, sensor or None)
     return [
         LatestOut(
             sensor_public_id=v.sensor_public_id,
@@ -144,11 +130,8 @@ async def export_csv(
 ) -> StreamingResponse:
     """Stream ``timestamp,value,sensor_public_id,sensor_name,unit`` rows in time order."""
     _check_count(sensor)
-    low, high = _range(start, end)
-    try:
-        found = await series.require_sensors(session, sensor)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    low, high = series.resolve_range(start, end)
+    found = await series.require_sensors(session, sensor)
     stamp = "%Y%m%dT%H%M%SZ"
     filename = f"datapoints_{low.strftime(stamp)}_{high.strftime(stamp)}.csv"
     return StreamingResponse(

@@ -13,7 +13,6 @@ from cloud.api.deps import AdminUser, CurrentUser, DbSession, OperatorUser, Stat
 from cloud.models import Device
 from cloud.services import devices
 from cloud.services.commands import command_frame
-from cloud.services.errors import ConflictError, NotFoundError
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -53,12 +52,7 @@ def _out(device: Device, state: State) -> DeviceOut:
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_device(body: DeviceCreate, admin: AdminUser, session: DbSession) -> DeviceCreated:
     """Register a device. The token is in this response only; it is stored hashed."""
-    try:
-        device, token = await devices.create_device(session, body.name)
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    except ConflictError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    device, token = await devices.create_device(session, body.name)
     return DeviceCreated(id=device.id, name=device.name, token=token)
 
 
@@ -71,10 +65,7 @@ async def list_devices(user: CurrentUser, state: State, session: DbSession) -> l
 async def get_device(
     device_id: uuid.UUID, user: CurrentUser, state: State, session: DbSession
 ) -> DeviceOut:
-    try:
-        return _out(await devices.get_device(session, device_id), state)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return _out(await devices.get_device(session, device_id), state)
 
 
 @router.post("/{device_id}/revoke")
@@ -82,10 +73,7 @@ async def revoke_device(
     device_id: uuid.UUID, admin: AdminUser, state: State, session: DbSession
 ) -> DeviceOut:
     """Revoke the device's token; its live uplink is closed (1008) right away."""
-    try:
-        device = await devices.revoke_device(session, device_id)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    device = await devices.revoke_device(session, device_id)
     await session.commit()
     await state.devices.disconnect(device_id, 1008, "device token revoked")
     return _out(device, state)
@@ -108,14 +96,9 @@ async def send_command(
     device_id: uuid.UUID, body: CommandCreate, user: OperatorUser, state: State, session: DbSession
 ) -> CommandSent:
     """Send a command to an online device; its agent hands it to the channel's subscribers."""
-    try:
-        await devices.get_device(session, device_id)
-        ttl = timedelta(seconds=body.expires_in_seconds) if body.expires_in_seconds else None
-        command_id, frame = command_frame(body.channel, body.payload, ttl)
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    await devices.get_device(session, device_id)
+    ttl = timedelta(seconds=body.expires_in_seconds) if body.expires_in_seconds else None
+    command_id, frame = command_frame(body.channel, body.payload, ttl)
     if not await state.devices.send(device_id, frame):
         raise HTTPException(status.HTTP_409_CONFLICT, f"device {device_id} is not connected")
     return CommandSent(command_id=command_id, device_id=device_id, channel=body.channel)

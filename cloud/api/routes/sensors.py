@@ -79,8 +79,6 @@ async def create_sensor(body: SensorCreate, user: OperatorUser, session: DbSessi
         sensor = await sensors.create_sensor(
             session, body.name, body.unit, body.device_id, body.min_value, body.max_value
         )
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except NotFoundError as exc:
         # The URL is fine; the body names a device that does not exist.
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
@@ -93,31 +91,18 @@ async def list_sensors(
 ) -> list[SensorOut]:
     """All sensors by name, or one device's; an unknown device is a 404, not an empty list."""
     if device_id is not None:
-        try:
-            await get_device(session, device_id)
-        except NotFoundError as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        await get_device(session, device_id)
     return [SensorOut.of(s) for s in await sensors.list_sensors(session, device_id)]
 
 
 @router.get("/{public_id}")
 async def get_sensor(public_id: uuid.UUID, user: CurrentUser, session: DbSession) -> SensorOut:
-    try:
-        return SensorOut.of(await sensors.get_sensor(session, public_id))
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return SensorOut.of(await sensors.get_sensor(session, public_id))
 
 
 @router.patch("/{public_id}")
 async def update_sensor(
     public_id: uuid.UUID, body: SensorUpdate, user: OperatorUser, session: DbSession
 ) -> SensorOut:
-    try:
-        sensor = await sensors.update_sensor(
-            session, public_id, body.model_dump(exclude_unset=True)
-        )
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    sensor = await sensors.update_sensor(session, public_id, body.model_dump(exclude_unset=True))
     return SensorOut.of(sensor)

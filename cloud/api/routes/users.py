@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from cloud.api.deps import AdminUser, DbSession
 from cloud.models import Role, User
 from cloud.services import users
-from cloud.services.errors import ConflictError
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -46,12 +45,7 @@ class UserOut(BaseModel):
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_user(body: UserCreate, admin: AdminUser, session: DbSession) -> UserOut:
-    try:
-        user = await users.create_user(session, body.email, body.password, body.role, body.username)
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    except ConflictError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    user = await users.create_user(session, body.email, body.password, body.role, body.username)
     return UserOut.of(user)
 
 
