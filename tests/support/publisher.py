@@ -16,12 +16,24 @@ import grpc
 from revlink.agent.v1 import agent_pb2 as pb
 from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
 
-RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+# CANCELLED is what a call in flight gets when the agent shuts down; with the idempotency key
+# every retry is safe, so all three mean "try again".
+RETRYABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+}
+# Reconnect quickly once the agent is back (gRPC's default backoff grows to two minutes).
+CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
 
 
 def main() -> None:
     target, count = sys.argv[1], int(sys.argv[2])
-    channel = grpc.insecure_channel(target)
+    channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
     stub = pb_grpc.DeviceAgentServiceStub(channel)
     for i in range(count):
         request = pb.PublishRequest(
