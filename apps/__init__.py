@@ -1,0 +1,1 @@
+"""Device apps: the SDK in apps/sdk and one package per app."""

@@ -1,0 +1,154 @@
+"""One gRPC client base for every bridge: the only place that touches a channel.
+
+Each bridge gets one persistent channel, created lazily on the SDK loop, with keepalive
+(so a half-open connection is noticed) and a fast reconnect backoff. Every call has a
+deadline. UNAVAILABLE (the bridge is restarting) is retried with full-jitter backoff until
+the retry window closes; every other failure becomes a typed :class:`BridgeError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from apps.sdk.errors import BridgeError, BridgeUnavailableError, from_rpc_error
+from apps.sdk.runtime import sdk_loop, sync_twin
+
+__all__ = ["BridgeClient", "channel_options"]
+
+R = TypeVar("R")
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+def channel_options() -> list[tuple[str, int]]:
+    return [
+        # Bridges allow pings every 5 s; 10 s finds a dead peer without being a nuisance.
+        ("grpc.keepalive_time_ms", 10_000),
+        ("grpc.keepalive_timeout_ms", 5_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        # gRPC's default reconnect backoff grows to 2 minutes; a restarted bridge is back
+        # in seconds and its apps should be too.
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 2_000),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ]
+
+
+def normalise_target(uri: str) -> str:
+    """pydoover URIs look like ``localhost:50051``; also accept ``grpc://`` and ``unix:``."""
+    return uri.removeprefix("grpc://").removeprefix("http://")
+
+
+class BridgeClient:
+    """Base of the bridge interfaces; ``name`` says which bridge, for error messages."""
+
+    name = "bridge"
+    stub_class: Any = None
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        app_key: str = "",
+        token: str | None = None,
+        timeout: float = 7.0,
+        retry_for: float = 10.0,
+    ) -> None:
+        self.uri = uri
+        self.target = normalise_target(uri)
+        self.app_key = app_key
+        self.token = token if token is not None else os.environ.get("REVLINK_BRIDGE_TOKEN")
+        self.timeout = timeout
+        self.retry_for = retry_for
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: Any = None
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        pairs = [("x-revlink-app", self.app_key)] if self.app_key else []
+        if self.token:
+            pairs.append(("authorization", f"Bearer {self.token}"))
+        return tuple(pairs)
+
+    def _ensure(self) -> Any:
+        if self._channel is None:
+            self._channel = grpc.aio.insecure_channel(self.target, options=channel_options())
+            self._stub = self.stub_class(self._channel)
+        return self._stub
+
+    async def _call(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
+        """Call ``method`` on the bridge (from any loop), retrying while it is unavailable."""
+        return await sdk_loop.run_async(self._call_here(method, request, timeout))
+
+    async def _call_here(self, method: str, request: Any, timeout: float | None) -> Any:
+        stub = self._ensure()
+        deadline = time.monotonic() + self.retry_for
+        attempt = 0
+        while True:
+            try:
+                return await getattr(stub, method)(
+                    request, timeout=timeout or self.timeout, metadata=self.metadata
+                )
+            except grpc.aio.AioRpcError as exc:
+                error = from_rpc_error(self.name, exc)
+                if not isinstance(error, BridgeUnavailableError) or time.monotonic() > deadline:
+                    raise error from None
+            attempt += 1
+            await asyncio.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+
+    def stream(self, method: str, request: Any) -> Any:
+        """Open a server stream on the SDK loop (callers iterate it there)."""
+        return getattr(self._ensure(), method)(request, metadata=self.metadata)
+
+    async def health_async(self, service: str = "") -> bool:
+        """True when the bridge answers SERVING (no retries: a probe, not a call)."""
+
+        async def probe() -> bool:
+            self._ensure()
+            assert self._channel is not None
+            stub = health_pb2_grpc.HealthStub(self._channel)
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+            except grpc.aio.AioRpcError:
+                return False
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+        return await sdk_loop.run_async(probe())
+
+    health = sync_twin(health_async)
+
+    async def wait_until_healthy_async(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await self.health_async():
+                return True
+            await asyncio.sleep(0.2)
+        return False
+
+    wait_until_healthy = sync_twin(wait_until_healthy_async)
+
+    async def close_async(self) -> None:
+        async def close() -> None:
+            if self._channel is not None:
+                await self._channel.close()
+                self._channel = None
+
+        await sdk_loop.run_async(close())
+
+    def close(self) -> None:
+        """Blocking twin of :meth:`close_async` (dispatches to subclasses' overrides)."""
+        sdk_loop.run(self.close_async())
+
+
+def describe(error: BridgeError) -> str:
+    return f"{error.bridge} {error.code.name}: {error.details}"

@@ -1,0 +1,321 @@
+"""The platform bridge from an app: pydoover's names, one pin → a scalar, several → a list.
+
+Every method has an ``_async`` twin; the plain name blocks (for sync apps). Outputs written
+while the app holds a watchdog lease (see :class:`~apps.sdk.app.Application`) return to
+their safe values if the app stops renewing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+from google.protobuf.duration_pb2 import Duration
+
+from apps.sdk.client import BridgeClient
+from apps.sdk.runtime import sdk_loop, sync_twin
+from revlink.platform.v1 import platform_pb2 as pb
+from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
+
+__all__ = ["IOInfo", "PlatformInterface", "PulseCounter", "SystemStatus"]
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+Value = bool | int
+InputCallback = Callable[[str, Value], Any]
+_EDGES = {"rising": pb.EDGE_RISING, "falling": pb.EDGE_FALLING, "both": pb.EDGE_BOTH}
+_KIND_NAMES = {value: name.removeprefix("IO_KIND_") for name, value in pb.IOKind.items()}
+
+
+def _one_or_many(values: Sequence[T]) -> T | list[T]:
+    return values[0] if len(values) == 1 else list(values)
+
+
+def _pins(pins: int | Sequence[int]) -> list[int]:
+    return [pins] if isinstance(pins, int) else list(pins)
+
+
+def _values(values: Any) -> list[Any]:
+    return list(values) if isinstance(values, list | tuple) else [values]
+
+
+def _duration(seconds: float) -> Duration:
+    duration = Duration()
+    duration.FromNanoseconds(int(seconds * 1e9))
+    return duration
+
+
+def _plain(value: pb.IOValue) -> Value:
+    result: Value = getattr(value, value.WhichOneof("kind") or "int_value")
+    return result
+
+
+def _typed(value: Value) -> pb.IOValue:
+    if isinstance(value, bool):
+        return pb.IOValue(bool_value=value)
+    return pb.IOValue(int_value=value)
+
+
+@dataclass(frozen=True, slots=True)
+class IOInfo:
+    name: str
+    kind: str  # "DI", "DO", "AI", "AO", "COUNTER" or "OTHER"
+    pin: int
+    writable: bool
+    is_input: bool
+    bit_length: int
+    min_value: int
+    max_value: int
+    device_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SystemStatus:
+    core_temperature_celsius: int
+    cpu_frequency_mhz: int
+    picontrol_running: bool
+    io_cycle_ms: int
+    simulated: bool
+
+
+class PlatformInterface(BridgeClient):
+    name = "platform"
+    stub_class = pb_grpc.PlatformServiceStub
+
+    def __init__(self, app_key: str = "", plt_uri: str = "localhost:50053", **kwargs: Any):
+        super().__init__(plt_uri, app_key=app_key, **kwargs)
+        self.lease_id = ""
+        self._watchers: list[asyncio.Task[None]] = []
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def get_di_async(self, *pins: int) -> bool | list[bool]:
+        return _one_or_many((await self._call("GetDI", pb.GetDIRequest(pins=pins))).values)
+
+    async def get_do_async(self, *pins: int) -> bool | list[bool]:
+        return _one_or_many((await self._call("GetDO", pb.GetDORequest(pins=pins))).values)
+
+    async def get_ai_async(self, *pins: int) -> int | list[int]:
+        return _one_or_many((await self._call("GetAI", pb.GetAIRequest(pins=pins))).values)
+
+    async def get_ao_async(self, *pins: int) -> int | list[int]:
+        return _one_or_many((await self._call("GetAO", pb.GetAORequest(pins=pins))).values)
+
+    async def get_io_async(self, *names: str) -> Value | list[Value]:
+        reply = await self._call("GetIO", pb.GetIORequest(names=names))
+        values: list[Value] = [_plain(v) for v in reply.values]
+        return _one_or_many(values)
+
+    async def list_io_async(self) -> list[IOInfo]:
+        reply = await self._call("ListIO", pb.ListIORequest())
+        return [
+            IOInfo(
+                io.name,
+                _KIND_NAMES[io.kind],
+                io.pin,
+                io.writable,
+                io.is_input,
+                io.bit_length,
+                io.min_value,
+                io.max_value,
+                io.device_name,
+            )
+            for io in reply.ios
+        ]
+
+    async def get_system_status_async(self) -> SystemStatus:
+        s = await self._call("GetSystemStatus", pb.GetSystemStatusRequest())
+        return SystemStatus(
+            s.core_temperature_celsius,
+            s.cpu_frequency_mhz,
+            s.picontrol_running,
+            s.io_cycle_ms,
+            s.simulated,
+        )
+
+    async def get_system_temperature_async(self) -> float:
+        return float((await self.get_system_status_async()).core_temperature_celsius)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def set_do_async(self, do: int | Sequence[int], value: bool | Sequence[bool]) -> None:
+        request = pb.SetDORequest(pins=_pins(do), values=_values(value), lease_id=self.lease_id)
+        await self._call("SetDO", request)
+
+    async def set_ao_async(self, ao: int | Sequence[int], value: int | Sequence[int]) -> None:
+        request = pb.SetAORequest(pins=_pins(ao), values=_values(value), lease_id=self.lease_id)
+        await self._call("SetAO", request)
+
+    async def set_io_async(self, values: Mapping[str, Value]) -> None:
+        items = [pb.NamedValue(name=k, value=_typed(v)) for k, v in values.items()]
+        await self._call("SetIO", pb.SetIORequest(values=items, lease_id=self.lease_id))
+
+    async def schedule_do_async(
+        self, do: int | Sequence[int], value: bool | Sequence[bool], in_secs: float
+    ) -> None:
+        request = pb.ScheduleDORequest(
+            pins=_pins(do),
+            values=_values(value),
+            delay=_duration(in_secs),
+            lease_id=self.lease_id,
+        )
+        await self._call("ScheduleDO", request)
+
+    async def schedule_ao_async(
+        self, ao: int | Sequence[int], value: int | Sequence[int], in_secs: float
+    ) -> None:
+        request = pb.ScheduleAORequest(
+            pins=_pins(ao),
+            values=_values(value),
+            delay=_duration(in_secs),
+            lease_id=self.lease_id,
+        )
+        await self._call("ScheduleAO", request)
+
+    # -- counters --------------------------------------------------------------------------
+
+    async def get_counters_async(self, *pins: int) -> int | list[int]:
+        reply = await self._call("GetCounters", pb.GetCountersRequest(pins=pins))
+        counts: list[int] = list(reply.counts)
+        return _one_or_many(counts)
+
+    async def reset_counters_async(self, *pins: int) -> None:
+        await self._call("ResetCounters", pb.ResetCountersRequest(pins=pins))
+
+    async def get_new_pulse_counter_async(
+        self, di: int, edge: str = "rising", rate_window_secs: float = 20.0
+    ) -> PulseCounter:
+        if edge not in _EDGES:
+            raise ValueError(f"edge must be one of {sorted(_EDGES)}, not {edge!r}")
+        request = pb.StartPulseCounterRequest(
+            di_pin=di, edge=_EDGES[edge], rate_window=_duration(rate_window_secs)
+        )
+        reply = await self._call("StartPulseCounter", request)
+        return PulseCounter(self, reply.counter_id)
+
+    # -- leases (used by Application) ------------------------------------------------------
+
+    async def acquire_lease_async(self, ttl_secs: float) -> str:
+        request = pb.AcquireLeaseRequest(holder=self.app_key or "app", ttl=_duration(ttl_secs))
+        self.lease_id = (await self._call("AcquireLease", request)).lease_id
+        return self.lease_id
+
+    async def renew_lease_async(self) -> None:
+        if self.lease_id:
+            await self._call("RenewLease", pb.RenewLeaseRequest(lease_id=self.lease_id))
+
+    async def release_lease_async(self, restore_safe_values: bool = True) -> None:
+        lease, self.lease_id = self.lease_id, ""
+        if lease:
+            request = pb.ReleaseLeaseRequest(
+                lease_id=lease, restore_safe_values=restore_safe_values
+            )
+            await self._call("ReleaseLease", request)
+
+    # -- input callbacks -------------------------------------------------------------------
+
+    def add_input_callback(
+        self, callback: InputCallback, names: Sequence[str] | None = None
+    ) -> None:
+        """Call ``callback(name, value)`` on every change of the inputs (all when None).
+
+        The watch resumes by itself after the bridge restarts. An ``async def`` callback runs
+        on the loop that registered it; a plain one runs in a worker thread.
+        """
+        try:
+            target_loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            target_loop = None
+        if target_loop is None and inspect.iscoroutinefunction(callback):
+            raise ValueError("register an async callback from async code (it runs on that loop)")
+        coro = self._watch_inputs(callback, list(names or []), target_loop)
+        future = sdk_loop.submit(_start(coro))
+        self._watchers.append(future.result())
+
+    async def _watch_inputs(
+        self,
+        callback: InputCallback,
+        names: list[str],
+        target_loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        delay = 0.1
+        while True:
+            try:
+                stream = self.stream("WatchInputs", pb.WatchInputsRequest(names=names))
+                async for reply in stream:
+                    delay = 0.1
+                    for change in reply.changes:
+                        _dispatch(callback, change.name, _plain(change.new_value), target_loop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a restarting bridge ends the stream; watch again
+                log.info("platform.watch_reconnect", reason=str(exc)[:200], delay_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 2)
+
+    async def close_async(self) -> None:
+        for task in self._watchers:
+            sdk_loop.loop.call_soon_threadsafe(task.cancel)
+        self._watchers.clear()
+        await super().close_async()
+
+    get_di = sync_twin(get_di_async)
+    get_do = sync_twin(get_do_async)
+    get_ai = sync_twin(get_ai_async)
+    get_ao = sync_twin(get_ao_async)
+    get_io = sync_twin(get_io_async)
+    list_io = sync_twin(list_io_async)
+    get_system_status = sync_twin(get_system_status_async)
+    get_system_temperature = sync_twin(get_system_temperature_async)
+    set_do = sync_twin(set_do_async)
+    set_ao = sync_twin(set_ao_async)
+    set_io = sync_twin(set_io_async)
+    schedule_do = sync_twin(schedule_do_async)
+    schedule_ao = sync_twin(schedule_ao_async)
+    get_counters = sync_twin(get_counters_async)
+    reset_counters = sync_twin(reset_counters_async)
+    get_new_pulse_counter = sync_twin(get_new_pulse_counter_async)
+    acquire_lease = sync_twin(acquire_lease_async)
+    renew_lease = sync_twin(renew_lease_async)
+    release_lease = sync_twin(release_lease_async)
+
+
+class PulseCounter:
+    """An edge counter the platform bridge keeps on one DI (pydoover's PulseCounter)."""
+
+    def __init__(self, platform: PlatformInterface, counter_id: str) -> None:
+        self.platform = platform
+        self.counter_id = counter_id
+
+    async def _read(self) -> pb.GetPulseCountResponse:
+        request = pb.GetPulseCountRequest(counter_id=self.counter_id)
+        reply: pb.GetPulseCountResponse = await self.platform._call("GetPulseCount", request)
+        return reply
+
+    async def get_counter_async(self) -> int:
+        return int((await self._read()).count)
+
+    async def get_pulses_per_minute_async(self) -> float:
+        return float((await self._read()).pulses_per_minute)
+
+    get_counter = sync_twin(get_counter_async)
+    get_pulses_per_minute = sync_twin(get_pulses_per_minute_async)
+
+
+async def _start(coro: Awaitable[None]) -> asyncio.Task[None]:
+    return asyncio.ensure_future(coro)
+
+
+def _dispatch(
+    callback: InputCallback, name: str, value: Value, loop: asyncio.AbstractEventLoop | None
+) -> None:
+    if inspect.iscoroutinefunction(callback):
+        assert loop is not None  # add_input_callback refuses async callbacks without a loop
+        asyncio.run_coroutine_threadsafe(callback(name, value), loop)
+    else:
+        asyncio.get_running_loop().run_in_executor(None, callback, name, value)
