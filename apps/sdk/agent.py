@@ -1,0 +1,209 @@
+"""The device agent from an app: publish, aggregates, subscriptions (pydoover's names).
+
+Every publish carries a fresh idempotency key and its retries reuse it, so a Publish whose
+reply was lost (agent restarting) is stored once. Subscriptions resume by themselves after
+the agent restarts, from the last event they saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from apps.sdk.client import BridgeClient
+from apps.sdk.runtime import sdk_loop, sync_twin
+from revlink.agent.v1 import agent_pb2 as pb
+from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
+
+__all__ = ["AgentStatus", "DeviceAgentInterface"]
+
+log = structlog.get_logger(__name__)
+
+SubscriptionCallback = Callable[[str, dict[str, Any]], Any]
+ALL_EVENTS = frozenset({"message", "aggregate", "command"})
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    cloud_connected: bool
+    queue_depth: int
+    last_acked_seq: int
+    last_enqueued_seq: int
+    dropped_records: int
+
+
+@dataclass
+class _Subscription:
+    channel: str
+    callback: SubscriptionCallback
+    events: frozenset[str]
+    loop: asyncio.AbstractEventLoop | None
+    synced: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+def _json(value: Mapping[str, Any] | str | None) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, allow_nan=False)
+
+
+class DeviceAgentInterface(BridgeClient):
+    name = "device agent"
+    stub_class = pb_grpc.DeviceAgentServiceStub
+
+    def __init__(self, app_key: str = "", dda_uri: str = "localhost:50051", **kwargs: Any):
+        super().__init__(dda_uri, app_key=app_key, **kwargs)
+        self._subscriptions: dict[str, _Subscription] = {}
+        self._aggregates: dict[str, dict[str, Any]] = {}
+
+    async def publish_to_channel_async(
+        self,
+        channel_name: str,
+        message: Mapping[str, Any] | str | None = None,
+        record_log: bool = True,
+        max_age: float | None = None,
+        *,
+        aggregate: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+    ) -> int:
+        """Publish ``message`` to the channel; returns the record's seq.
+
+        ``record_log=True`` (pydoover's default) keeps it as a channel message; False merges
+        it into the channel aggregate instead. ``aggregate`` merges a patch as well.
+        ``max_age`` is accepted for pydoover compatibility; every record is sent in order.
+        """
+        request = pb.PublishRequest(
+            channel=channel_name,
+            message_json=_json(message) if record_log else "",
+            aggregate_json=_json(aggregate) or ("" if record_log else _json(message)),
+            idempotency_key=uuid.uuid4().hex,
+            app_key=self.app_key,
+        )
+        if timestamp is not None:
+            request.source_time.FromDatetime(timestamp)
+        reply = await self._call("Publish", request)
+        return int(reply.seq)
+
+    async def get_channel_aggregate_async(self, channel_name: str) -> dict[str, Any]:
+        reply = await self._call("GetAggregate", pb.GetAggregateRequest(channel=channel_name))
+        aggregate: dict[str, Any] = json.loads(reply.aggregate_json or "{}")
+        return aggregate
+
+    async def get_status_async(self) -> AgentStatus:
+        s = await self._call("GetStatus", pb.GetStatusRequest())
+        return AgentStatus(
+            s.cloud_connected,
+            s.queue_depth,
+            s.last_acked_seq,
+            s.last_enqueued_seq,
+            s.dropped_records,
+        )
+
+    async def get_is_dda_online_async(self) -> bool:
+        return (await self.get_status_async()).cloud_connected
+
+    def add_subscription(
+        self,
+        channel_name: str,
+        callback: SubscriptionCallback,
+        events: Collection[str] = ALL_EVENTS,
+    ) -> None:
+        """Call ``callback(channel, data)`` for the channel's events.
+
+        ``data`` is the aggregate (first its current value, then after each change), a
+        message, or a cloud command's payload, as ``events`` selects. An ``async def``
+        callback runs on the loop that registered it, a plain one in a worker thread.
+        """
+        unknown = set(events) - ALL_EVENTS
+        if unknown:
+            raise ValueError(f"unknown events {sorted(unknown)}; choose from {sorted(ALL_EVENTS)}")
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None and inspect.iscoroutinefunction(callback):
+            raise ValueError("register an async callback from async code (it runs on that loop)")
+
+        async def start() -> _Subscription:
+            subscription = _Subscription(channel_name, callback, frozenset(events), loop)
+            subscription.task = asyncio.ensure_future(self._follow(subscription))
+            return subscription
+
+        self._subscriptions[channel_name] = sdk_loop.submit(start()).result()
+
+    async def _follow(self, sub: _Subscription) -> None:
+        last_event = 0
+        delay = 0.1
+        while True:
+            try:
+                request = pb.SubscribeRequest(
+                    channel=sub.channel, send_aggregate=True, after_event_id=last_event
+                )
+                async for event in self.stream("Subscribe", request):
+                    delay = 0.1
+                    last_event = max(last_event, event.event_id)
+                    self._deliver(sub, event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the agent restarted: subscribe again from last_event
+                log.info("agent.subscription_reconnect", channel=sub.channel, error=str(exc)[:200])
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 2)
+
+    def _deliver(self, sub: _Subscription, event: pb.SubscribeResponse) -> None:
+        kind = event.WhichOneof("event")
+        if kind == "aggregate":
+            data = json.loads(event.aggregate.aggregate_json or "{}")
+            self._aggregates[sub.channel] = data
+            sub.synced.set()
+        elif kind == "message":
+            data = json.loads(event.message.message_json)
+        elif kind == "command":
+            data = json.loads(event.command.payload_json)
+        else:
+            return
+        if kind not in sub.events:
+            return
+        if inspect.iscoroutinefunction(sub.callback):
+            assert sub.loop is not None
+            asyncio.run_coroutine_threadsafe(sub.callback(sub.channel, data), sub.loop)
+        else:
+            asyncio.get_running_loop().run_in_executor(None, sub.callback, sub.channel, data)
+
+    def is_channel_synced(self, channel_name: str) -> bool:
+        sub = self._subscriptions.get(channel_name)
+        return sub is not None and sub.synced.is_set()
+
+    async def wait_for_channels_sync_async(
+        self, channel_names: Collection[str], timeout: float = 5.0, inter_wait: float = 0.05
+    ) -> bool:
+        """True once every named subscription has received its channel's aggregate."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self.is_channel_synced(name) for name in channel_names):
+                return True
+            await asyncio.sleep(inter_wait)
+        return False
+
+    async def close_async(self) -> None:
+        for sub in self._subscriptions.values():
+            if sub.task is not None:
+                sdk_loop.loop.call_soon_threadsafe(sub.task.cancel)
+        self._subscriptions.clear()
+        await super().close_async()
+
+    publish_to_channel = sync_twin(publish_to_channel_async)
+    get_channel_aggregate = sync_twin(get_channel_aggregate_async)
+    get_status = sync_twin(get_status_async)
+    get_is_dda_online = sync_twin(get_is_dda_online_async)
+    wait_for_channels_sync = sync_twin(wait_for_channels_sync_async)
