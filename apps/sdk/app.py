@@ -1,0 +1,250 @@
+"""``Application``: what a device app subclasses (pydoover's lifecycle, made robust).
+
+Order of a run: health endpoint → config (``CONFIG_FP`` or the ``deployment_config``
+aggregate, key ``applications.<APP_KEY>``) → watchdog lease on the platform → ``setup()`` →
+``main_loop()`` at a fixed rate. ``setup``/``main_loop``/hooks may be plain or ``async``;
+plain ones run in a worker thread so the loop stays responsive to signals and health probes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import structlog
+
+from apps.sdk.agent import DeviceAgentInterface
+from apps.sdk.config import ConfigError, Schema
+from apps.sdk.health import HealthServer
+from apps.sdk.platform import PlatformInterface
+
+__all__ = ["AppFailedError", "Application"]
+
+log = structlog.get_logger(__name__)
+
+DEPLOYMENT_CHANNEL = "deployment_config"
+OVERRUN_WARNING_INTERVAL = 6.0
+
+
+class AppFailedError(RuntimeError):
+    """``main_loop`` failed too many times in a row; the process exits non-zero."""
+
+
+async def _call(function: Callable[..., Any], *args: Any) -> Any:
+    if inspect.iscoroutinefunction(function):
+        return await function(*args)
+    return await asyncio.to_thread(function, *args)
+
+
+class Application:
+    config_cls: ClassVar[type[Schema] | None] = None
+    loop_target_period: float = 1.0
+    error_wait_period: float = 10.0
+    max_consecutive_failures: int = 5
+    # Outputs written by the app return to their safe values when it stops renewing;
+    # None: max(5 s, three loop periods).
+    lease_ttl: float | None = None
+
+    def __init__(
+        self,
+        app_key: str = "",
+        device_agent: DeviceAgentInterface | None = None,
+        platform_iface: PlatformInterface | None = None,
+        plugins_iface: Any = None,
+        name: str | None = None,
+        test_mode: bool = False,
+        config_fp: str | Path | None = None,
+        healthcheck_port: int | None = 49200,
+    ) -> None:
+        self.app_key = app_key
+        self.name = name or type(self).__name__
+        self.device_agent = device_agent or DeviceAgentInterface(app_key)
+        self.platform_iface = platform_iface or PlatformInterface(app_key)
+        self.plugins_iface = plugins_iface
+        self.config: Schema | None = self.config_cls() if self.config_cls else None
+        self.config_fp = Path(config_fp) if config_fp else None
+        self.test_mode = test_mode
+        self.healthcheck = (
+            HealthServer(lambda: self.healthy, port=healthcheck_port)
+            if healthcheck_port is not None
+            else None
+        )
+        self.healthy = False
+        self.loop_count = 0
+        self.consecutive_failures = 0
+        self._stop = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._step_requested = asyncio.Event()
+        self._step_done = asyncio.Event()
+        self._last_overrun_warning = 0.0
+        self.log = log.bind(app=self.name, app_key=app_key)
+
+    # -- hooks for subclasses --------------------------------------------------------------
+
+    def setup(self) -> Any:
+        """Called once before the first loop (may be ``async def``)."""
+
+    def main_loop(self) -> Any:
+        """Called every ``loop_target_period`` seconds (may be ``async def``)."""
+
+    def on_shutdown(self) -> Any:
+        """Called once when the app stops (may be ``async def``)."""
+
+    def on_config_update(self, config: Schema) -> Any:
+        """Called after a live config update was validated and applied."""
+
+    # -- running ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the app to finish its current loop and shut down."""
+        self._stop.set()
+        self._step_requested.set()
+
+    async def wait_until_ready(self, timeout: float = 30.0) -> None:
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def next(self, timeout: float = 30.0) -> None:
+        """Test mode: run exactly one more loop and return when it has finished."""
+        if not self.test_mode:
+            raise RuntimeError("next() steps an app created with test_mode=True")
+        await self.wait_until_ready(timeout)
+        self._step_done.clear()
+        self._step_requested.set()
+        await asyncio.wait_for(self._step_done.wait(), timeout)
+
+    async def run(self) -> int:
+        """The whole lifecycle; returns the process exit code."""
+        if self.healthcheck is not None:
+            await self.healthcheck.start()
+        try:
+            await self._load_config()
+            await self._acquire_lease()
+            await _call(self.setup)
+            self._ready.set()
+            self.log.info("app.started", period_s=self.loop_target_period)
+            await self._loop()
+            return 0
+        except AppFailedError as exc:
+            self.log.error("app.failed", reason=str(exc))
+            return 1
+        except ConfigError as exc:
+            self.log.error("app.bad_config", problems=exc.problems)
+            return 2
+        finally:
+            await self._shutdown()
+
+    async def _loop(self) -> None:
+        period = self.loop_target_period
+        next_at = time.monotonic() + period / 2  # pydoover starts half a period in
+        while not self._stop.is_set():
+            if self.test_mode:
+                await self._step_requested.wait()
+                self._step_requested.clear()
+                if self._stop.is_set():
+                    return
+            else:
+                await self._sleep_until(next_at)
+                if self._stop.is_set():
+                    return
+            started = time.monotonic()
+            await self._one_loop()
+            self._step_done.set()
+            next_at += period
+            if time.monotonic() > next_at:
+                self._warn_overrun(time.monotonic() - started)
+                next_at = time.monotonic()  # no catch-up burst after a slow loop
+
+    async def _one_loop(self) -> None:
+        try:
+            await _call(self.main_loop)
+        except Exception:
+            self.healthy = False
+            self.consecutive_failures += 1
+            self.log.exception("app.loop_failed", consecutive=self.consecutive_failures)
+            if self.consecutive_failures >= self.max_consecutive_failures:
+                raise AppFailedError(
+                    f"main_loop failed {self.consecutive_failures} times in a row"
+                ) from None
+            await self._sleep_until(time.monotonic() + self.error_wait_period)
+            return
+        self.loop_count += 1
+        self.consecutive_failures = 0
+        self.healthy = True
+        if self.platform_iface.lease_id:
+            await self.platform_iface.renew_lease_async()
+
+    async def _sleep_until(self, deadline: float) -> None:
+        delay = deadline - time.monotonic()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):  # the delay ran out: time for the next loop
+                await asyncio.wait_for(self._stop.wait(), delay)
+
+    def _warn_overrun(self, took: float) -> None:
+        now = time.monotonic()
+        if now - self._last_overrun_warning >= OVERRUN_WARNING_INTERVAL:
+            self._last_overrun_warning = now
+            self.log.warning(
+                "app.loop_overrun", took_s=round(took, 3), period_s=self.loop_target_period
+            )
+
+    # -- config, lease, shutdown -----------------------------------------------------------
+
+    async def _load_config(self) -> None:
+        if self.config is None:
+            return
+        if self.config_fp is not None:
+            self.config.load_file(self.config_fp)
+            return
+        self.device_agent.add_subscription(
+            DEPLOYMENT_CHANNEL, self._deployment_update, events=("aggregate",)
+        )
+        if not await self.device_agent.wait_for_channels_sync_async([DEPLOYMENT_CHANNEL], 5):
+            self.log.warning("app.config_not_synced", channel=DEPLOYMENT_CHANNEL)
+        aggregate = await self.device_agent.get_channel_aggregate_async(DEPLOYMENT_CHANNEL)
+        self.config.load(self._app_section(aggregate))
+
+    def _app_section(self, aggregate: dict[str, Any]) -> dict[str, Any]:
+        section = aggregate.get("applications", {}).get(self.app_key, {})
+        return section if isinstance(section, dict) else {}
+
+    async def _deployment_update(self, channel: str, aggregate: dict[str, Any]) -> None:
+        if self.config is None or not self._ready.is_set():
+            return
+        before = self.config.values()
+        try:
+            self.config.load(self._app_section(aggregate))
+        except ConfigError as exc:
+            self.log.error("app.config_update_refused", problems=exc.problems)
+            return
+        if self.config.values() == before:
+            return  # another part of the deployment changed, not this app's section
+        self.log.info("app.config_updated", values=self.config.values())
+        await _call(self.on_config_update, self.config)
+
+    async def _acquire_lease(self) -> None:
+        ttl = self.lease_ttl or max(5.0, 3 * self.loop_target_period)
+        if not self.test_mode:
+            await self.platform_iface.acquire_lease_async(ttl)
+
+    async def _shutdown(self) -> None:
+        try:
+            await _call(self.on_shutdown)
+        except Exception:
+            self.log.exception("app.on_shutdown_failed")
+        try:
+            await self.platform_iface.release_lease_async(restore_safe_values=True)
+        except Exception:
+            self.log.exception("app.lease_release_failed")
+        for closer in (self.platform_iface.close_async, self.device_agent.close_async):
+            try:
+                await closer()
+            except Exception:
+                self.log.exception("app.close_failed")
+        if self.healthcheck is not None:
+            await self.healthcheck.stop()
+        self.log.info("app.stopped", loops=self.loop_count)

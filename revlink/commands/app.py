@@ -1,0 +1,42 @@
+"""``revlink app run apps.<name>``: run a device app by its module."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Annotated
+
+import typer
+
+from revlink.commands._common import fail
+
+__all__ = ["app_app"]
+
+app_app = typer.Typer(help="Device apps built on the Application SDK.", no_args_is_help=True)
+
+
+@app_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    module: Annotated[str, typer.Argument(help="The app's module, e.g. apps.tank_level.")],
+) -> None:
+    """Run the app in MODULE (its Application subclass); other flags go to run_app."""
+    from apps.sdk.app import Application
+    from apps.sdk.runner import run_app
+
+    try:
+        loaded = importlib.import_module(module)
+    except ImportError as exc:
+        fail("revlink app run", f"cannot import {module}: {exc}")
+    classes = [
+        value
+        for value in vars(loaded).values()
+        if inspect.isclass(value)
+        and issubclass(value, Application)
+        and value is not Application
+        and value.__module__.startswith(module)
+    ]
+    if len(classes) != 1:
+        names = ", ".join(c.__name__ for c in classes) or "none"
+        fail("revlink app run", f"{module} must define exactly one Application subclass ({names})")
+    run_app(classes[0], argv=ctx.args)
