@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from revlink import __version__
+from revlink.commands.app import app_app
 from revlink.commands.bridge import bridge_app
 from revlink.commands.cloud import cloud_app
 from revlink.commands.demo import demo_command
@@ -58,6 +59,7 @@ def root(
 
 
 app.add_typer(bridge_app, name="bridge")
+app.add_typer(app_app, name="app")
 app.add_typer(cloud_app, name="cloud")
 app.command("sim")(sim_command)
 app.command("demo")(demo_command)

@@ -152,8 +152,10 @@ class Application:
                 if self._stop.is_set():
                     return
             started = time.monotonic()
-            await self._one_loop()
-            self._step_done.set()
+            try:
+                await self._one_loop()
+            finally:
+                self._step_done.set()  # next() returns even when this loop ends the app
             next_at += period
             if time.monotonic() > next_at:
                 self._warn_overrun(time.monotonic() - started)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -233,24 +234,35 @@ class PlatformInterface(BridgeClient):
             target_loop = None
         if target_loop is None and inspect.iscoroutinefunction(callback):
             raise ValueError("register an async callback from async code (it runs on that loop)")
-        coro = self._watch_inputs(callback, list(names or []), target_loop)
-        future = sdk_loop.submit(_start(coro))
-        self._watchers.append(future.result())
+        ready = threading.Event()
+        coro = self._watch_inputs(callback, list(names or []), target_loop, ready)
+        self._watchers.append(sdk_loop.submit(_start(coro)).result())
+        # Changes made after this returns are reported: the watch holds the bridge's snapshot.
+        # A bridge that is down does not block the app; the watch keeps trying meanwhile.
+        ready.wait(self.timeout)
 
     async def _watch_inputs(
         self,
         callback: InputCallback,
         names: list[str],
         target_loop: asyncio.AbstractEventLoop | None,
+        ready: threading.Event,
     ) -> None:
+        last: dict[str, Value] = {}
         delay = 0.1
         while True:
             try:
-                stream = self.stream("WatchInputs", pb.WatchInputsRequest(names=names))
-                async for reply in stream:
+                request = pb.WatchInputsRequest(names=names, send_initial=True)
+                async for reply in self.stream("WatchInputs", request):
                     delay = 0.1
                     for change in reply.changes:
-                        _dispatch(callback, change.name, _plain(change.new_value), target_loop)
+                        value = _plain(change.new_value)
+                        snapshot = not change.HasField("old_value")
+                        # A snapshot after a reconnect reports what changed while we were away.
+                        if not snapshot or (change.name in last and last[change.name] != value):
+                            _dispatch(callback, change.name, value, target_loop)
+                        last[change.name] = value
+                    ready.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a restarting bridge ends the stream; watch again

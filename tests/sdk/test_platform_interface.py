@@ -118,6 +118,5 @@ async def test_async_input_callback_runs_on_the_app_loop(
         await got.put((name, value, asyncio.get_running_loop() is loop))
 
     platform.add_input_callback(on_change, names=["I_8"])
-    await asyncio.sleep(0.2)
     await asyncio.to_thread(plant.set_inputs, I_8=True)
     assert await asyncio.wait_for(got.get(), 5) == ("I_8", True, True)
