@@ -1,5 +1,59 @@
 """The Application SDK: what a device app subclasses and calls (pydoover-style).
 
-Import the pieces from their modules for now: ``apps.sdk.platform.PlatformInterface``,
-``apps.sdk.errors``; the ``Application`` class and ``run_app`` are still being built.
+A pydoover 0.x app runs after changing its imports to these names.
 """
+
+from apps.sdk.agent import AgentStatus, DeviceAgentInterface
+from apps.sdk.app import AppFailedError, Application
+from apps.sdk.config import (
+    Array,
+    Boolean,
+    ConfigElement,
+    ConfigError,
+    Enum,
+    Integer,
+    Number,
+    Object,
+    Schema,
+    String,
+)
+from apps.sdk.errors import (
+    BridgeError,
+    BridgeUnavailableError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    ResourceExhaustedError,
+    UnauthenticatedError,
+)
+from apps.sdk.platform import IOInfo, PlatformInterface, PulseCounter, SystemStatus
+from apps.sdk.runner import run_app
+
+__all__ = [
+    "AgentStatus",
+    "AppFailedError",
+    "Application",
+    "Array",
+    "Boolean",
+    "BridgeError",
+    "BridgeUnavailableError",
+    "ConfigElement",
+    "ConfigError",
+    "DeviceAgentInterface",
+    "Enum",
+    "FailedPreconditionError",
+    "IOInfo",
+    "Integer",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "Number",
+    "Object",
+    "PlatformInterface",
+    "PulseCounter",
+    "ResourceExhaustedError",
+    "Schema",
+    "String",
+    "SystemStatus",
+    "UnauthenticatedError",
+    "run_app",
+]
