@@ -1,0 +1,107 @@
+"""Tank level control: fill the tank with the pump between two setpoints.
+
+The level comes from an analog input (0..full scale mV = 0..100 %); the pump output turns
+on below ``start_below`` and off above ``stop_above`` (hysteresis, so it does not chatter).
+Each loop publishes the level and pump state to the ``tank_level`` channel. A cloud command
+on ``tank_level.commands`` with ``{"start_below": 25, "stop_above": 85}`` moves the
+setpoints (validated; refused ones are logged and change nothing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.sdk import Application, Integer, Number, Schema, String
+
+__all__ = ["Setpoints", "TankLevel", "TankLevelConfig", "next_pump_state"]
+
+
+class TankLevelConfig(Schema):
+    level_ai = Integer("Level AI", default=0, minimum=0, description="AI pin of the level sensor")
+    pump_do = Integer("Pump DO", default=0, minimum=0, description="DO pin of the pump")
+    full_scale_mv = Integer("Full Scale mV", default=10000, minimum=1)
+    start_below = Number("Start Below", default=30.0, minimum=0, maximum=100)
+    stop_above = Number("Stop Above", default=80.0, minimum=0, maximum=100)
+    channel = String("Channel", default="tank_level", pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+class Setpoints:
+    """Start/stop levels in percent, always with start below stop."""
+
+    def __init__(self, start_below: float, stop_above: float) -> None:
+        if not 0 <= start_below < stop_above <= 100:
+            raise ValueError(
+                f"need 0 <= start_below < stop_above <= 100, got {start_below}, {stop_above}"
+            )
+        self.start_below = float(start_below)
+        self.stop_above = float(stop_above)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"start_below": self.start_below, "stop_above": self.stop_above}
+
+
+def next_pump_state(level_percent: float, pump_on: bool, setpoints: Setpoints) -> bool:
+    """Hysteresis: on below the start level, off above the stop level, else unchanged."""
+    if level_percent < setpoints.start_below:
+        return True
+    if level_percent > setpoints.stop_above:
+        return False
+    return pump_on
+
+
+class TankLevel(Application):
+    config_cls = TankLevelConfig
+    loop_target_period = 1.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pump_on = False
+        self.level_percent = 0.0
+        self.setpoints = Setpoints(30.0, 80.0)
+
+    @property
+    def settings(self) -> TankLevelConfig:
+        assert isinstance(self.config, TankLevelConfig)
+        return self.config
+
+    async def setup(self) -> None:
+        self._apply_config()
+        await self.platform_iface.set_do_async(self.settings.pump_do.value, False)
+        self.device_agent.add_subscription(
+            f"{self.settings.channel.value}.commands", self.on_command, events=("command",)
+        )
+
+    def _apply_config(self) -> None:
+        self.setpoints = Setpoints(self.settings.start_below.value, self.settings.stop_above.value)
+
+    def on_config_update(self, config: Schema) -> None:
+        self._apply_config()
+
+    async def on_command(self, channel: str, command: dict[str, Any]) -> None:
+        try:
+            self.setpoints = Setpoints(
+                float(command.get("start_below", self.setpoints.start_below)),
+                float(command.get("stop_above", self.setpoints.stop_above)),
+            )
+        except (TypeError, ValueError) as exc:
+            self.log.warning("tank.command_refused", command=command, reason=str(exc))
+            return
+        self.log.info("tank.setpoints_changed", **self.setpoints.as_dict())
+        await self.device_agent.publish_to_channel_async(
+            self.settings.channel.value, {"setpoints": self.setpoints.as_dict()}, record_log=False
+        )
+
+    async def main_loop(self) -> None:
+        raw = await self.platform_iface.get_ai_async(self.settings.level_ai.value)
+        assert isinstance(raw, int)
+        scale = self.settings.full_scale_mv.value
+        self.level_percent = round(max(0.0, min(100.0, raw * 100 / scale)), 2)
+        pump_on = next_pump_state(self.level_percent, self.pump_on, self.setpoints)
+        if pump_on != self.pump_on:
+            await self.platform_iface.set_do_async(self.settings.pump_do.value, pump_on)
+            self.pump_on = pump_on
+        await self.device_agent.publish_to_channel_async(
+            self.settings.channel.value,
+            {"level_percent": self.level_percent, "level_mv": raw, "pump": pump_on},
+            aggregate={"pump": pump_on, "level_percent": self.level_percent},
+        )
