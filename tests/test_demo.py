@@ -24,6 +24,7 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     agent = f"127.0.0.1:{free_port()}"
     argv = [sys.executable, "-m", "revlink", "demo", "--data-dir", str(tmp_path)]
     argv += ["--platform-listen", target, "--cloud-listen", cloud, "--agent-listen", agent]
+    argv += ["--app-health-port", str(free_port())]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as demo:
         try:
             assert demo.stdout is not None
@@ -51,6 +52,13 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
                     time.sleep(0.1)
                 assert len(seen) >= 3, seen
                 assert platform.GetSystemStatus(pb.GetSystemStatusRequest()).picontrol_running
+                # The tank level app closes the loop: the tank starts at 20 %, below its start
+                # level, so the app switches the pump on.
+                wait_for(
+                    lambda: platform.GetDO(pb.GetDORequest(pins=[0]), timeout=5).values[0],
+                    20,
+                    "the tank app to start the pump",
+                )
             demo.send_signal(signal.SIGINT)
             assert demo.wait(30) == 0
         finally:

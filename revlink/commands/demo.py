@@ -89,6 +89,9 @@ def demo_command(
         str,
         typer.Option(envvar="REVLINK_CLOUD_LISTEN", help="Cloud address."),
     ] = "127.0.0.1:8000",
+    app_health_port: Annotated[
+        int, typer.Option(help="Health endpoint of the demo's tank level app.")
+    ] = 49200,
     seed: Annotated[int, typer.Option(help="Seed of the plant simulator.")] = 0,
 ) -> None:
     """Run the cloud (SQLite), the device agent, the platform bridge and the plant simulator."""
@@ -139,6 +142,24 @@ def demo_command(
             )
         )
         supervisor.start(Part("sim", ["sim", *files, "--seed", str(seed)]))
+        supervisor.start(
+            Part(
+                "tank_level",
+                [
+                    "app",
+                    "run",
+                    "apps.tank_level",
+                    "--app-key",
+                    "tank_level",
+                    "--plt-uri",
+                    platform_listen,
+                    "--dda-uri",
+                    agent_listen,
+                    "--healthcheck-port",
+                    str(app_health_port),
+                ],
+            )
+        )
     except (TimeoutError, OSError) as exc:
         supervisor.stop_all()
         fail("revlink demo", f"{exc}; see the logs in {data_dir / 'logs'}")
@@ -149,6 +170,7 @@ def demo_command(
         f"  device agent     grpc://{agent_listen}  (device {DEMO_DEVICE}, uplink to the cloud)\n"
         f"  platform bridge  grpc://{platform_listen}  (revlink.platform.v1.PlatformService)\n"
         f"  plant simulator  drives {procimg} with config {SAMPLE_CONFIGRSC.name}\n"
+        f"  app tank_level   pump on below 30 %, off above 80 % (health :{app_health_port})\n"
         f"  logs             {data_dir / 'logs'}/"
     )
     raise typer.Exit(supervisor.run_until_stopped())
