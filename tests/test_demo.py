@@ -18,13 +18,21 @@ from tests.rig.bridges import free_port, wait_until_serving
 from tests.rig.platform import wait_for
 
 
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     target = f"127.0.0.1:{free_port()}"
     cloud = f"127.0.0.1:{free_port()}"
     agent = f"127.0.0.1:{free_port()}"
     argv = [sys.executable, "-m", "revlink", "demo", "--data-dir", str(tmp_path)]
     argv += ["--platform-listen", target, "--cloud-listen", cloud, "--agent-listen", agent]
-    argv += ["--app-health-port", str(free_port())]
+    health = free_port()
+    argv += ["--app-health-port", str(health)]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as demo:
         try:
             assert demo.stdout is not None
@@ -59,6 +67,9 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
                     20,
                     "the tank app to start the pump",
                 )
+            # Both example apps report healthy once they have completed a loop.
+            for port in (health, health + 1):
+                wait_for(lambda p=port: _healthy(p), 20, f"the app on :{port}")
             demo.send_signal(signal.SIGINT)
             assert demo.wait(30) == 0
         finally:

@@ -26,7 +26,13 @@ from apps.sdk.errors import (
     ResourceExhaustedError,
     UnauthenticatedError,
 )
-from apps.sdk.platform import IOInfo, PlatformInterface, PulseCounter, SystemStatus
+from apps.sdk.platform import (
+    IOInfo,
+    PlatformInterface,
+    PulseCounter,
+    PulseReading,
+    SystemStatus,
+)
 from apps.sdk.runner import run_app
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "Object",
     "PlatformInterface",
     "PulseCounter",
+    "PulseReading",
     "ResourceExhaustedError",
     "Schema",
     "String",

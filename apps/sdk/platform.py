@@ -22,7 +22,7 @@ from apps.sdk.runtime import sdk_loop, sync_twin
 from revlink.platform.v1 import platform_pb2 as pb
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
 
-__all__ = ["IOInfo", "PlatformInterface", "PulseCounter", "SystemStatus"]
+__all__ = ["IOInfo", "PlatformInterface", "PulseCounter", "PulseReading", "SystemStatus"]
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -73,6 +73,12 @@ class IOInfo:
     min_value: int
     max_value: int
     device_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PulseReading:
+    count: int
+    pulses_per_minute: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,12 +315,18 @@ class PulseCounter:
         reply: pb.GetPulseCountResponse = await self.platform._call("GetPulseCount", request)
         return reply
 
+    async def read_async(self) -> PulseReading:
+        """Count and rate in one call (what a meter wants each loop)."""
+        reply = await self._read()
+        return PulseReading(int(reply.count), float(reply.pulses_per_minute))
+
     async def get_counter_async(self) -> int:
         return int((await self._read()).count)
 
     async def get_pulses_per_minute_async(self) -> float:
         return float((await self._read()).pulses_per_minute)
 
+    read = sync_twin(read_async)
     get_counter = sync_twin(get_counter_async)
     get_pulses_per_minute = sync_twin(get_pulses_per_minute_async)
 

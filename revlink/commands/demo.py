@@ -12,11 +12,13 @@ from typing import Annotated
 import typer
 
 from revlink.commands._common import fail
+from revlink.supervisor import Part, Supervisor
 
 __all__ = ["demo_command"]
 
 DEMO_ADMIN = "admin@revlink.local"
 DEMO_DEVICE = "demo-revpi"
+DEMO_APPS = ("apps.tank_level", "apps.pulse_meter")
 
 
 def _wait(ready: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -49,6 +51,27 @@ def _http_ok(url: str) -> bool:
         return httpx.get(url, timeout=1.0).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _app_part(module: str, platform: str, agent: str, health_port: int) -> Part:
+    """A demo part running one example app against the demo's bridges."""
+    key = module.rsplit(".", 1)[-1]
+    return Part(
+        key,
+        [
+            "app",
+            "run",
+            module,
+            "--app-key",
+            key,
+            "--plt-uri",
+            platform,
+            "--dda-uri",
+            agent,
+            "--healthcheck-port",
+            str(health_port),
+        ],
+    )
 
 
 def _demo_accounts(data_dir: Path) -> dict[str, str]:
@@ -90,14 +113,13 @@ def demo_command(
         typer.Option(envvar="REVLINK_CLOUD_LISTEN", help="Cloud address."),
     ] = "127.0.0.1:8000",
     app_health_port: Annotated[
-        int, typer.Option(help="Health endpoint of the demo's tank level app.")
+        int, typer.Option(help="Health endpoint of the tank level app (the pulse meter: +1).")
     ] = 49200,
     seed: Annotated[int, typer.Option(help="Seed of the plant simulator.")] = 0,
 ) -> None:
     """Run the cloud (SQLite), the device agent, the platform bridge and the plant simulator."""
     from bridges.platform import SAMPLE_CONFIGRSC
     from bridges.platform.image import create_image_file
-    from revlink.supervisor import Part, Supervisor
 
     data_dir.mkdir(parents=True, exist_ok=True)
     accounts = _demo_accounts(data_dir)
@@ -142,24 +164,10 @@ def demo_command(
             )
         )
         supervisor.start(Part("sim", ["sim", *files, "--seed", str(seed)]))
-        supervisor.start(
-            Part(
-                "tank_level",
-                [
-                    "app",
-                    "run",
-                    "apps.tank_level",
-                    "--app-key",
-                    "tank_level",
-                    "--plt-uri",
-                    platform_listen,
-                    "--dda-uri",
-                    agent_listen,
-                    "--healthcheck-port",
-                    str(app_health_port),
-                ],
+        for offset, module in enumerate(DEMO_APPS):
+            supervisor.start(
+                _app_part(module, platform_listen, agent_listen, app_health_port + offset)
             )
-        )
     except (TimeoutError, OSError) as exc:
         supervisor.stop_all()
         fail("revlink demo", f"{exc}; see the logs in {data_dir / 'logs'}")
@@ -171,6 +179,7 @@ def demo_command(
         f"  platform bridge  grpc://{platform_listen}  (revlink.platform.v1.PlatformService)\n"
         f"  plant simulator  drives {procimg} with config {SAMPLE_CONFIGRSC.name}\n"
         f"  app tank_level   pump on below 30 %, off above 80 % (health :{app_health_port})\n"
+        f"  app pulse_meter  flow from the pulses on DI 1 (health :{app_health_port + 1})\n"
         f"  logs             {data_dir / 'logs'}/"
     )
     raise typer.Exit(supervisor.run_until_stopped())
