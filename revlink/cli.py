@@ -16,6 +16,7 @@ from revlink.commands.app import app_app
 from revlink.commands.bridge import bridge_app
 from revlink.commands.cloud import cloud_app
 from revlink.commands.demo import demo_command
+from revlink.commands.sample import sample_config_command
 from revlink.commands.sim import sim_command
 from revlink.logs import LogFormat, configure_logging
 
@@ -63,6 +64,7 @@ app.add_typer(app_app, name="app")
 app.add_typer(cloud_app, name="cloud")
 app.command("sim")(sim_command)
 app.command("demo")(demo_command)
+app.command("sample-config")(sample_config_command)
 
 
 def main() -> None:
