@@ -1,0 +1,1 @@
+"""Tests of the plugin host and its SDK."""
