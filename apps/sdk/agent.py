@@ -8,8 +8,8 @@ the agent restarts, from the last event they saw.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
@@ -17,16 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import structlog
-
 from apps.sdk.client import BridgeClient
-from apps.sdk.runtime import sdk_loop, sync_twin
+from apps.sdk.runtime import callback_loop, dispatch, sync_twin
 from revlink.agent.v1 import agent_pb2 as pb
 from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
 
 __all__ = ["AgentStatus", "DeviceAgentInterface"]
 
-log = structlog.get_logger(__name__)
 
 SubscriptionCallback = Callable[[str, dict[str, Any]], Any]
 ALL_EVENTS = frozenset({"message", "aggregate", "command"})
@@ -47,8 +44,9 @@ class _Subscription:
     callback: SubscriptionCallback
     events: frozenset[str]
     loop: asyncio.AbstractEventLoop | None
-    synced: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
+    last_event: int = 0
+    # Set from the SDK loop, read from any thread: a threading.Event, not an asyncio one.
+    synced: threading.Event = field(default_factory=threading.Event)
 
 
 def _json(value: Mapping[str, Any] | str | None) -> str:
@@ -64,7 +62,6 @@ class DeviceAgentInterface(BridgeClient):
     def __init__(self, app_key: str = "", dda_uri: str = "localhost:50051", **kwargs: Any):
         super().__init__(dda_uri, app_key=app_key, **kwargs)
         self._subscriptions: dict[str, _Subscription] = {}
-        self._aggregates: dict[str, dict[str, Any]] = {}
 
     async def publish_to_channel_async(
         self,
@@ -127,44 +124,25 @@ class DeviceAgentInterface(BridgeClient):
         unknown = set(events) - ALL_EVENTS
         if unknown:
             raise ValueError(f"unknown events {sorted(unknown)}; choose from {sorted(ALL_EVENTS)}")
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is None and inspect.iscoroutinefunction(callback):
-            raise ValueError("register an async callback from async code (it runs on that loop)")
+        subscription = _Subscription(
+            channel_name, callback, frozenset(events), callback_loop(callback)
+        )
+        self._subscriptions[channel_name] = subscription
 
-        async def start() -> _Subscription:
-            subscription = _Subscription(channel_name, callback, frozenset(events), loop)
-            subscription.task = asyncio.ensure_future(self._follow(subscription))
-            return subscription
+        def request() -> pb.SubscribeRequest:
+            # After a reconnect, resume after the last event seen: nothing twice, nothing lost
+            # that the agent still holds.
+            return pb.SubscribeRequest(
+                channel=channel_name, send_aggregate=True, after_event_id=subscription.last_event
+            )
 
-        self._subscriptions[channel_name] = sdk_loop.submit(start()).result()
-
-    async def _follow(self, sub: _Subscription) -> None:
-        last_event = 0
-        delay = 0.1
-        while True:
-            try:
-                request = pb.SubscribeRequest(
-                    channel=sub.channel, send_aggregate=True, after_event_id=last_event
-                )
-                async for event in self.stream("Subscribe", request):
-                    delay = 0.1
-                    last_event = max(last_event, event.event_id)
-                    self._deliver(sub, event)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the agent restarted: subscribe again from last_event
-                log.info("agent.subscription_reconnect", channel=sub.channel, error=str(exc)[:200])
-            await asyncio.sleep(delay)
-            delay = min(2.0, delay * 2)
+        self._follow("Subscribe", request, lambda event: self._deliver(subscription, event))
 
     def _deliver(self, sub: _Subscription, event: pb.SubscribeResponse) -> None:
+        sub.last_event = max(sub.last_event, event.event_id)
         kind = event.WhichOneof("event")
         if kind == "aggregate":
             data = json.loads(event.aggregate.aggregate_json or "{}")
-            self._aggregates[sub.channel] = data
             sub.synced.set()
         elif kind == "message":
             data = json.loads(event.message.message_json)
@@ -172,13 +150,8 @@ class DeviceAgentInterface(BridgeClient):
             data = json.loads(event.command.payload_json)
         else:
             return
-        if kind not in sub.events:
-            return
-        if inspect.iscoroutinefunction(sub.callback):
-            assert sub.loop is not None
-            asyncio.run_coroutine_threadsafe(sub.callback(sub.channel, data), sub.loop)
-        else:
-            asyncio.get_running_loop().run_in_executor(None, sub.callback, sub.channel, data)
+        if kind in sub.events:
+            dispatch(sub.callback, sub.loop, sub.channel, data)
 
     def is_channel_synced(self, channel_name: str) -> bool:
         sub = self._subscriptions.get(channel_name)
@@ -194,13 +167,6 @@ class DeviceAgentInterface(BridgeClient):
                 return True
             await asyncio.sleep(inter_wait)
         return False
-
-    async def close_async(self) -> None:
-        for sub in self._subscriptions.values():
-            if sub.task is not None:
-                sdk_loop.loop.call_soon_threadsafe(sub.task.cancel)
-        self._subscriptions.clear()
-        await super().close_async()
 
     publish_to_channel = sync_twin(publish_to_channel_async)
     get_channel_aggregate = sync_twin(get_channel_aggregate_async)

@@ -12,17 +12,19 @@ import asyncio
 import os
 import random
 import time
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import grpc
+import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from apps.sdk.errors import BridgeError, BridgeUnavailableError, from_rpc_error
+from apps.sdk.errors import BridgeUnavailableError, from_rpc_error
 from apps.sdk.runtime import sdk_loop, sync_twin
 
 __all__ = ["BridgeClient", "channel_options"]
 
-R = TypeVar("R")
+log = structlog.get_logger(__name__)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
@@ -72,6 +74,7 @@ class BridgeClient:
         self.retry_for = retry_for
         self._channel: grpc.aio.Channel | None = None
         self._stub: Any = None
+        self._followers: list[asyncio.Task[None]] = []
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -110,6 +113,40 @@ class BridgeClient:
         """Open a server stream on the SDK loop (callers iterate it there)."""
         return getattr(self._ensure(), method)(request, metadata=self.metadata)
 
+    def _follow(
+        self, method: str, make_request: Callable[[], Any], handle: Callable[[Any], None]
+    ) -> None:
+        """Keep a server stream open for good: ``handle`` each reply on the SDK loop.
+
+        When the stream ends (the bridge restarted, the network blinked) it is opened again
+        with a fresh ``make_request()``, after a backoff that resets once replies flow.
+        """
+
+        async def follow() -> None:
+            delay = 0.1
+            while True:
+                try:
+                    async for reply in self.stream(method, make_request()):
+                        delay = 0.1
+                        handle(reply)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a restarting bridge ends the stream: open it again
+                    log.info(
+                        "sdk.stream_reconnect",
+                        bridge=self.name,
+                        method=method,
+                        reason=str(exc)[:200],
+                        delay_s=delay,
+                    )
+                await asyncio.sleep(delay)
+                delay = min(2.0, delay * 2)
+
+        async def start() -> asyncio.Task[None]:
+            return asyncio.ensure_future(follow())
+
+        self._followers.append(sdk_loop.submit(start()).result())
+
     async def health_async(self, service: str = "") -> bool:
         """True when the bridge answers SERVING (no retries: a probe, not a call)."""
 
@@ -139,6 +176,9 @@ class BridgeClient:
 
     async def close_async(self) -> None:
         async def close() -> None:
+            for task in self._followers:
+                task.cancel()
+            self._followers.clear()
             if self._channel is not None:
                 await self._channel.close()
                 self._channel = None
@@ -148,7 +188,3 @@ class BridgeClient:
     def close(self) -> None:
         """Blocking twin of :meth:`close_async` (dispatches to subclasses' overrides)."""
         sdk_loop.run(self.close_async())
-
-
-def describe(error: BridgeError) -> str:
-    return f"{error.bridge} {error.code.name}: {error.details}"

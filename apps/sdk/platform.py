@@ -7,24 +7,20 @@ their safe values if the app stops renewing it.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import structlog
 from google.protobuf.duration_pb2 import Duration
 
 from apps.sdk.client import BridgeClient
-from apps.sdk.runtime import sdk_loop, sync_twin
+from apps.sdk.runtime import callback_loop, dispatch, sync_twin
 from revlink.platform.v1 import platform_pb2 as pb
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
 
 __all__ = ["IOInfo", "PlatformInterface", "PulseCounter", "PulseReading", "SystemStatus"]
 
-log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 Value = bool | int
@@ -97,7 +93,6 @@ class PlatformInterface(BridgeClient):
     def __init__(self, app_key: str = "", plt_uri: str = "localhost:50053", **kwargs: Any):
         super().__init__(plt_uri, app_key=app_key, **kwargs)
         self.lease_id = ""
-        self._watchers: list[asyncio.Task[None]] = []
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -231,56 +226,28 @@ class PlatformInterface(BridgeClient):
     ) -> None:
         """Call ``callback(name, value)`` on every change of the inputs (all when None).
 
-        The watch resumes by itself after the bridge restarts. An ``async def`` callback runs
-        on the loop that registered it; a plain one runs in a worker thread.
+        Changes after this returns are reported: the watch holds the bridge's snapshot first
+        (a bridge that is down does not block the app; the watch keeps trying). It resumes by
+        itself after the bridge restarts and then reports what changed meanwhile. An
+        ``async def`` callback runs on the loop that registered it, a plain one in a thread.
         """
-        try:
-            target_loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            target_loop = None
-        if target_loop is None and inspect.iscoroutinefunction(callback):
-            raise ValueError("register an async callback from async code (it runs on that loop)")
-        ready = threading.Event()
-        coro = self._watch_inputs(callback, list(names or []), target_loop, ready)
-        self._watchers.append(sdk_loop.submit(_start(coro)).result())
-        # Changes made after this returns are reported: the watch holds the bridge's snapshot.
-        # A bridge that is down does not block the app; the watch keeps trying meanwhile.
-        ready.wait(self.timeout)
-
-    async def _watch_inputs(
-        self,
-        callback: InputCallback,
-        names: list[str],
-        target_loop: asyncio.AbstractEventLoop | None,
-        ready: threading.Event,
-    ) -> None:
+        loop = callback_loop(callback)
         last: dict[str, Value] = {}
-        delay = 0.1
-        while True:
-            try:
-                request = pb.WatchInputsRequest(names=names, send_initial=True)
-                async for reply in self.stream("WatchInputs", request):
-                    delay = 0.1
-                    for change in reply.changes:
-                        value = _plain(change.new_value)
-                        snapshot = not change.HasField("old_value")
-                        # A snapshot after a reconnect reports what changed while we were away.
-                        if not snapshot or (change.name in last and last[change.name] != value):
-                            _dispatch(callback, change.name, value, target_loop)
-                        last[change.name] = value
-                    ready.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a restarting bridge ends the stream; watch again
-                log.info("platform.watch_reconnect", reason=str(exc)[:200], delay_s=delay)
-            await asyncio.sleep(delay)
-            delay = min(2.0, delay * 2)
+        ready = threading.Event()
 
-    async def close_async(self) -> None:
-        for task in self._watchers:
-            sdk_loop.loop.call_soon_threadsafe(task.cancel)
-        self._watchers.clear()
-        await super().close_async()
+        def handle(reply: pb.WatchInputsResponse) -> None:
+            for change in reply.changes:
+                value = _plain(change.new_value)
+                snapshot = not change.HasField("old_value")
+                # A snapshot after a reconnect reports what changed while we were away.
+                if not snapshot or (change.name in last and last[change.name] != value):
+                    dispatch(callback, loop, change.name, value)
+                last[change.name] = value
+            ready.set()
+
+        request = pb.WatchInputsRequest(names=list(names or []), send_initial=True)
+        self._follow("WatchInputs", lambda: request, handle)
+        ready.wait(self.timeout)
 
     get_di = sync_twin(get_di_async)
     get_do = sync_twin(get_do_async)
@@ -329,17 +296,3 @@ class PulseCounter:
     read = sync_twin(read_async)
     get_counter = sync_twin(get_counter_async)
     get_pulses_per_minute = sync_twin(get_pulses_per_minute_async)
-
-
-async def _start(coro: Awaitable[None]) -> asyncio.Task[None]:
-    return asyncio.ensure_future(coro)
-
-
-def _dispatch(
-    callback: InputCallback, name: str, value: Value, loop: asyncio.AbstractEventLoop | None
-) -> None:
-    if inspect.iscoroutinefunction(callback):
-        assert loop is not None  # add_input_callback refuses async callbacks without a loop
-        asyncio.run_coroutine_threadsafe(callback(name, value), loop)
-    else:
-        asyncio.get_running_loop().run_in_executor(None, callback, name, value)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
-__all__ = ["SdkLoop", "sdk_loop", "sync_twin"]
+__all__ = ["SdkLoop", "callback_loop", "dispatch", "sdk_loop", "sync_twin"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -89,3 +90,29 @@ def sync_twin(
     blocking.__qualname__ = method.__qualname__.removesuffix("_async")
     blocking.__doc__ = f"Blocking twin of :meth:`{method.__name__}`."
     return blocking
+
+
+def callback_loop(callback: Callable[..., Any]) -> asyncio.AbstractEventLoop | None:
+    """The loop an ``async def`` callback will run on: the one registering it."""
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None and inspect.iscoroutinefunction(callback):
+        raise ValueError("register an async callback from async code (it runs on that loop)")
+    return loop
+
+
+def dispatch(
+    callback: Callable[..., Any], loop: asyncio.AbstractEventLoop | None, *args: Any
+) -> None:
+    """Run an app callback from the SDK loop without blocking it.
+
+    An ``async def`` callback runs on the loop that registered it (see :func:`callback_loop`),
+    a plain one in a worker thread.
+    """
+    if inspect.iscoroutinefunction(callback):
+        assert loop is not None  # callback_loop refused async callbacks without one
+        asyncio.run_coroutine_threadsafe(callback(*args), loop)
+    else:
+        asyncio.get_running_loop().run_in_executor(None, callback, *args)
