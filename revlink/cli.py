@@ -16,6 +16,7 @@ from revlink.commands.app import app_app
 from revlink.commands.bridge import bridge_app
 from revlink.commands.cloud import cloud_app
 from revlink.commands.demo import demo_command
+from revlink.commands.plugins import plugins_app
 from revlink.commands.sample import sample_config_command
 from revlink.commands.sim import sim_command
 from revlink.logs import LogFormat, configure_logging
@@ -23,6 +24,7 @@ from revlink.logs import LogFormat, configure_logging
 __all__ = ["app", "main"]
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="revlink",
     help="revlink: device apps on a Revolution Pi, streamed to a cloud.",
     no_args_is_help=True,
@@ -62,6 +64,7 @@ def root(
 app.add_typer(bridge_app, name="bridge")
 app.add_typer(app_app, name="app")
 app.add_typer(cloud_app, name="cloud")
+app.add_typer(plugins_app, name="plugins")
 app.command("sim")(sim_command)
 app.command("demo")(demo_command)
 app.command("sample-config")(sample_config_command)

@@ -1,3 +1,8 @@
 """Shared fixtures: real PostgreSQL (tests.rig.postgres) and real bridge processes."""
 
-pytest_plugins = ["tests.rig.postgres", "tests.rig.platform", "tests.rig.cloud"]
+pytest_plugins = [
+    "tests.rig.postgres",
+    "tests.rig.platform",
+    "tests.rig.cloud",
+    "tests.rig.plugins",
+]

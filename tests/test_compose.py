@@ -19,6 +19,7 @@ import yaml
 
 from bridges.agent.settings import AgentSettings
 from bridges.platform.settings import PlatformSettings
+from bridges.plugin_host.settings import PluginHostSettings
 from cloud.core.config import CloudSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +31,7 @@ LOG_VARIABLES = {"REVLINK_LOG_FORMAT", "REVLINK_LOG_LEVEL"}
 
 def known_variables() -> set[str]:
     names = SDK_VARIABLES | LOG_VARIABLES
-    for settings in (PlatformSettings, AgentSettings, CloudSettings):
+    for settings in (PlatformSettings, AgentSettings, PluginHostSettings, CloudSettings):
         names |= {f"REVLINK_{field.upper()}" for field in settings.model_fields}
     return names
 

@@ -11,11 +11,21 @@ from pathlib import Path
 import grpc
 import httpx
 
+from revlink.agent.v1 import agent_pb2 as apb
+from revlink.agent.v1 import agent_pb2_grpc as apb_grpc
 from revlink.platform.v1 import platform_pb2 as pb
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
 from tests.rig.agent import agent_status
 from tests.rig.bridges import free_port, wait_until_serving
 from tests.rig.platform import wait_for
+
+
+def agent_channels(target: str) -> set[str]:
+    with grpc.insecure_channel(target) as channel:
+        reply = apb_grpc.DeviceAgentServiceStub(channel).ListChannels(
+            apb.ListChannelsRequest(), timeout=5
+        )
+    return {c.name for c in reply.channels if c.message_count}
 
 
 def _healthy(port: int) -> bool:
@@ -29,14 +39,16 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     target = f"127.0.0.1:{free_port()}"
     cloud = f"127.0.0.1:{free_port()}"
     agent = f"127.0.0.1:{free_port()}"
+    plugins = f"127.0.0.1:{free_port()}"
     argv = [sys.executable, "-m", "revlink", "demo", "--data-dir", str(tmp_path)]
     argv += ["--platform-listen", target, "--cloud-listen", cloud, "--agent-listen", agent]
+    argv += ["--plugins-listen", plugins]
     health = free_port()
     argv += ["--app-health-port", str(health)]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as demo:
         try:
             assert demo.stdout is not None
-            banner = [demo.stdout.readline() for _ in range(5)]
+            banner = [demo.stdout.readline() for _ in range(7)]
             assert "revlink demo is running" in banner[0]
             assert f"http://{cloud}" in banner[1]
             _, email, _, password = banner[2].split()
@@ -67,6 +79,13 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
                     20,
                     "the tank app to start the pump",
                 )
+            # Both bundled plugins run, and their readings reach the device agent.
+            assert plugins in banner[6]
+            wait_for(
+                lambda: {"plugin.sim", "plugin.system"} <= agent_channels(agent),
+                20,
+                "plugin readings at the agent",
+            )
             # Both example apps report healthy once they have completed a loop.
             for port in (health, health + 1):
                 wait_for(lambda p=port: _healthy(p), 20, f"the app on :{port}")
@@ -78,3 +97,4 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     assert "bridge.stopped" in (logs / "platform.log").read_text()
     assert (tmp_path / "cloud.db").exists()  # the demo's cloud runs on the embedded SQLite
     assert (logs / "sim.log").exists()
+    assert "bridge.stopped" in (logs / "plugins.log").read_text()

@@ -33,6 +33,7 @@ from apps.sdk.platform import (
     PulseReading,
     SystemStatus,
 )
+from apps.sdk.plugins import ChannelInfo, InstanceInfo, PluginInfo, PluginsInterface, WriteResult
 from apps.sdk.runner import run_app
 
 __all__ = [
@@ -43,18 +44,22 @@ __all__ = [
     "Boolean",
     "BridgeError",
     "BridgeUnavailableError",
+    "ChannelInfo",
     "ConfigElement",
     "ConfigError",
     "DeviceAgentInterface",
     "Enum",
     "FailedPreconditionError",
     "IOInfo",
+    "InstanceInfo",
     "Integer",
     "InvalidArgumentError",
     "NotFoundError",
     "Number",
     "Object",
     "PlatformInterface",
+    "PluginInfo",
+    "PluginsInterface",
     "PulseCounter",
     "PulseReading",
     "ResourceExhaustedError",
@@ -62,5 +67,6 @@ __all__ = [
     "String",
     "SystemStatus",
     "UnauthenticatedError",
+    "WriteResult",
     "run_app",
 ]

@@ -45,6 +45,7 @@ class _Subscription:
     events: frozenset[str]
     loop: asyncio.AbstractEventLoop | None
     last_event: int = 0
+    follower: asyncio.Task[None] | None = None
     # Set from the SDK loop, read from any thread: a threading.Event, not an asyncio one.
     synced: threading.Event = field(default_factory=threading.Event)
 
@@ -58,6 +59,8 @@ def _json(value: Mapping[str, Any] | str | None) -> str:
 class DeviceAgentInterface(BridgeClient):
     name = "device agent"
     stub_class = pb_grpc.DeviceAgentServiceStub
+    # Publish always carries an idempotency key, and its retries reuse it.
+    idempotent_methods = frozenset({"Publish", "GetAggregate", "ListChannels", "GetStatus"})
 
     def __init__(self, app_key: str = "", dda_uri: str = "localhost:50051", **kwargs: Any):
         super().__init__(dda_uri, app_key=app_key, **kwargs)
@@ -72,18 +75,21 @@ class DeviceAgentInterface(BridgeClient):
         *,
         aggregate: Mapping[str, Any] | None = None,
         timestamp: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> int:
         """Publish ``message`` to the channel; returns the record's seq.
 
         ``record_log=True`` (pydoover's default) keeps it as a channel message; False merges
         it into the channel aggregate instead. ``aggregate`` merges a patch as well.
         ``max_age`` is accepted for pydoover compatibility; every record is sent in order.
+        Retries inside this call reuse one idempotency key; pass your own
+        ``idempotency_key`` to make a retry of the whole call safe as well.
         """
         request = pb.PublishRequest(
             channel=channel_name,
             message_json=_json(message) if record_log else "",
             aggregate_json=_json(aggregate) or ("" if record_log else _json(message)),
-            idempotency_key=uuid.uuid4().hex,
+            idempotency_key=idempotency_key or uuid.uuid4().hex,
             app_key=self.app_key,
         )
         if timestamp is not None:
@@ -120,10 +126,12 @@ class DeviceAgentInterface(BridgeClient):
         ``data`` is the aggregate (first its current value, then after each change), a
         message, or a cloud command's payload, as ``events`` selects. An ``async def``
         callback runs on the loop that registered it, a plain one in a worker thread.
+        Subscribing to a channel again replaces the earlier subscription.
         """
         unknown = set(events) - ALL_EVENTS
         if unknown:
             raise ValueError(f"unknown events {sorted(unknown)}; choose from {sorted(ALL_EVENTS)}")
+        self.remove_subscription(channel_name)
         subscription = _Subscription(
             channel_name, callback, frozenset(events), callback_loop(callback)
         )
@@ -136,7 +144,15 @@ class DeviceAgentInterface(BridgeClient):
                 channel=channel_name, send_aggregate=True, after_event_id=subscription.last_event
             )
 
-        self._follow("Subscribe", request, lambda event: self._deliver(subscription, event))
+        subscription.follower = self._follow(
+            "Subscribe", request, lambda event: self._deliver(subscription, event)
+        )
+
+    def remove_subscription(self, channel_name: str) -> None:
+        """Stop delivering the channel's events (a no-op when not subscribed)."""
+        subscription = self._subscriptions.pop(channel_name, None)
+        if subscription is not None and subscription.follower is not None:
+            self._unfollow(subscription.follower)
 
     def _deliver(self, sub: _Subscription, event: pb.SubscribeResponse) -> None:
         sub.last_event = max(sub.last_event, event.event_id)

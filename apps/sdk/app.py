@@ -22,6 +22,7 @@ from apps.sdk.agent import DeviceAgentInterface
 from apps.sdk.config import ConfigError, Schema
 from apps.sdk.health import HealthServer
 from apps.sdk.platform import PlatformInterface
+from apps.sdk.plugins import PluginsInterface
 
 __all__ = ["AppFailedError", "Application"]
 
@@ -55,7 +56,7 @@ class Application:
         app_key: str = "",
         device_agent: DeviceAgentInterface | None = None,
         platform_iface: PlatformInterface | None = None,
-        plugins_iface: Any = None,
+        plugins_iface: PluginsInterface | None = None,
         name: str | None = None,
         test_mode: bool = False,
         config_fp: str | Path | None = None,
@@ -65,7 +66,7 @@ class Application:
         self.name = name or type(self).__name__
         self.device_agent = device_agent or DeviceAgentInterface(app_key)
         self.platform_iface = platform_iface or PlatformInterface(app_key)
-        self.plugins_iface = plugins_iface
+        self.plugins_iface = plugins_iface or PluginsInterface(app_key)
         self.config: Schema | None = self.config_cls() if self.config_cls else None
         self.config_fp = Path(config_fp) if config_fp else None
         self.test_mode = test_mode
@@ -184,7 +185,8 @@ class Application:
         delay = deadline - time.monotonic()
         if delay > 0:
             with contextlib.suppress(TimeoutError):  # the delay ran out: time for the next loop
-                await asyncio.wait_for(self._stop.wait(), delay)
+                async with asyncio.timeout(delay):  # not wait_for: it can lose a cancellation
+                    await self._stop.wait()
 
     def _warn_overrun(self, took: float) -> None:
         now = time.monotonic()
@@ -242,7 +244,11 @@ class Application:
             await self.platform_iface.release_lease_async(restore_safe_values=True)
         except Exception:
             self.log.exception("app.lease_release_failed")
-        for closer in (self.platform_iface.close_async, self.device_agent.close_async):
+        for closer in (
+            self.platform_iface.close_async,
+            self.device_agent.close_async,
+            self.plugins_iface.close_async,
+        ):
             try:
                 await closer()
             except Exception:

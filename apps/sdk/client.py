@@ -3,7 +3,8 @@
 Each bridge gets one persistent channel, created lazily on the SDK loop, with keepalive
 (so a half-open connection is noticed) and a fast reconnect backoff. Every call has a
 deadline. UNAVAILABLE (the bridge is restarting) is retried with full-jitter backoff until
-the retry window closes; every other failure becomes a typed :class:`BridgeError`.
+the retry window closes, and so is CANCELLED for calls safe to repeat (a bridge stopping
+cancels what it was serving); every other failure becomes a typed :class:`BridgeError`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = ["BridgeClient", "channel_options"]
 log = structlog.get_logger(__name__)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+_REFUSED_FOR_GOOD = frozenset({grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT})
 
 
 def channel_options() -> list[tuple[str, int]]:
@@ -46,6 +48,12 @@ def channel_options() -> list[tuple[str, int]]:
     ]
 
 
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"{exc.code().name}: {exc.details()}"
+    return str(exc)[:200]
+
+
 def normalise_target(uri: str) -> str:
     """pydoover URIs look like ``localhost:50051``; also accept ``grpc://`` and ``unix:``."""
     return uri.removeprefix("grpc://").removeprefix("http://")
@@ -56,6 +64,10 @@ class BridgeClient:
 
     name = "bridge"
     stub_class: Any = None
+    # Calls that are safe to repeat (reads, absolute writes, Publish with its idempotency
+    # key). Besides UNAVAILABLE these are also retried after CANCELLED, which is what a
+    # bridge shutting down gracefully answers the calls it was serving.
+    idempotent_methods: frozenset[str] = frozenset()
 
     def __init__(
         self,
@@ -104,7 +116,10 @@ class BridgeClient:
                 )
             except grpc.aio.AioRpcError as exc:
                 error = from_rpc_error(self.name, exc)
-                if not isinstance(error, BridgeUnavailableError) or time.monotonic() > deadline:
+                retryable = isinstance(error, BridgeUnavailableError) or (
+                    exc.code() == grpc.StatusCode.CANCELLED and method in self.idempotent_methods
+                )
+                if not retryable or time.monotonic() > deadline:
                     raise error from None
             attempt += 1
             await asyncio.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
@@ -115,7 +130,7 @@ class BridgeClient:
 
     def _follow(
         self, method: str, make_request: Callable[[], Any], handle: Callable[[Any], None]
-    ) -> None:
+    ) -> asyncio.Task[None]:
         """Keep a server stream open for good: ``handle`` each reply on the SDK loop.
 
         When the stream ends (the bridge restarted, the network blinked) it is opened again
@@ -132,11 +147,18 @@ class BridgeClient:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # a restarting bridge ends the stream: open it again
+                    reason = _reason(exc)
+                    if isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _REFUSED_FOR_GOOD:
+                        # Reopening cannot help (no such channel or instance): say so, stop.
+                        log.error(
+                            "sdk.stream_refused", bridge=self.name, method=method, reason=reason
+                        )
+                        return
                     log.info(
                         "sdk.stream_reconnect",
                         bridge=self.name,
                         method=method,
-                        reason=str(exc)[:200],
+                        reason=reason,
                         delay_s=delay,
                     )
                 await asyncio.sleep(delay)
@@ -145,7 +167,15 @@ class BridgeClient:
         async def start() -> asyncio.Task[None]:
             return asyncio.ensure_future(follow())
 
-        self._followers.append(sdk_loop.submit(start()).result())
+        task = sdk_loop.submit(start()).result()
+        self._followers.append(task)
+        return task
+
+    def _unfollow(self, task: asyncio.Task[None]) -> None:
+        """Close a stream opened by :meth:`_follow` for good."""
+        sdk_loop.loop.call_soon_threadsafe(task.cancel)
+        if task in self._followers:
+            self._followers.remove(task)
 
     async def health_async(self, service: str = "") -> bool:
         """True when the bridge answers SERVING (no retries: a probe, not a call)."""

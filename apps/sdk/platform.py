@@ -89,6 +89,24 @@ class SystemStatus:
 class PlatformInterface(BridgeClient):
     name = "platform"
     stub_class = pb_grpc.PlatformServiceStub
+    # Reads and absolute writes; not schedules, counter resets or lease changes.
+    idempotent_methods = frozenset(
+        {
+            "GetDI",
+            "GetDO",
+            "GetAI",
+            "GetAO",
+            "GetIO",
+            "ListIO",
+            "GetSystemStatus",
+            "GetCounters",
+            "GetPulseCount",
+            "SetDO",
+            "SetAO",
+            "SetIO",
+            "RenewLease",
+        }
+    )
 
     def __init__(self, app_key: str = "", plt_uri: str = "localhost:50053", **kwargs: Any):
         super().__init__(plt_uri, app_key=app_key, **kwargs)

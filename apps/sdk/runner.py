@@ -18,6 +18,7 @@ from typing import Any
 from apps.sdk.agent import DeviceAgentInterface
 from apps.sdk.app import Application
 from apps.sdk.platform import PlatformInterface
+from apps.sdk.plugins import PluginsInterface
 
 __all__ = ["AppOptions", "parse_options", "run_app"]
 
@@ -66,6 +67,7 @@ def build(app_class: type[Application], options: AppOptions) -> Application:
         app_key=options.app_key,
         device_agent=DeviceAgentInterface(options.app_key, options.dda_uri),
         platform_iface=PlatformInterface(options.app_key, options.plt_uri),
+        plugins_iface=PluginsInterface(options.app_key, options.plugins_uri),
         config_fp=options.config_fp,
         healthcheck_port=options.healthcheck_port,
     )

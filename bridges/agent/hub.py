@@ -9,6 +9,7 @@ cut off; it reconnects and resumes from its last id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import deque
@@ -41,8 +42,9 @@ class ChannelEvent:
 class _Subscription:
     def __init__(self, channel: str) -> None:
         self.channel = channel
-        self.queue: asyncio.Queue[ChannelEvent] = asyncio.Queue(QUEUE)
+        self.queue: asyncio.Queue[ChannelEvent | None] = asyncio.Queue(QUEUE)
         self.overflowed = False
+        self.ended = False
 
 
 class ChannelHub:
@@ -50,6 +52,7 @@ class ChannelHub:
         self._ids = itertools.count(time.time_ns() // 1000)
         self._history: deque[ChannelEvent] = deque(maxlen=history)
         self._subscribers: set[_Subscription] = set()
+        self._ended = False
 
     def emit(self, channel: str, kind: str, payload_json: str, **extra: object) -> ChannelEvent:
         event = ChannelEvent(
@@ -70,12 +73,25 @@ class ChannelHub:
                 subscription.overflowed = True
         return event
 
+    def end_streams(self) -> None:
+        """End every subscription normally (the agent is stopping; clients resume later).
+
+        A subscription that registers afterwards (its call was accepted just before the stop)
+        ends at once too.
+        """
+        self._ended = True
+        for subscription in self._subscribers:
+            subscription.ended = True
+            with contextlib.suppress(asyncio.QueueFull):  # a full one ends once drained
+                subscription.queue.put_nowait(None)
+
     def subscriber_count(self, channel: str) -> int:
         return sum(1 for s in self._subscribers if s.channel == channel)
 
     async def events(self, channel: str, after_event_id: int = 0) -> AsyncIterator[ChannelEvent]:
         """Events of ``channel`` from now on, after replaying held ones newer than the id."""
         subscription = _Subscription(channel)
+        subscription.ended = self._ended
         self._subscribers.add(subscription)
         try:
             if after_event_id:
@@ -84,13 +100,17 @@ class ChannelHub:
                         yield event
                         after_event_id = event.event_id
             while True:
+                if subscription.ended and subscription.queue.empty():
+                    return
                 if subscription.overflowed and subscription.queue.empty():
                     raise SubscriberTooSlowError(
                         f"fell more than {QUEUE} events behind; resume after event {after_event_id}"
                     )
-                event = await subscription.queue.get()
-                if event.event_id > after_event_id:  # skip what the replay already gave
-                    after_event_id = event.event_id
-                    yield event
+                queued = await subscription.queue.get()
+                if queued is None:
+                    return
+                if queued.event_id > after_event_id:  # skip what the replay already gave
+                    after_event_id = queued.event_id
+                    yield queued
         finally:
             self._subscribers.discard(subscription)

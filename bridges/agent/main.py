@@ -73,6 +73,7 @@ async def run_agent(settings: AgentSettings) -> None:
         name=SERVICE_NAME,
         add=lambda server: pb_grpc.add_DeviceAgentServiceServicer_to_server(servicer, server),
         on_stop=stop,
+        on_drain=agent.hub.end_streams,
     )
     try:
         await serve(settings.server_config(settings.agent_listen), [binding])

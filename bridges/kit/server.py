@@ -34,13 +34,16 @@ class ServiceBinding:
     """One gRPC service a bridge serves.
 
     ``name`` is the full service name (``revlink.platform.v1.PlatformService``), ``add`` is the
-    generated ``add_<Service>Servicer_to_server`` bound to the servicer, and ``on_stop`` lets
-    the domain core release what it holds once the server has drained.
+    generated ``add_<Service>Servicer_to_server`` bound to the servicer, ``on_drain`` ends
+    the service's open-ended streams when shutdown begins (otherwise they would hold the
+    server for the whole grace period), and ``on_stop`` lets the domain core release what it
+    holds once the server has drained.
     """
 
     name: str
     add: Callable[[grpc.aio.Server], None]
     on_stop: Callable[[], Awaitable[None]] | None = field(default=None)
+    on_drain: Callable[[], None] | None = field(default=None)
 
 
 class BridgeServer:
@@ -96,7 +99,12 @@ class BridgeServer:
             return
         server, self._server = self._server, None
         await self.health.enter_graceful_shutdown()
-        await server.stop(self.config.grace_period_s)
+        stopping = asyncio.ensure_future(server.stop(self.config.grace_period_s))
+        await asyncio.sleep(0)  # new calls are refused from here on; now end the streams
+        for service in self.services:
+            if service.on_drain is not None:
+                service.on_drain()
+        await stopping
         for service in self.services:
             if service.on_stop is not None:
                 await service.on_stop()

@@ -11,10 +11,12 @@ worker thread, one call at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import math
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -77,8 +79,16 @@ class Channel:
         return self.direction is not Direction.INPUT
 
     def clamp(self, value: Value) -> tuple[Value, bool]:
-        """The value to write and whether it was clamped into [min_value, max_value]."""
+        """The value to write and whether it was clamped into [min_value, max_value].
+
+        A channel with a min or max is numeric: text and booleans are refused there, so
+        no plugin has to check that itself.
+        """
         if isinstance(value, bool) or not isinstance(value, int | float):
+            if self.min_value is not None or self.max_value is not None:
+                raise ValueError(
+                    f"channel {self.id} takes a number, not {type(value).__name__} {value!r}"
+                )
             return value, False
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"channel {self.id}: {value} is not a finite number")
@@ -164,6 +174,37 @@ class DevicePlugin(ABC):
             await self.disconnect()
 
 
+async def run_in_daemon_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking ``function`` in a fresh daemon thread and await its result.
+
+    Not the loop's executor: a driver call that hangs for good would keep a pool worker
+    busy forever and, since pool threads are joined at exit, stop the host from exiting.
+    A daemon thread is simply abandoned when the host gives up on the call.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():  # the caller gave up (timeout) meanwhile
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def work() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (function(*args), None)
+        except BaseException as exc:  # handed to the awaiting coroutine, not lost
+            outcome = (None, exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed while the call hung
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    name = f"plugin-{getattr(function, '__qualname__', 'call')}"
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return await future
+
+
 class SyncDevicePlugin(DevicePlugin):
     """For blocking driver code: implement the ``*_sync`` methods; each runs in a thread."""
 
@@ -184,9 +225,9 @@ class SyncDevicePlugin(DevicePlugin):
     def write_output_sync(self, channel_id: str, value: Value) -> None:
         raise ChannelNotWritableError(f"{self.meta.id} implements no outputs")
 
-    async def _in_thread(self, function: Any, *args: Any) -> Any:
+    async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
         async with self._lock:  # drivers are rarely thread-safe: one call at a time
-            return await asyncio.to_thread(function, *args)
+            return await run_in_daemon_thread(function, *args)
 
     async def connect(self) -> None:
         await self._in_thread(self.connect_sync)

@@ -12,7 +12,9 @@ from revlink.commands._common import fail
 
 __all__ = ["app_app"]
 
-app_app = typer.Typer(help="Device apps built on the Application SDK.", no_args_is_help=True)
+app_app = typer.Typer(
+    rich_markup_mode=None, help="Device apps built on the Application SDK.", no_args_is_help=True
+)
 
 
 @app_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -13,7 +13,9 @@ from revlink.commands._common import fail, settings_from
 
 __all__ = ["bridge_app"]
 
-bridge_app = typer.Typer(help="Device-side gRPC bridges.", no_args_is_help=True)
+bridge_app = typer.Typer(
+    rich_markup_mode=None, help="Device-side gRPC bridges.", no_args_is_help=True
+)
 
 ListenOption = Annotated[
     str | None,
@@ -115,4 +117,43 @@ def agent(
     try:
         asyncio.run(run_agent(settings))
     except (BridgeStartError, ValueError, OSError) as exc:
+        fail(command, exc)
+
+
+@bridge_app.command("plugins")
+def plugins(
+    listen: ListenOption = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where instances are kept [env REVLINK_PLUGINS_DATA_DIR; default var/plugins].",
+            show_default=False,
+        ),
+    ] = None,
+    agent_uri: Annotated[
+        str | None,
+        typer.Option(
+            help="Device agent for readings; empty for none "
+            "[env REVLINK_AGENT_URI; default 127.0.0.1:50051].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run device plugins and serve them over gRPC (default 127.0.0.1:50055)."""
+    from bridges.kit import BridgeStartError
+    from bridges.plugin_host.main import run_plugin_host
+    from bridges.plugin_host.settings import PluginHostSettings
+    from bridges.plugin_host.store import InstanceStoreError
+
+    command = "revlink bridge plugins"
+    settings = settings_from(
+        command,
+        PluginHostSettings,
+        plugins_listen=listen,
+        plugins_data_dir=data_dir,
+        agent_uri=agent_uri,
+    )
+    try:
+        asyncio.run(run_plugin_host(settings))
+    except (BridgeStartError, InstanceStoreError, ValueError, OSError) as exc:
         fail(command, exc)

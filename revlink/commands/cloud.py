@@ -12,7 +12,9 @@ from revlink.commands._common import fail, settings_from
 
 __all__ = ["cloud_app"]
 
-cloud_app = typer.Typer(help="The cloud: API, WebSocket doors, storage.", no_args_is_help=True)
+cloud_app = typer.Typer(
+    rich_markup_mode=None, help="The cloud: API, WebSocket doors, storage.", no_args_is_help=True
+)
 
 DatabaseOption = Annotated[
     str | None,

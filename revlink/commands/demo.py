@@ -19,6 +19,11 @@ __all__ = ["demo_command"]
 DEMO_ADMIN = "admin@revlink.local"
 DEMO_DEVICE = "demo-revpi"
 DEMO_APPS = ("apps.tank_level", "apps.pulse_meter")
+# (instance name, plugin id, config, poll interval s): one of each bundled plugin.
+DEMO_PLUGINS: tuple[tuple[str, str, dict[str, object], float], ...] = (
+    ("system", "system", {}, 5.0),
+    ("sim", "simulated", {"seed": 1}, 1.0),
+)
 
 
 def _wait(ready: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -53,7 +58,21 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _app_part(module: str, platform: str, agent: str, health_port: int) -> Part:
+def _configure_demo_plugins(target: str) -> None:
+    """Create the demo's plugin instances unless an earlier run did (they persist)."""
+    from apps.sdk.plugins import PluginsInterface
+
+    plugins = PluginsInterface("demo", target)
+    try:
+        existing = {instance.name for instance in plugins.list_instances()}
+        for name, plugin_id, config, interval in DEMO_PLUGINS:
+            if name not in existing:
+                plugins.create_instance(name, plugin_id, config, interval, start=True)
+    finally:
+        plugins.close()
+
+
+def _app_part(module: str, platform: str, agent: str, plugins: str, health_port: int) -> Part:
     """A demo part running one example app against the demo's bridges."""
     key = module.rsplit(".", 1)[-1]
     return Part(
@@ -68,6 +87,8 @@ def _app_part(module: str, platform: str, agent: str, health_port: int) -> Part:
             platform,
             "--dda-uri",
             agent,
+            "--plugins-uri",
+            plugins,
             "--healthcheck-port",
             str(health_port),
         ],
@@ -108,6 +129,10 @@ def demo_command(
         str,
         typer.Option(envvar="REVLINK_AGENT_LISTEN", help="Device agent address."),
     ] = "127.0.0.1:50051",
+    plugins_listen: Annotated[
+        str,
+        typer.Option(envvar="REVLINK_PLUGINS_LISTEN", help="Plugin host address."),
+    ] = "127.0.0.1:50055",
     cloud_listen: Annotated[
         str,
         typer.Option(envvar="REVLINK_CLOUD_LISTEN", help="Cloud address."),
@@ -117,7 +142,8 @@ def demo_command(
     ] = 49200,
     seed: Annotated[int, typer.Option(help="Seed of the plant simulator.")] = 0,
 ) -> None:
-    """Run the cloud (SQLite), the device agent, the platform bridge and the plant simulator."""
+    """Run the cloud (SQLite), the bridges, the plant simulator, plugins and the example apps."""
+    from apps.sdk.errors import BridgeError
     from bridges.platform import SAMPLE_CONFIGRSC
     from bridges.platform.image import create_image_file
 
@@ -164,11 +190,30 @@ def demo_command(
             )
         )
         supervisor.start(Part("sim", ["sim", *files, "--seed", str(seed)]))
+        supervisor.start(
+            Part(
+                "plugins",
+                [
+                    "bridge",
+                    "plugins",
+                    "--listen",
+                    plugins_listen,
+                    "--data-dir",
+                    str(data_dir / "plugins"),
+                    "--agent-uri",
+                    agent_listen,
+                ],
+                ready=lambda: _wait(lambda: _grpc_serving(plugins_listen), "the plugin host"),
+            )
+        )
+        _configure_demo_plugins(plugins_listen)
         for offset, module in enumerate(DEMO_APPS):
             supervisor.start(
-                _app_part(module, platform_listen, agent_listen, app_health_port + offset)
+                _app_part(
+                    module, platform_listen, agent_listen, plugins_listen, app_health_port + offset
+                )
             )
-    except (TimeoutError, OSError) as exc:
+    except (TimeoutError, OSError, BridgeError) as exc:
         supervisor.stop_all()
         fail("revlink demo", f"{exc}; see the logs in {data_dir / 'logs'}")
     typer.echo(
@@ -178,6 +223,7 @@ def demo_command(
         f"  device agent     grpc://{agent_listen}  (device {DEMO_DEVICE}, uplink to the cloud)\n"
         f"  platform bridge  grpc://{platform_listen}  (revlink.platform.v1.PlatformService)\n"
         f"  plant simulator  drives {procimg} with config {SAMPLE_CONFIGRSC.name}\n"
+        f"  plugin host      grpc://{plugins_listen}  (instances: system, sim)\n"
         f"  app tank_level   pump on below 30 %, off above 80 % (health :{app_health_port})\n"
         f"  app pulse_meter  flow from the pulses on DI 1 (health :{app_health_port + 1})\n"
         f"  logs             {data_dir / 'logs'}/"

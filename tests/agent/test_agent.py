@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -208,3 +209,18 @@ async def test_a_full_queue_follows_its_policy_and_says_so(tmp_path: Path, polic
     else:
         assert (refused, status.refused_records, status.last_enqueued_seq) == (5, 5, 10)
         assert "revlink_agent_refused_records_total 5.0" in metrics
+
+
+def test_open_subscriptions_end_when_the_agent_stops(tmp_path: Path) -> None:
+    # A long grace period: without ending the streams, the stop would wait all of it.
+    env = {"REVLINK_GRACE_PERIOD": "60"}
+    with (
+        start_agent(tmp_path / "data", tmp_path / "logs", env=env) as agent,
+        grpc.insecure_channel(agent.target) as channel,
+    ):
+        stub = pb_grpc.DeviceAgentServiceStub(channel)
+        stream = stub.Subscribe(pb.SubscribeRequest(channel="c", send_aggregate=True), timeout=60)
+        next(stream)  # the aggregate snapshot: the subscription is in place
+        assert agent.process.stop(signal.SIGTERM, timeout=20) == 0
+        list(stream)  # a normal end, no error
+        assert stream.code() == grpc.StatusCode.OK

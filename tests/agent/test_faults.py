@@ -16,6 +16,7 @@ from pathlib import Path
 
 import asyncpg
 import grpc
+import pytest
 
 from tests.rig.agent import agent_status, start_agent
 from tests.rig.bridges import free_port
@@ -33,6 +34,7 @@ def published(target: str) -> int:
         return -1
 
 
+@pytest.mark.timeout(300)  # bound by the disk: generous, so a slow machine is not a failure
 def test_exactly_once_through_kills_outage_and_a_ghost(
     tmp_path: Path,
     cloud: CloudServer,
@@ -44,7 +46,12 @@ def test_exactly_once_through_kills_outage_and_a_ghost(
     cloud_url = f"http://127.0.0.1:{port}"
     target = f"127.0.0.1:{free_port()}"
     logs = tmp_path / "logs"
-    quick_kick = {"REVLINK_UPLINK_REPLACED_BACKOFF": "2"}  # the test need not wait 30 s
+    quick_kick = {
+        "REVLINK_UPLINK_REPLACED_BACKOFF": "2",  # the test need not wait 30 s
+        # SIGKILL is a process crash, which NORMAL survives; FULL (power loss) would only
+        # make the run fsync-bound and slow on a busy disk.
+        "REVLINK_QUEUE_SYNC": "normal",
+    }
 
     def agent(data: str, at: str = target):  # type: ignore[no-untyped-def]
         return start_agent(tmp_path / data, logs, cloud_url, token, env=quick_kick, target=at)

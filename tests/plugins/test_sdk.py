@@ -78,6 +78,9 @@ async def test_writes_are_checked_and_clamped() -> None:
         await valve.write("nope", 1)
     with pytest.raises(ValueError, match="finite"):
         await valve.write("opening", float("nan"))
+    for wrong in ("50", True):
+        with pytest.raises(ValueError, match="takes a number"):
+            await valve.write("opening", wrong)
     assert valve.written == [("opening", 100), ("opening", 0.0), ("opening", 42), ("mode", "auto")]
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import structlog.testing
 
 from apps.sdk.agent import DeviceAgentInterface
 from apps.sdk.app import Application
@@ -183,3 +185,35 @@ async def test_config_from_file_and_live_updates(
     live.stop()
     await run
     await deployment.close_async()
+
+
+class Slow(Tank):
+    """The first loop takes 0.3 s of a 0.05 s period; the others take no time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.starts: list[float] = []
+
+    async def main_loop(self) -> None:
+        self.starts.append(time.monotonic())
+        if len(self.starts) == 1:
+            await asyncio.sleep(0.3)
+
+
+async def test_an_overrun_warns_and_is_not_caught_up(
+    platform_bridge: PlatformBridge, agent: AgentProcess
+) -> None:
+    app = make(Slow, platform_bridge, agent)
+    assert isinstance(app, Slow)
+    with structlog.testing.capture_logs() as logs:
+        run = asyncio.create_task(app.run())
+        await asyncio.to_thread(wait_for, lambda: len(app.starts) >= 6, 10, "six loops")
+        app.stop()
+        assert await run == 0
+    overruns = [entry for entry in logs if entry["event"] == "app.loop_overrun"]
+    assert len(overruns) == 1
+    assert overruns[0]["period_s"] == 0.05
+    assert overruns[0]["took_s"] >= 0.3
+    # Catching up would run the missed loops back to back (in about no time); at a fixed rate
+    # the four loops after the slow one take four periods (0.2 s, less scheduling jitter).
+    assert app.starts[5] - app.starts[1] >= 0.15, app.starts

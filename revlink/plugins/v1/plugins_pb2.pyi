@@ -36,7 +36,9 @@ class _InstanceStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Instanc
     INSTANCE_STATE_RUNNING: _InstanceState.ValueType  # 3
     """Connected and polling."""
     INSTANCE_STATE_ERROR: _InstanceState.ValueType  # 4
-    """Failed; will be restarted with backoff."""
+    """Failed: restarted after a backoff; stays here when its plugin is missing or refuses
+    the saved config.
+    """
     INSTANCE_STATE_STOPPED: _InstanceState.ValueType  # 5
     """Stopped by the operator."""
 
@@ -52,7 +54,9 @@ INSTANCE_STATE_CONNECTING: InstanceState.ValueType  # 2
 INSTANCE_STATE_RUNNING: InstanceState.ValueType  # 3
 """Connected and polling."""
 INSTANCE_STATE_ERROR: InstanceState.ValueType  # 4
-"""Failed; will be restarted with backoff."""
+"""Failed: restarted after a backoff; stays here when its plugin is missing or refuses
+the saved config.
+"""
 INSTANCE_STATE_STOPPED: InstanceState.ValueType  # 5
 """Stopped by the operator."""
 Global___InstanceState: _TypeAlias = InstanceState  # noqa: Y015
@@ -291,7 +295,7 @@ class InstanceStatus(_message.Message):
     last_error: _builtins.str
     """Last error message; empty when none."""
     restart_count: _builtins.int
-    """Restarts after failures since the instance was created."""
+    """Restarts after failures since this host process loaded the instance."""
     config_json: _builtins.str
     """The instance config (JSON object)."""
     @_builtins.property

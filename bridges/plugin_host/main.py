@@ -1,0 +1,77 @@
+"""Entry point of the plugin host: discovery, the host core, the agent link, gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+
+from apps.sdk.agent import DeviceAgentInterface
+from bridges.kit import ServiceBinding, serve
+from bridges.plugin_host.discovery import discover
+from bridges.plugin_host.host import PluginHost
+from bridges.plugin_host.runner import RunnerTiming
+from bridges.plugin_host.servicer import SERVICE_NAME, PluginHostServicer
+from bridges.plugin_host.settings import PluginHostSettings
+from bridges.plugin_host.store import InstanceStore
+from bridges.plugin_host.telemetry import AgentLink
+from revlink.plugins.v1 import plugins_pb2_grpc as pb_grpc
+
+__all__ = ["run_plugin_host"]
+
+log = structlog.get_logger(__name__)
+
+
+def _log_leaked_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A plugin's stray task or callback failed: log it once, keep everything running."""
+    error = context.get("exception")
+    log.warning(
+        "plugins.leaked_exception",
+        message=context.get("message", ""),
+        error=f"{type(error).__name__}: {error}" if error else "",
+    )
+
+
+async def run_plugin_host(settings: PluginHostSettings) -> None:
+    """Serve PluginHostService until SIGTERM/SIGINT, feeding readings to the device agent."""
+    asyncio.get_running_loop().set_exception_handler(_log_leaked_exception)
+    plugins = discover()
+    for plugin in plugins.values():
+        if plugin.load_error:
+            log.warning("plugin.load_failed", plugin=plugin.id, error=plugin.load_error)
+    timing = RunnerTiming(
+        call_timeout_s=settings.plugin_call_timeout,
+        backoff_max_s=settings.plugin_restart_backoff_max,
+    )
+    host = PluginHost(plugins, InstanceStore(settings.plugins_data_dir / "instances.json"), timing)
+    agent: DeviceAgentInterface | None = None
+    link_task: asyncio.Task[None] | None = None
+    if settings.agent_uri:
+        agent = DeviceAgentInterface("plugin-host", settings.agent_uri)
+        link = AgentLink(host, agent, outbox_size=settings.plugins_outbox_size)
+        host.observers.append(link)
+        link_task = asyncio.create_task(link.run(), name="agent-link")
+    else:
+        log.warning("plugins.no_agent", reason="REVLINK_AGENT_URI is empty; readings stay here")
+    await host.open()
+    log.info("plugins.ready", plugins=sorted(plugins), instances=len(host.list_instances()))
+
+    async def stop() -> None:
+        await host.close()
+        if link_task is not None:
+            link_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await link_task
+        if agent is not None:
+            await agent.close_async()
+
+    servicer = PluginHostServicer(host)
+    binding = ServiceBinding(
+        name=SERVICE_NAME,
+        add=lambda server: pb_grpc.add_PluginHostServiceServicer_to_server(servicer, server),
+        on_stop=stop,
+        on_drain=host.end_watches,
+    )
+    await serve(settings.server_config(settings.plugins_listen), [binding])
