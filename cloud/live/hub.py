@@ -153,8 +153,11 @@ class LiveHub:
             if wait is None:
                 await self._wake.wait()
             else:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the stop's
+                # cancellation when the wake lands at the same instant, and stop() would hang.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="live-hub")

@@ -7,7 +7,9 @@ waits for real time to pass (except the one that runs the flusher task itself).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import random
 import uuid
 from datetime import UTC, datetime
 
@@ -174,3 +176,27 @@ async def test_the_flusher_task_delivers_the_latest_value() -> None:
         await hub.stop()
     assert seen == sorted(seen)
     assert len(seen) <= 2  # published in one go: the first, then at most the latest
+
+
+async def test_a_stop_always_ends_the_flusher() -> None:
+    # Stops land at random points of a busy flusher, including the instant a wake-up or a
+    # throttle wait completes, where asyncio.wait_for on Python 3.11 could lose the cancellation.
+    rng = random.Random(1)
+    sensors = [uuid.uuid4() for _ in range(3)]
+    for _ in range(200):
+        hub = LiveHub(0.0005)
+        hub.subscribe(Subscriber())
+        hub.start()
+
+        async def feed(hub: LiveHub = hub) -> None:
+            while True:
+                hub.publish([point(s, 1.0) for s in sensors])
+                await asyncio.sleep(0)
+
+        feeder = asyncio.create_task(feed())
+        await asyncio.sleep(rng.uniform(0, 0.005))
+        async with asyncio.timeout(5):
+            await hub.stop()
+        feeder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feeder
