@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
+
 from apps.sdk.client import BridgeClient
 from apps.sdk.runtime import callback_loop, dispatch, sync_twin
 from revlink.agent.v1 import agent_pb2 as pb
@@ -27,6 +29,8 @@ __all__ = ["AgentStatus", "DeviceAgentInterface"]
 
 SubscriptionCallback = Callable[[str, dict[str, Any]], Any]
 ALL_EVENTS = frozenset({"message", "aggregate", "command"})
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,10 @@ class _Subscription:
     follower: asyncio.Task[None] | None = None
     # Set from the SDK loop, read from any thread: a threading.Event, not an asyncio one.
     synced: threading.Event = field(default_factory=threading.Event)
+
+
+def _expired(command: pb.Command) -> bool:
+    return command.HasField("expire_time") and command.expire_time.ToNanoseconds() <= time.time_ns()
 
 
 def _json(value: Mapping[str, Any] | str | None) -> str:
@@ -120,20 +128,27 @@ class DeviceAgentInterface(BridgeClient):
         channel_name: str,
         callback: SubscriptionCallback,
         events: Collection[str] = ALL_EVENTS,
+        *,
+        after_event_id: int = 0,
     ) -> None:
         """Call ``callback(channel, data)`` for the channel's events.
 
         ``data`` is the aggregate (first its current value, then after each change), a
-        message, or a cloud command's payload, as ``events`` selects. An ``async def``
-        callback runs on the loop that registered it, a plain one in a worker thread.
-        Subscribing to a channel again replaces the earlier subscription.
+        message, or a cloud command's payload, as ``events`` selects. A command past its
+        expiry time is logged and not delivered. An ``async def`` callback runs on the loop
+        that registered it, a plain one in a worker thread. Subscribing to a channel again
+        replaces the earlier subscription.
+
+        ``after_event_id`` (a :meth:`last_event_id` kept from an earlier run) first replays
+        the events after it that the agent still holds, so a process that was down misses
+        nothing the agent kept.
         """
         unknown = set(events) - ALL_EVENTS
         if unknown:
             raise ValueError(f"unknown events {sorted(unknown)}; choose from {sorted(ALL_EVENTS)}")
         self.remove_subscription(channel_name)
         subscription = _Subscription(
-            channel_name, callback, frozenset(events), callback_loop(callback)
+            channel_name, callback, frozenset(events), callback_loop(callback), after_event_id
         )
         self._subscriptions[channel_name] = subscription
 
@@ -154,8 +169,16 @@ class DeviceAgentInterface(BridgeClient):
         if subscription is not None and subscription.follower is not None:
             self._unfollow(subscription.follower)
 
+    def last_event_id(self, channel_name: str) -> int:
+        """The resume point of the channel's subscription: the newest event it has reached."""
+        sub = self._subscriptions.get(channel_name)
+        return sub.last_event if sub is not None else 0
+
     def _deliver(self, sub: _Subscription, event: pb.SubscribeResponse) -> None:
-        sub.last_event = max(sub.last_event, event.event_id)
+        # Not max(): a stream's ids only grow, and its first (the snapshot's) is where the
+        # agent really started it, which can be lower after its clock was set back.
+        if event.event_id:
+            sub.last_event = event.event_id
         kind = event.WhichOneof("event")
         if kind == "aggregate":
             data = json.loads(event.aggregate.aggregate_json or "{}")
@@ -163,6 +186,14 @@ class DeviceAgentInterface(BridgeClient):
         elif kind == "message":
             data = json.loads(event.message.message_json)
         elif kind == "command":
+            if _expired(event.command) and kind in sub.events:
+                log.warning(
+                    "sdk.command_expired",
+                    channel=sub.channel,
+                    command_id=event.command.command_id,
+                    expired=event.command.expire_time.ToJsonString(),
+                )
+                return
             data = json.loads(event.command.payload_json)
         else:
             return

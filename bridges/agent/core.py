@@ -107,6 +107,9 @@ class DeviceAgent:
         stats = await asyncio.to_thread(self.queue.stats)
         return AgentStatus(stats, self.uplink, time.time_ns())
 
+    def resume_point(self, after_event_id: int = 0) -> int:
+        return self.hub.resume_point(after_event_id)
+
     def events(self, channel: str, after_event_id: int = 0) -> AsyncIterator[ChannelEvent]:
         check_channel(channel)
         return self.hub.events(channel, after_event_id)

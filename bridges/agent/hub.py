@@ -49,14 +49,17 @@ class _Subscription:
 
 class ChannelHub:
     def __init__(self, history: int = HISTORY) -> None:
-        self._ids = itertools.count(time.time_ns() // 1000)
+        first_id = time.time_ns() // 1000
+        self._ids = itertools.count(first_id)
+        self.last_event_id = first_id - 1  # the newest id issued (none yet: just below the first)
         self._history: deque[ChannelEvent] = deque(maxlen=history)
         self._subscribers: set[_Subscription] = set()
         self._ended = False
 
     def emit(self, channel: str, kind: str, payload_json: str, **extra: object) -> ChannelEvent:
+        self.last_event_id = next(self._ids)
         event = ChannelEvent(
-            next(self._ids),
+            self.last_event_id,
             channel,
             kind,
             payload_json,
@@ -88,13 +91,25 @@ class ChannelHub:
     def subscriber_count(self, channel: str) -> int:
         return sum(1 for s in self._subscribers if s.channel == channel)
 
+    def resume_point(self, after_event_id: int = 0) -> int:
+        """Where a stream asked to start after ``after_event_id`` really starts.
+
+        Zero means from now on. So does an id this hub never issued (ahead of its newest,
+        as after a restart with the clock set back): honouring it would skip every event until
+        the ids caught up with it.
+        """
+        if 0 < after_event_id <= self.last_event_id:
+            return after_event_id
+        return self.last_event_id
+
     async def events(self, channel: str, after_event_id: int = 0) -> AsyncIterator[ChannelEvent]:
-        """Events of ``channel`` from now on, after replaying held ones newer than the id."""
+        """Events of ``channel`` after the resume point: held ones replayed, then live ones."""
+        after_event_id = self.resume_point(after_event_id)
         subscription = _Subscription(channel)
         subscription.ended = self._ended
         self._subscribers.add(subscription)
         try:
-            if after_event_id:
+            if after_event_id < self.last_event_id:
                 for event in list(self._history):
                     if event.channel == channel and event.event_id > after_event_id:
                         yield event

@@ -101,10 +101,12 @@ class AgentServicer(pb_grpc.DeviceAgentServiceServicer):
         self, request: pb.SubscribeRequest, context: Context
     ) -> AsyncIterator[pb.SubscribeResponse]:
         try:
-            events = self.agent.events(request.channel, request.after_event_id)
+            # Fixed before the snapshot is read, so nothing emitted meanwhile is missed.
+            start = self.agent.resume_point(request.after_event_id)
+            events = self.agent.events(request.channel, start)
             if request.send_aggregate:
                 aggregate, updated_ns = await self.agent.aggregate(request.channel)
-                snapshot = pb.SubscribeResponse(channel=request.channel)
+                snapshot = pb.SubscribeResponse(event_id=start, channel=request.channel)
                 snapshot.aggregate.aggregate_json = aggregate
                 if updated_ns:
                     snapshot.aggregate.update_time.FromNanoseconds(updated_ns)

@@ -15,7 +15,7 @@ from bridges.plugin_host.host import PluginHost
 from bridges.plugin_host.runner import RunnerTiming
 from bridges.plugin_host.servicer import SERVICE_NAME, PluginHostServicer
 from bridges.plugin_host.settings import PluginHostSettings
-from bridges.plugin_host.store import InstanceStore
+from bridges.plugin_host.store import CommandCursors, InstanceStore
 from bridges.plugin_host.telemetry import AgentLink
 from revlink.plugins.v1 import plugins_pb2_grpc as pb_grpc
 
@@ -50,7 +50,8 @@ async def run_plugin_host(settings: PluginHostSettings) -> None:
     link_task: asyncio.Task[None] | None = None
     if settings.agent_uri:
         agent = DeviceAgentInterface("plugin-host", settings.agent_uri)
-        link = AgentLink(host, agent, outbox_size=settings.plugins_outbox_size)
+        cursors = CommandCursors(settings.plugins_data_dir / "command_cursors.json")
+        link = AgentLink(host, agent, outbox_size=settings.plugins_outbox_size, cursors=cursors)
         host.observers.append(link)
         link_task = asyncio.create_task(link.run(), name="agent-link")
     else:

@@ -14,7 +14,8 @@ __all__ = ["PluginHostSettings"]
 class PluginHostSettings(BridgeSettings):
     plugins_listen: str = Field(default="127.0.0.1:50055", description="gRPC address.")
     plugins_data_dir: Path = Field(
-        default=Path("var/plugins"), description="Where instance definitions are kept."
+        default=Path("var/plugins"),
+        description="Where instance definitions and command resume points are kept.",
     )
     agent_uri: str = Field(
         default="127.0.0.1:50051",

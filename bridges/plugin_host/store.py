@@ -1,8 +1,10 @@
-"""Instance definitions on disk, so the instances an operator set up survive a host restart.
+"""What the host keeps on disk, so a restart carries on where it stopped.
 
 One small JSON document holds every instance: its plugin, config, poll interval and whether
-it should be running. It is rewritten whole on each change (write to a temporary file,
-fsync, rename), so a power cut leaves either the old or the new file, never half of one.
+it should be running. Another holds, per instance, the newest agent event up to which its
+cloud commands were handled, so commands sent while the host was down are still carried
+out. Each is rewritten whole on each change (write to a temporary file, fsync, rename), so
+a power cut leaves either the old or the new file, never half of one.
 """
 
 from __future__ import annotations
@@ -14,10 +16,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["INSTANCE_NAME", "InstanceSpec", "InstanceStore", "InstanceStoreError"]
+import structlog
+
+__all__ = [
+    "INSTANCE_NAME",
+    "CommandCursors",
+    "InstanceSpec",
+    "InstanceStore",
+    "InstanceStoreError",
+]
 
 INSTANCE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FORMAT_VERSION = 1
+
+log = structlog.get_logger(__name__)
 
 
 class InstanceStoreError(Exception):
@@ -60,14 +72,54 @@ class InstanceStore:
             raise InstanceStoreError(f"{self.path}: unreadable instances file ({exc})") from exc
 
     def save(self, specs: list[InstanceSpec]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "version": FORMAT_VERSION,
             "instances": [asdict(spec) for spec in sorted(specs, key=lambda s: s.name)],
         }
-        scratch = self.path.with_suffix(".tmp")
-        with scratch.open("w", encoding="utf-8") as out:
-            json.dump(document, out, indent=2, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(scratch, self.path)
+        _write_atomically(self.path, document)
+
+
+class CommandCursors:
+    """Per instance, the agent event id up to which its commands were handled.
+
+    Losing this file only loses the replay of commands sent while the host was down, so an
+    unreadable one is logged and started afresh instead of stopping the host.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        """``path=None`` keeps the cursors in memory only."""
+        self.path = path
+        self._cursors: dict[str, int] = {}
+        if path is not None and path.exists():
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+                self._cursors = {str(k): int(v) for k, v in document["cursors"].items()}
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                log.warning("plugin.cursors_unreadable", path=str(path), error=str(exc))
+
+    def get(self, instance: str) -> int:
+        return self._cursors.get(instance, 0)
+
+    def advance(self, instance: str, event_id: int) -> None:
+        if event_id and event_id != self._cursors.get(instance):
+            self._cursors[instance] = event_id
+            self._save()
+
+    def forget(self, instance: str) -> None:
+        if self._cursors.pop(instance, None) is not None:
+            self._save()
+
+    def _save(self) -> None:
+        if self.path is not None:
+            document = {"version": FORMAT_VERSION, "cursors": self._cursors}
+            _write_atomically(self.path, document)
+
+
+def _write_atomically(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_suffix(".tmp")
+    with scratch.open("w", encoding="utf-8") as out:
+        json.dump(document, out, indent=2, sort_keys=True)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(scratch, path)

@@ -8,7 +8,10 @@ key while the agent is away. When the outbox is full the oldest record is droppe
 and logged; the agent, not this process, is where records are kept durably.
 
 A cloud command on ``plugin.NAME`` of the form ``{"write": {"CHANNEL": VALUE, ...}}``
-writes outputs; the outcome of each write lands in the aggregate under ``writes``.
+writes outputs; the outcome of each write lands in the aggregate under ``writes``. The
+agent event id up to which an instance's commands were handled is kept on disk, and the
+subscription resumes after it, so commands the agent received while this host was down are
+carried out when it returns (those the agent still holds and that have not expired).
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ from apps.sdk.errors import BridgeError, BridgeUnavailableError
 from bridges.plugin_host.host import PluginHost
 from bridges.plugin_host.runner import Reading
 from bridges.plugin_host.sdk import PluginError
+from bridges.plugin_host.store import CommandCursors
 
 __all__ = ["MAX_WRITES_PER_COMMAND", "AgentLink", "channel_for"]
 
 log = structlog.get_logger(__name__)
 
 MAX_WRITES_PER_COMMAND = 64
+CURSOR_CHECK_INTERVAL_S = 0.2
 
 
 def channel_for(instance: str) -> str:
@@ -72,9 +77,14 @@ class AgentLink:
         *,
         outbox_size: int = 10_000,
         retry_delay_s: float = 1.0,
+        cursors: CommandCursors | None = None,
     ) -> None:
         self.host = host
         self.agent = agent
+        self.cursors = cursors or CommandCursors(None)
+        # Instances whose subscription has not yet told where it started (no cursor yet).
+        self._unplaced: set[str] = set()
+        self._placing = asyncio.Event()
         self.retry_delay_s = retry_delay_s
         self.outbox: deque[_Record] = deque()
         self.outbox_size = outbox_size
@@ -87,11 +97,20 @@ class AgentLink:
     def instance_added(self, name: str) -> None:
         async def on_command(channel: str, payload: dict[str, Any]) -> None:
             await self.apply_command(name, payload)
+            self.cursors.advance(name, self.agent.last_event_id(channel))
 
-        self.agent.add_subscription(channel_for(name), on_command, events=("command",))
+        cursor = self.cursors.get(name)
+        self.agent.add_subscription(
+            channel_for(name), on_command, events=("command",), after_event_id=cursor
+        )
+        if not cursor:
+            self._unplaced.add(name)
+            self._placing.set()
 
     def instance_removed(self, name: str) -> None:
         self.agent.remove_subscription(channel_for(name))
+        self._unplaced.discard(name)
+        self.cursors.forget(name)
 
     def readings(self, name: str, readings: list[Reading]) -> None:
         if not readings:
@@ -139,6 +158,27 @@ class AgentLink:
         self._ready.set()
 
     async def run(self) -> None:
+        """Drain the outbox and place new cursors until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._drain_outbox())
+            group.create_task(self._place_cursors())
+
+    async def _place_cursors(self) -> None:
+        # A first cursor is where the subscription started, so that commands sent during a
+        # later outage of this host are replayed even if none ever came before it.
+        while True:
+            await self._placing.wait()
+            for name in list(self._unplaced):
+                channel = channel_for(name)
+                if self.agent.is_channel_synced(channel):
+                    self._unplaced.discard(name)
+                    if not self.cursors.get(name):
+                        self.cursors.advance(name, self.agent.last_event_id(channel))
+            if not self._unplaced:
+                self._placing.clear()
+            await asyncio.sleep(CURSOR_CHECK_INTERVAL_S)
+
+    async def _drain_outbox(self) -> None:
         while True:
             while not self.outbox:
                 self._ready.clear()

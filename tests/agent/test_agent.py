@@ -132,7 +132,6 @@ async def test_uplink_delivers_and_frees_the_queue(
 
 async def test_cloud_commands_reach_subscribers(tmp_path: Path, cloud: CloudServer) -> None:
     device_id, token = cloud.device()
-    _, operator = cloud.user("operator")
     with start_agent(tmp_path / "data", tmp_path / "logs", cloud.base_url, token) as agent:
         await asyncio.to_thread(
             wait_for, lambda: agent_status(agent.target).cloud_connected, 10, "connected"
@@ -141,15 +140,10 @@ async def test_cloud_commands_reach_subscribers(tmp_path: Path, cloud: CloudServ
             stub = pb_grpc.DeviceAgentServiceStub(channel)
             stream = stub.Subscribe(pb.SubscribeRequest(channel="setpoints"))
             await asyncio.sleep(0.2)  # the subscription is registered
-            with cloud.http(operator) as client:
-                sent = client.post(
-                    f"/api/v1/devices/{device_id}/commands",
-                    json={"channel": "setpoints", "payload": {"high": 75}},
-                )
-                assert sent.status_code == 202, sent.text
+            sent = await asyncio.to_thread(cloud.send_command, device_id, "setpoints", {"high": 75})
             event = await asyncio.wait_for(stream.read(), 5)
             stream.cancel()
-    assert event.command.command_id == sent.json()["command_id"]
+    assert event.command.command_id == sent["command_id"]
     assert json.loads(event.command.payload_json) == {"high": 75}
 
 

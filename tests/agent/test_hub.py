@@ -42,3 +42,29 @@ async def test_a_subscription_that_starts_after_the_stop_began_ends_at_once() ->
     hub.end_streams()
     events = hub.events("c")
     assert [event async for event in events] == []
+
+
+async def test_events_between_the_resume_point_and_the_first_read_are_replayed() -> None:
+    # The servicer fixes the resume point, then reads the aggregate snapshot; whatever is
+    # emitted meanwhile must still reach the stream.
+    hub = ChannelHub()
+    start = hub.resume_point(0)
+    events = hub.events("c", start)
+    hub.emit("c", "command", '{"n": 1}')
+    assert (await anext(events)).payload_json == '{"n": 1}'
+    await events.aclose()
+
+
+async def test_a_resume_point_the_hub_never_issued_starts_with_new_events() -> None:
+    # After an agent restart with the clock set back, a client's old id is ahead of every new
+    # one; honouring it would silently skip events until the ids caught up.
+    hub = ChannelHub()
+    hub.emit("c", "message", "old")
+    ahead = hub.last_event_id + 1_000_000
+    assert hub.resume_point(ahead) == hub.last_event_id
+    events = hub.events("c", ahead)
+    waiting = asyncio.ensure_future(anext(events))
+    await asyncio.sleep(0)
+    hub.emit("c", "message", "new")
+    assert (await waiting).payload_json == "new"
+    await events.aclose()

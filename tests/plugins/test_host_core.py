@@ -22,7 +22,12 @@ from bridges.plugin_host.runner import (
     check_readings,
 )
 from bridges.plugin_host.sdk import Channel, DevicePlugin, Direction, PluginMeta, Value
-from bridges.plugin_host.store import InstanceSpec, InstanceStore, InstanceStoreError
+from bridges.plugin_host.store import (
+    CommandCursors,
+    InstanceSpec,
+    InstanceStore,
+    InstanceStoreError,
+)
 from bridges.plugin_host.telemetry import MAX_WRITES_PER_COMMAND, AgentLink
 
 CHANNELS = {
@@ -70,6 +75,20 @@ def test_the_store_round_trips_and_names_a_broken_file(tmp_path: Path) -> None:
     store.path.write_text("{")
     with pytest.raises(InstanceStoreError, match="unreadable"):
         store.load()
+
+
+def test_command_cursors_persist_and_a_broken_file_starts_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "dir" / "command_cursors.json"
+    cursors = CommandCursors(path)
+    assert cursors.get("a") == 0
+    cursors.advance("a", 17)
+    cursors.advance("b", 5)
+    cursors.advance("b", 0)  # no resume point yet: nothing to keep
+    cursors.forget("b")
+    assert CommandCursors(path).get("a") == 17
+    assert CommandCursors(path).get("b") == 0
+    path.write_text("{")
+    assert CommandCursors(path).get("a") == 0  # only the replay of missed commands is lost
 
 
 class Ticker(DevicePlugin):

@@ -103,7 +103,6 @@ def test_cloud_commands_write_outputs_and_report_the_outcome(
     plugin_site: Path, tmp_path: Path, cloud: CloudServer
 ) -> None:
     device_id, token = cloud.device()
-    _, operator = cloud.user("operator")
     log = tmp_path / "trace.jsonl"
     with (
         start_agent(tmp_path / "agent", tmp_path / "logs", cloud.base_url, token) as agent,
@@ -117,12 +116,7 @@ def test_cloud_commands_write_outputs_and_report_the_outcome(
         time.sleep(0.3)  # the host's command subscription is in place
 
         def command(payload: dict[str, object]) -> None:
-            with cloud.http(operator) as client:
-                sent = client.post(
-                    f"/api/v1/devices/{device_id}/commands",
-                    json={"channel": "plugin.valve", "payload": payload},
-                )
-                assert sent.status_code == 202, sent.text
+            cloud.send_command(device_id, "plugin.valve", payload)
 
         command({"write": {"level": 42, "count": 1}})
         wait_for(
@@ -148,3 +142,36 @@ def test_cloud_commands_write_outputs_and_report_the_outcome(
         assert isinstance(refusal, dict)
         assert '{"write"' in refusal["error"]
         assert host.status("valve").state == pb.INSTANCE_STATE_RUNNING
+
+
+def test_a_command_sent_while_the_host_is_down_is_carried_out_when_it_returns(
+    plugin_site: Path, tmp_path: Path, cloud: CloudServer
+) -> None:
+    device_id, token = cloud.device()
+    trace = tmp_path / "trace.jsonl"
+    host_dir = tmp_path / "plugins"
+    with start_agent(tmp_path / "agent", tmp_path / "logs", cloud.base_url, token) as agent:
+        wait_for(lambda: agent_status(agent.target).cloud_connected, 10, "agent online")
+        with start_plugin_host(plugin_site, host_dir, tmp_path / "logs", agent.target) as host:
+            create(host, "valve", {"start": 0, "trace": str(trace)})
+            # The instance has never had a command; its starting point is kept all the same.
+            cursors = host_dir / "command_cursors.json"
+            wait_for(lambda: cursors.exists() and "valve" in cursors.read_text(), 10, "cursor")
+
+        cloud.send_command(device_id, "plugin.valve", {"write": {"level": 7}})
+
+        with start_plugin_host(plugin_site, host_dir, tmp_path / "logs", agent.target):
+            wait_for(lambda: "writes" in aggregate(agent.target, "plugin.valve"), 15, "the replay")
+            writes = aggregate(agent.target, "plugin.valve")["writes"]
+            assert isinstance(writes, dict)
+            assert (writes["level"]["written"], writes["level"]["error"]) == (7, "")
+            time.sleep(0.5)
+
+        with start_plugin_host(plugin_site, host_dir, tmp_path / "logs", agent.target):
+            time.sleep(1.5)  # a third start: the command was handled and is not repeated
+    written = [
+        event
+        for event in map(json.loads, trace.read_text().splitlines())
+        if event["event"] == "write" and event["value"] == 7
+    ]
+    assert written == [{"event": "write", "channel": "level", "value": 7}]

@@ -102,6 +102,23 @@ class CloudServer:
             body: dict[str, Any] = reply.json()
         return uuid.UUID(body["id"]), body["token"]
 
+    def send_command(
+        self,
+        device_id: uuid.UUID,
+        channel: str,
+        payload: dict[str, Any],
+        expires_in_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Send a command to a connected device as an operator would; the 202 reply's body."""
+        body: dict[str, Any] = {"channel": channel, "payload": payload}
+        if expires_in_seconds is not None:
+            body["expires_in_seconds"] = expires_in_seconds
+        with self.http(self.admin_token()) as client:
+            reply = client.post(f"/api/v1/devices/{device_id}/commands", json=body)
+            assert reply.status_code == 202, reply.text
+            sent: dict[str, Any] = reply.json()
+        return sent
+
 
 def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(

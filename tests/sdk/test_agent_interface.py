@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from apps.sdk.agent import DeviceAgentInterface
-from tests.rig.agent import start_agent
+from tests.rig.agent import agent_status, start_agent
 from tests.rig.bridges import free_port
+from tests.rig.cloud import CloudServer
 from tests.rig.platform import wait_for
 
 
@@ -51,3 +53,34 @@ def test_subscriptions_sync_and_resume_after_an_agent_restart(tmp_path: Path) ->
             wait_for(lambda: {"note": "after restart"} in seen, 10, "a message after restart")
     finally:
         dda.close()
+
+
+def test_a_kept_resume_point_replays_missed_commands_but_not_expired_ones(
+    tmp_path: Path, cloud: CloudServer
+) -> None:
+    device_id, token = cloud.device()
+    seen: list[dict[str, object]] = []
+
+    with start_agent(tmp_path / "data", tmp_path / "logs", cloud.base_url, token) as agent:
+        wait_for(lambda: agent_status(agent.target).cloud_connected, 10, "agent online")
+        dda = DeviceAgentInterface("app", agent.target)
+        try:
+            dda.add_subscription("setpoints", lambda c, d: seen.append(d), events=("command",))
+            assert dda.wait_for_channels_sync(["setpoints"], timeout=5)
+            kept = dda.last_event_id("setpoints")
+            assert kept > 0  # the snapshot says where the stream started
+            dda.remove_subscription("setpoints")
+
+            # While nobody listens: one command that expires soon, one that does not.
+            cloud.send_command(device_id, "setpoints", {"high": 1}, expires_in_seconds=1.0)
+            cloud.send_command(device_id, "setpoints", {"high": 2})
+            time.sleep(1.5)
+            dda.add_subscription(
+                "setpoints", lambda c, d: seen.append(d), events=("command",), after_event_id=kept
+            )
+            wait_for(lambda: {"high": 2} in seen, 5, "the missed command")
+            time.sleep(0.3)
+            assert seen == [{"high": 2}]  # the expired one is logged, not delivered
+            assert dda.last_event_id("setpoints") > kept
+        finally:
+            dda.close()

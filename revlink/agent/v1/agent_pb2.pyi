@@ -169,7 +169,8 @@ class SubscribeRequest(_message.Message):
     """When true, the stream starts with the current aggregate."""
     after_event_id: _builtins.int
     """Resume after this event id (from an earlier stream); events still held by the agent
-    are replayed. Zero starts with new events only.
+    are replayed. Zero starts with new events only, and so does an id the agent never
+    issued (one from before a restart with the clock set back).
     """
     def __init__(
         self,
@@ -304,7 +305,10 @@ class SubscribeResponse(_message.Message):
     AGGREGATE_FIELD_NUMBER: _builtins.int
     COMMAND_FIELD_NUMBER: _builtins.int
     event_id: _builtins.int
-    """Monotonic per agent; pass the last one seen as after_event_id to resume."""
+    """Monotonic per agent; pass the last one seen as after_event_id to resume. On the
+    initial aggregate snapshot it is the point the stream starts from: every later event
+    follows, even one that changed the aggregate while the snapshot was being read.
+    """
     channel: _builtins.str
     """Channel name."""
     @_builtins.property
