@@ -6,6 +6,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from bridges.plugin_host.bundled.simulated import SimulatedPlugin
@@ -14,7 +15,7 @@ from bridges.plugin_host.bundled.simulated.config import (
     DEFAULT_CHANNELS,
     DEFAULT_OUTPUTS,
 )
-from bridges.plugin_host.bundled.system import SystemPlugin, read_temperature
+from bridges.plugin_host.bundled.system import SystemPlugin, busy_percent, read_temperature
 from bridges.plugin_host.discovery import discover
 from bridges.plugin_host.sdk import Direction, InvalidConfigError, Value, validate_config
 
@@ -172,6 +173,22 @@ async def test_system_metrics() -> None:
     assert float(reading["load_1m"]) >= 0
     assert set(reading) <= {channel.id for channel in plugin.channels()}
     await plugin.safe_disconnect()
+
+
+def test_cpu_usage_is_measured_between_an_instances_own_samples() -> None:
+    fields = type(psutil.cpu_times())._fields
+
+    def sample(**seconds: float) -> Any:
+        return type(psutil.cpu_times())(*(seconds.get(name, 0.0) for name in fields))
+
+    before = sample(user=100, system=50, idle=800, iowait=50)
+    # 40 s busy (user + system), 60 s idle or waiting for I/O: 40 %.
+    after = sample(user=130, system=60, idle=850, iowait=60)
+    assert busy_percent(before, after) == 40.0
+    assert busy_percent(before, before) == 0.0  # no time passed: no division by zero
+    if "guest" in fields:  # Linux counts guest time inside user time: not twice
+        with_guest = sample(user=130, system=60, idle=850, iowait=60, guest=20)
+        assert busy_percent(before, with_guest) == 40.0
 
 
 def test_system_config_is_checked() -> None:

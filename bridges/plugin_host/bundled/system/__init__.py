@@ -19,7 +19,7 @@ import psutil
 
 from bridges.plugin_host.sdk import Channel, PluginMeta, SyncDevicePlugin, Value
 
-__all__ = ["SystemPlugin", "read_temperature"]
+__all__ = ["SystemPlugin", "busy_percent", "read_temperature"]
 
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 
@@ -35,6 +35,29 @@ def read_temperature(thermal_zone: Path = THERMAL_ZONE) -> float | None:
         return int(thermal_zone.read_text().strip()) / 1000  # the kernel reports millidegrees
     except (OSError, ValueError):
         return None
+
+
+def busy_percent(before: Any, after: Any) -> float:
+    """CPU usage between two ``psutil.cpu_times()`` samples, as psutil computes it.
+
+    Each instance keeps its own earlier sample: ``psutil.cpu_percent(interval=None)`` keeps
+    one for the whole process, so two instances would each measure since the other's read.
+    """
+    total = _total_time(after) - _total_time(before)
+    idle = _idle_time(after) - _idle_time(before)
+    if total <= 0:
+        return 0.0
+    return round(min(100.0, max(0.0, 100.0 * (total - idle) / total)), 1)
+
+
+def _total_time(times: Any) -> float:
+    # On Linux, guest time is already counted in user time.
+    guest = getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
+    return float(sum(times)) - guest
+
+
+def _idle_time(times: Any) -> float:
+    return float(times.idle + getattr(times, "iowait", 0.0))
 
 
 class SystemPlugin(SyncDevicePlugin):
@@ -63,6 +86,7 @@ class SystemPlugin(SyncDevicePlugin):
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
         self.disk_path: str = self.config.get("disk_path", "/")
+        self._cpu_sample = psutil.cpu_times()
 
     def channels(self) -> list[Channel]:
         return [
@@ -75,9 +99,9 @@ class SystemPlugin(SyncDevicePlugin):
         ]
 
     def connect_sync(self) -> None:
-        # psutil measures CPU usage between two calls; without this first one the first
-        # reading would cover the time since psutil was imported.
-        psutil.cpu_percent(interval=None)
+        # CPU usage is measured between two samples; the first reading covers the time since
+        # the connect.
+        self._cpu_sample = psutil.cpu_times()
 
     def read_inputs_sync(self) -> dict[str, Value]:
         try:
@@ -85,8 +109,11 @@ class SystemPlugin(SyncDevicePlugin):
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise OSError(f"disk_path {self.disk_path!r} cannot be read: {reason}") from exc
+        sample = psutil.cpu_times()
+        cpu_percent = busy_percent(self._cpu_sample, sample)
+        self._cpu_sample = sample
         values: dict[str, Value] = {
-            "cpu_percent": float(psutil.cpu_percent(interval=None)),
+            "cpu_percent": cpu_percent,
             "memory_percent": float(psutil.virtual_memory().percent),
             "disk_percent": float(disk_percent),
             "load_1m": float(psutil.getloadavg()[0]),
