@@ -191,6 +191,10 @@ class PlatformCore:
             subscription.offer(snapshot)
         return subscription
 
+    def end_watches(self) -> None:
+        """End every WatchInputs stream normally (the bridge is stopping; clients resume)."""
+        self._feed.end_streams()
+
     def cycle(self) -> list[InputChange]:
         """One IO cycle: read inputs, report changes, apply due writes, expire leases."""
         now = self._clock()

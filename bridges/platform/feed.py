@@ -7,6 +7,7 @@ fed a silently gapped history, so its client reconnects and starts from a fresh 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ class Subscription:
         self._names = frozenset(names) if names else None
         self._queue: asyncio.Queue[list[InputChange]] = asyncio.Queue(QUEUE_CYCLES)
         self._overflowed = False
+        self._ended = False
 
     def offer(self, changes: list[InputChange]) -> None:
         if self._overflowed:
@@ -53,18 +55,25 @@ class Subscription:
                 self._queue.get_nowait()
             self._queue.put_nowait([])
 
+    def end(self) -> None:
+        """End the stream normally once what is queued has been read (the bridge is stopping)."""
+        self._ended = True
+        with contextlib.suppress(asyncio.QueueFull):  # a full one ends once drained
+            self._queue.put_nowait([])
+
     def close(self) -> None:
         self._feed.unsubscribe(self)
 
     async def __aiter__(self) -> AsyncIterator[list[InputChange]]:
         try:
-            while True:
+            while not (self._ended and self._queue.empty()):
                 batch = await self._queue.get()
                 if self._overflowed:
                     raise SubscriberTooSlowError(
                         f"fell more than {QUEUE_CYCLES} IO cycles behind; reconnect"
                     )
-                yield batch
+                if batch:  # an empty batch only wakes the reader
+                    yield batch
         finally:
             self.close()
 
@@ -72,11 +81,20 @@ class Subscription:
 class ChangeFeed:
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
+        self._ended = False
 
     def subscribe(self, names: Collection[str] | None = None) -> Subscription:
         subscription = Subscription(self, names)
+        if self._ended:  # its call was accepted just before the stop began
+            subscription.end()
         self._subscriptions.add(subscription)
         return subscription
+
+    def end_streams(self) -> None:
+        """End every subscription normally; the bridge is stopping and clients reconnect."""
+        self._ended = True
+        for subscription in list(self._subscriptions):
+            subscription.end()
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)

@@ -45,6 +45,7 @@ async def run_platform_bridge(settings: PlatformSettings) -> None:
         name=SERVICE_NAME,
         add=lambda server: pb_grpc.add_PlatformServiceServicer_to_server(servicer, server),
         on_stop=stop_core,
+        on_drain=core.end_watches,
     )
     try:
         await serve(settings.server_config(settings.platform_listen), [binding])

@@ -185,3 +185,20 @@ def test_real_bridge_health_reflection_and_token(procimg: Path, tmp_path: Path) 
             pb.ListIORequest(), metadata=(("authorization", "Bearer plant-secret"),), timeout=5
         ).ios
         assert len(ios) > 0
+
+
+def test_open_watches_end_when_the_bridge_stops(procimg: Path, tmp_path: Path) -> None:
+    # A long grace period: without ending the streams, the stop would wait all of it.
+    target = f"127.0.0.1:{free_port()}"
+    env = {"REVLINK_GRACE_PERIOD": "60"}
+    with (
+        start_bridge(platform_argv(procimg, target), target, tmp_path, env=env) as bridge,
+        grpc.insecure_channel(target) as channel,
+    ):
+        stream = pb_grpc.PlatformServiceStub(channel).WatchInputs(
+            pb.WatchInputsRequest(send_initial=True), timeout=60
+        )
+        next(stream)  # the initial snapshot: the watch is in place
+        assert bridge.stop(signal.SIGTERM, timeout=20) == 0
+        list(stream)  # a normal end, no error
+        assert stream.code() == grpc.StatusCode.OK

@@ -140,3 +140,15 @@ async def test_feed_cuts_off_a_subscriber_that_falls_behind() -> None:
     with pytest.raises(SubscriberTooSlowError, match="reconnect"):
         await asyncio.wait_for(drain(), 1)
     assert len(feed) == 0
+
+
+async def test_ending_the_feed_ends_streams_after_what_they_hold() -> None:
+    feed = ChangeFeed()
+    watcher = feed.subscribe()
+    feed.publish(change(1))
+    feed.end_streams()
+    late = feed.subscribe()  # accepted just before the stop began: ends at once too
+    async with asyncio.timeout(1):
+        assert [batch[0].new async for batch in watcher] == [1]
+        assert [batch async for batch in late] == []
+    assert len(feed) == 0
