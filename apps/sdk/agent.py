@@ -73,6 +73,8 @@ class DeviceAgentInterface(BridgeClient):
     def __init__(self, app_key: str = "", dda_uri: str = "localhost:50051", **kwargs: Any):
         super().__init__(dda_uri, app_key=app_key, **kwargs)
         self._subscriptions: dict[str, _Subscription] = {}
+        # Whether any status this process read said the agent reached the cloud.
+        self.has_been_online = False
 
     async def publish_to_channel_async(
         self,
@@ -112,6 +114,7 @@ class DeviceAgentInterface(BridgeClient):
 
     async def get_status_async(self) -> AgentStatus:
         s = await self._call("GetStatus", pb.GetStatusRequest())
+        self.has_been_online = self.has_been_online or s.cloud_connected
         return AgentStatus(
             s.cloud_connected,
             s.queue_depth,
@@ -122,6 +125,10 @@ class DeviceAgentInterface(BridgeClient):
 
     async def get_is_dda_online_async(self) -> bool:
         return (await self.get_status_async()).cloud_connected
+
+    async def get_is_dda_available_async(self) -> bool:
+        """True when the agent answers (online or not); a probe, never an exception."""
+        return await self.health_async()
 
     def add_subscription(
         self,
@@ -219,4 +226,5 @@ class DeviceAgentInterface(BridgeClient):
     get_channel_aggregate = sync_twin(get_channel_aggregate_async)
     get_status = sync_twin(get_status_async)
     get_is_dda_online = sync_twin(get_is_dda_online_async)
+    get_is_dda_available = sync_twin(get_is_dda_available_async)
     wait_for_channels_sync = sync_twin(wait_for_channels_sync_async)

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import structlog
 
 from apps.sdk.agent import DeviceAgentInterface
+from apps.sdk.compat import TAG_CHANNEL, PydooverHelpers
 from apps.sdk.config import ConfigError, Schema
 from apps.sdk.health import HealthServer
 from apps.sdk.platform import PlatformInterface
@@ -42,7 +43,7 @@ async def _call(function: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.to_thread(function, *args)
 
 
-class Application:
+class Application(PydooverHelpers):
     config_cls: ClassVar[type[Schema] | None] = None
     loop_target_period: float = 1.0
     error_wait_period: float = 10.0
@@ -61,19 +62,29 @@ class Application:
         test_mode: bool = False,
         config_fp: str | Path | None = None,
         healthcheck_port: int | None = 49200,
+        *,
+        config: Schema | None = None,
+        is_async: bool | None = None,
     ) -> None:
-        self.app_key = app_key
+        """Build the app; ``config`` and ``is_async`` are pydoover 0.x's arguments.
+
+        ``config`` is a schema instance (0.x's ``run_app(MyApp(config=MyConfig()))``) used
+        instead of ``config_cls()``. ``is_async`` is accepted and ignored: each hook may be
+        plain or ``async def`` on its own.
+        """
+        del is_async
         self.name = name or type(self).__name__
-        self.device_agent = device_agent or DeviceAgentInterface(app_key)
-        self.platform_iface = platform_iface or PlatformInterface(app_key)
-        self.plugins_iface = plugins_iface or PluginsInterface(app_key)
-        self.config: Schema | None = self.config_cls() if self.config_cls else None
-        self.config_fp = Path(config_fp) if config_fp else None
+        if config is None and self.config_cls is not None:
+            config = self.config_cls()
+        self.config: Schema | None = config
         self.test_mode = test_mode
-        self.healthcheck = (
-            HealthServer(lambda: self.healthy, port=healthcheck_port)
-            if healthcheck_port is not None
-            else None
+        self.configure(
+            app_key,
+            device_agent or DeviceAgentInterface(app_key),
+            platform_iface or PlatformInterface(app_key),
+            plugins_iface or PluginsInterface(app_key),
+            config_fp,
+            healthcheck_port,
         )
         self.healthy = False
         self.loop_count = 0
@@ -83,6 +94,29 @@ class Application:
         self._step_requested = asyncio.Event()
         self._step_done = asyncio.Event()
         self._last_overrun_warning = 0.0
+        self._tag_values: dict[str, Any] = {}
+
+    def configure(
+        self,
+        app_key: str,
+        device_agent: DeviceAgentInterface,
+        platform_iface: PlatformInterface,
+        plugins_iface: PluginsInterface,
+        config_fp: str | Path | None = None,
+        healthcheck_port: int | None = 49200,
+    ) -> None:
+        """Say who the app is and where its bridges are; ``run_app`` calls it before starting
+        an app that was built without them, with what the flags and variables say."""
+        self.app_key = app_key
+        self.device_agent = device_agent
+        self.platform_iface = platform_iface
+        self.plugins_iface = plugins_iface
+        self.config_fp = Path(config_fp) if config_fp else None
+        self.healthcheck = (
+            HealthServer(lambda: self.healthy, port=healthcheck_port)
+            if healthcheck_port is not None
+            else None
+        )
         self.log = log.bind(app=self.name, app_key=app_key)
 
     # -- hooks for subclasses --------------------------------------------------------------
@@ -124,6 +158,9 @@ class Application:
             await self.healthcheck.start()
         try:
             await self._load_config()
+            self.device_agent.add_subscription(
+                TAG_CHANNEL, self._on_tag_values, events=("aggregate",)
+            )
             await self._acquire_lease()
             await _call(self.setup)
             self._ready.set()

@@ -62,15 +62,23 @@ def parse_options(argv: Sequence[str] | None = None) -> AppOptions:
     )
 
 
-def build(app_class: type[Application], options: AppOptions) -> Application:
-    return app_class(
-        app_key=options.app_key,
-        device_agent=DeviceAgentInterface(options.app_key, options.dda_uri),
-        platform_iface=PlatformInterface(options.app_key, options.plt_uri),
-        plugins_iface=PluginsInterface(options.app_key, options.plugins_uri),
-        config_fp=options.config_fp,
-        healthcheck_port=options.healthcheck_port,
+def build(app: Application | type[Application], options: AppOptions) -> Application:
+    """The app, pointed where the flags and variables say.
+
+    An instance (pydoover's ``run_app(MyApp(config=MyConfig()))``) is reconfigured: like
+    pydoover, the deployment decides the app key and where the bridges are.
+    """
+    wiring = (
+        options.app_key,
+        DeviceAgentInterface(options.app_key, options.dda_uri),
+        PlatformInterface(options.app_key, options.plt_uri),
+        PluginsInterface(options.app_key, options.plugins_uri),
+        options.config_fp,
+        options.healthcheck_port,
     )
+    instance = app() if isinstance(app, type) else app
+    instance.configure(*wiring)
+    return instance
 
 
 async def _serve(app: Application) -> int:
@@ -94,7 +102,7 @@ def run_app(
 
     options = parse_options(argv)
     configure_logging("debug" if options.debug else "info", "console")
-    instance = build(app, options) if isinstance(app, type) else app
+    instance = build(app, options)
     runner: Coroutine[Any, Any, int] = _serve(instance)
     if not start:
         return runner

@@ -5,19 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import structlog.testing
 
 from apps.sdk.agent import DeviceAgentInterface
 from apps.sdk.app import Application
 from apps.sdk.config import Integer, Number, Schema
 from apps.sdk.platform import PlatformInterface
-from tests.rig.agent import AgentProcess, start_agent
+from tests.rig.agent import AgentProcess
 from tests.rig.bridges import free_port
 from tests.rig.platform import Plant, PlatformBridge, wait_for
 
@@ -59,12 +57,6 @@ class Tank(Application):
 
     def on_config_update(self, config: Schema) -> None:
         self.config_updates += 1
-
-
-@pytest.fixture
-async def agent(tmp_path: Path) -> AsyncIterator[AgentProcess]:
-    with start_agent(tmp_path / "agent", tmp_path / "logs") as process:
-        yield process
 
 
 def make(
