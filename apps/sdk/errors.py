@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import grpc
 
+from revlink.error_reasons import REASON_KEY
+
 __all__ = [
     "BridgeError",
     "BridgeUnavailableError",
@@ -17,13 +19,18 @@ __all__ = [
 
 
 class BridgeError(Exception):
-    """A bridge call failed; ``code`` is the gRPC status, ``details`` the bridge's words."""
+    """A bridge call failed; ``code`` is the gRPC status, ``details`` the bridge's words.
 
-    def __init__(self, bridge: str, code: grpc.StatusCode, details: str) -> None:
+    ``reason`` is the bridge's machine-readable reason (``revlink.error_reasons``, e.g.
+    ``UNKNOWN_LEASE``), empty when it sent none.
+    """
+
+    def __init__(self, bridge: str, code: grpc.StatusCode, details: str, reason: str = "") -> None:
         super().__init__(f"{bridge}: {code.name}: {details}")
         self.bridge = bridge
         self.code = code
         self.details = details
+        self.reason = reason
 
 
 class BridgeUnavailableError(BridgeError):
@@ -64,4 +71,7 @@ _BY_CODE: dict[grpc.StatusCode, type[BridgeError]] = {
 
 def from_rpc_error(bridge: str, error: grpc.aio.AioRpcError) -> BridgeError:
     code = error.code()
-    return _BY_CODE.get(code, BridgeError)(bridge, code, error.details() or "")
+    reason = next(
+        (str(value) for key, value in error.trailing_metadata() or () if key == REASON_KEY), ""
+    )
+    return _BY_CODE.get(code, BridgeError)(bridge, code, error.details() or "", reason)

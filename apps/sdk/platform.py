@@ -7,21 +7,27 @@ their safe values if the app stops renewing it.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import structlog
 from google.protobuf.duration_pb2 import Duration
 
 from apps.sdk.client import BridgeClient
-from apps.sdk.runtime import callback_loop, dispatch, sync_twin
+from apps.sdk.errors import NotFoundError
+from apps.sdk.runtime import callback_loop, dispatch, sdk_loop, sync_twin
+from revlink.error_reasons import UNKNOWN_COUNTER, UNKNOWN_LEASE
 from revlink.platform.v1 import platform_pb2 as pb
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
 
 __all__ = ["IOInfo", "PlatformInterface", "PulseCounter", "PulseReading", "SystemStatus"]
 
 T = TypeVar("T")
+
+log = structlog.get_logger(__name__)
 
 Value = bool | int
 InputCallback = Callable[[str, Value], Any]
@@ -111,6 +117,8 @@ class PlatformInterface(BridgeClient):
     def __init__(self, app_key: str = "", plt_uri: str = "localhost:50053", **kwargs: Any):
         super().__init__(plt_uri, app_key=app_key, **kwargs)
         self.lease_id = ""
+        self._lease_ttl = 0.0
+        self._lease_lock = asyncio.Lock()  # only ever used on the SDK loop
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -164,38 +172,73 @@ class PlatformInterface(BridgeClient):
     # -- writing ---------------------------------------------------------------------------
 
     async def set_do_async(self, do: int | Sequence[int], value: bool | Sequence[bool]) -> None:
-        request = pb.SetDORequest(pins=_pins(do), values=_values(value), lease_id=self.lease_id)
-        await self._call("SetDO", request)
+        pins, values = _pins(do), _values(value)
+        await self._leased(
+            "SetDO", lambda lease: pb.SetDORequest(pins=pins, values=values, lease_id=lease)
+        )
 
     async def set_ao_async(self, ao: int | Sequence[int], value: int | Sequence[int]) -> None:
-        request = pb.SetAORequest(pins=_pins(ao), values=_values(value), lease_id=self.lease_id)
-        await self._call("SetAO", request)
+        pins, values = _pins(ao), _values(value)
+        await self._leased(
+            "SetAO", lambda lease: pb.SetAORequest(pins=pins, values=values, lease_id=lease)
+        )
 
     async def set_io_async(self, values: Mapping[str, Value]) -> None:
         items = [pb.NamedValue(name=k, value=_typed(v)) for k, v in values.items()]
-        await self._call("SetIO", pb.SetIORequest(values=items, lease_id=self.lease_id))
+        await self._leased("SetIO", lambda lease: pb.SetIORequest(values=items, lease_id=lease))
 
     async def schedule_do_async(
         self, do: int | Sequence[int], value: bool | Sequence[bool], in_secs: float
     ) -> None:
-        request = pb.ScheduleDORequest(
-            pins=_pins(do),
-            values=_values(value),
-            delay=_duration(in_secs),
-            lease_id=self.lease_id,
+        pins, values, delay = _pins(do), _values(value), _duration(in_secs)
+        await self._leased(
+            "ScheduleDO",
+            lambda lease: pb.ScheduleDORequest(
+                pins=pins, values=values, delay=delay, lease_id=lease
+            ),
         )
-        await self._call("ScheduleDO", request)
 
     async def schedule_ao_async(
         self, ao: int | Sequence[int], value: int | Sequence[int], in_secs: float
     ) -> None:
-        request = pb.ScheduleAORequest(
-            pins=_pins(ao),
-            values=_values(value),
-            delay=_duration(in_secs),
-            lease_id=self.lease_id,
+        pins, values, delay = _pins(ao), _values(value), _duration(in_secs)
+        await self._leased(
+            "ScheduleAO",
+            lambda lease: pb.ScheduleAORequest(
+                pins=pins, values=values, delay=delay, lease_id=lease
+            ),
         )
-        await self._call("ScheduleAO", request)
+
+    async def _leased(self, method: str, make_request: Callable[[str], Any]) -> Any:
+        """A call under the app's lease; a lease the bridge no longer knows is taken afresh.
+
+        That happens when the bridge restarted (it kept no leases) or when the app stalled
+        past the lease's time to live (the bridge already put its outputs to their safe
+        values). Either way the app goes on: a new lease, then the same call once more.
+        """
+        lease = self.lease_id
+        try:
+            return await self._call(method, make_request(lease))
+        except NotFoundError as exc:
+            if not self._lost_own_lease(lease, exc):
+                raise
+            await self._replace_lease(lease)
+            return await self._call(method, make_request(self.lease_id))
+
+    def _lost_own_lease(self, lease: str, error: NotFoundError) -> bool:
+        # Only a lease this interface acquired is replaced; its ttl is known.
+        return bool(lease) and self._lease_ttl > 0 and error.reason == UNKNOWN_LEASE
+
+    async def _replace_lease(self, lost: str) -> None:
+        async def replace() -> None:
+            # On the SDK loop, under one lock: calls that all found the same lease gone
+            # take exactly one new lease between them.
+            async with self._lease_lock:
+                if self.lease_id == lost:
+                    log.warning("sdk.lease_lost", bridge=self.name, lease=lost)
+                    await self.acquire_lease_async(self._lease_ttl)
+
+        await sdk_loop.run_async(replace())
 
     # -- counters --------------------------------------------------------------------------
 
@@ -216,18 +259,27 @@ class PlatformInterface(BridgeClient):
             di_pin=di, edge=_EDGES[edge], rate_window=_duration(rate_window_secs)
         )
         reply = await self._call("StartPulseCounter", request)
-        return PulseCounter(self, reply.counter_id)
+        return PulseCounter(self, reply.counter_id, request)
 
     # -- leases (used by Application) ------------------------------------------------------
 
     async def acquire_lease_async(self, ttl_secs: float) -> str:
         request = pb.AcquireLeaseRequest(holder=self.app_key or "app", ttl=_duration(ttl_secs))
         self.lease_id = (await self._call("AcquireLease", request)).lease_id
+        self._lease_ttl = ttl_secs
         return self.lease_id
 
     async def renew_lease_async(self) -> None:
-        if self.lease_id:
-            await self._call("RenewLease", pb.RenewLeaseRequest(lease_id=self.lease_id))
+        """Renew the lease; one the bridge lost (it restarted) is replaced by a new one."""
+        lease = self.lease_id
+        if not lease:
+            return
+        try:
+            await self._call("RenewLease", pb.RenewLeaseRequest(lease_id=lease))
+        except NotFoundError as exc:
+            if not self._lost_own_lease(lease, exc):
+                raise
+            await self._replace_lease(lease)
 
     async def release_lease_async(self, restore_safe_values: bool = True) -> None:
         lease, self.lease_id = self.lease_id, ""
@@ -235,7 +287,11 @@ class PlatformInterface(BridgeClient):
             request = pb.ReleaseLeaseRequest(
                 lease_id=lease, restore_safe_values=restore_safe_values
             )
-            await self._call("ReleaseLease", request)
+            try:
+                await self._call("ReleaseLease", request)
+            except NotFoundError as exc:  # a restarted bridge holds nothing to release
+                if exc.reason != UNKNOWN_LEASE:
+                    raise
 
     # -- input callbacks -------------------------------------------------------------------
 
@@ -289,27 +345,58 @@ class PlatformInterface(BridgeClient):
 
 
 class PulseCounter:
-    """An edge counter the platform bridge keeps on one DI (pydoover's PulseCounter)."""
+    """An edge counter the platform bridge keeps on one DI (pydoover's PulseCounter).
 
-    def __init__(self, platform: PlatformInterface, counter_id: str) -> None:
+    A bridge that restarted has forgotten its counters; this one is then started again on
+    the same DI and its count carries on from where it was (pulses while the bridge was
+    down are not seen; the rate starts afresh).
+    """
+
+    def __init__(
+        self, platform: PlatformInterface, counter_id: str, start: pb.StartPulseCounterRequest
+    ) -> None:
         self.platform = platform
         self.counter_id = counter_id
+        self._start = start
+        self._lock = asyncio.Lock()  # only ever used on the SDK loop
+        self._carried = 0  # the count of counters the bridge lost
+        self._last_count = 0
 
-    async def _read(self) -> pb.GetPulseCountResponse:
-        request = pb.GetPulseCountRequest(counter_id=self.counter_id)
+    async def _read(self) -> PulseReading:
+        counter = self.counter_id
+        try:
+            reply = await self._count(counter)
+        except NotFoundError as exc:
+            if exc.reason != UNKNOWN_COUNTER:
+                raise
+            await sdk_loop.run_async(self._restart(counter))
+            reply = await self._count(self.counter_id)
+        self._last_count = int(reply.count)
+        return PulseReading(self._carried + self._last_count, float(reply.pulses_per_minute))
+
+    async def _count(self, counter: str) -> pb.GetPulseCountResponse:
+        request = pb.GetPulseCountRequest(counter_id=counter)
         reply: pb.GetPulseCountResponse = await self.platform._call("GetPulseCount", request)
         return reply
 
+    async def _restart(self, lost: str) -> None:
+        async with self._lock:
+            if self.counter_id == lost:
+                log.warning("sdk.pulse_counter_lost", counter=lost, di=self._start.di_pin)
+                reply = await self.platform._call("StartPulseCounter", self._start)
+                self.counter_id = reply.counter_id
+                self._carried += self._last_count
+                self._last_count = 0
+
     async def read_async(self) -> PulseReading:
         """Count and rate in one call (what a meter wants each loop)."""
-        reply = await self._read()
-        return PulseReading(int(reply.count), float(reply.pulses_per_minute))
+        return await self._read()
 
     async def get_counter_async(self) -> int:
-        return int((await self._read()).count)
+        return (await self._read()).count
 
     async def get_pulses_per_minute_async(self) -> float:
-        return float((await self._read()).pulses_per_minute)
+        return (await self._read()).pulses_per_minute
 
     read = sync_twin(read_async)
     get_counter = sync_twin(get_counter_async)

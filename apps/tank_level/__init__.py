@@ -97,9 +97,10 @@ class TankLevel(Application):
         scale = self.settings.full_scale_mv.value
         self.level_percent = round(max(0.0, min(100.0, raw * 100 / scale)), 2)
         pump_on = next_pump_state(self.level_percent, self.pump_on, self.setpoints)
-        if pump_on != self.pump_on:
-            await self.platform_iface.set_do_async(self.settings.pump_do.value, pump_on)
-            self.pump_on = pump_on
+        # Written every loop, not only on a change: an output reset behind the app's back (a
+        # platform bridge restart puts it to its safe value) is corrected within one loop.
+        await self.platform_iface.set_do_async(self.settings.pump_do.value, pump_on)
+        self.pump_on = pump_on
         await self.device_agent.publish_to_channel_async(
             self.settings.channel.value,
             {"level_percent": self.level_percent, "level_mv": raw, "pump": pump_on},

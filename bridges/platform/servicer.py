@@ -22,6 +22,7 @@ from bridges.platform.errors import (
 from bridges.platform.feed import InputChange, SubscriberTooSlowError
 from bridges.platform.iotable import IOKind, IOSpec, IOValue
 from bridges.platform.pulses import Edge
+from revlink.error_reasons import REASON_KEY
 from revlink.platform.v1 import platform_pb2 as pb
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
 
@@ -53,6 +54,12 @@ def _status_for(exc: PlatformError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+async def _abort(context: Context, exc: PlatformError) -> None:
+    """End the call with the error's status, message and machine-readable reason."""
+    reason = ((REASON_KEY, exc.reason),) if exc.reason else ()
+    await context.abort(_status_for(exc), str(exc), trailing_metadata=reason)
+
+
 def unary(
     method: Callable[[Any, Req], Resp],
 ) -> Callable[[Any, Req, Context], Awaitable[Resp]]:
@@ -63,7 +70,7 @@ def unary(
         try:
             return method(self, request)
         except PlatformError as exc:
-            await context.abort(_status_for(exc), str(exc))
+            await _abort(context, exc)
             raise  # unreachable: abort raises
 
     return handler
@@ -217,7 +224,7 @@ class PlatformServicer(pb_grpc.PlatformServiceServicer):
         except SubscriberTooSlowError as exc:
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except PlatformError as exc:
-            await context.abort(_status_for(exc), str(exc))
+            await _abort(context, exc)
 
     @unary
     def ScheduleDO(self, request: pb.ScheduleDORequest) -> pb.ScheduleDOResponse:

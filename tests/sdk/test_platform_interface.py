@@ -56,12 +56,19 @@ async def test_async_twins(platform: PlatformInterface, plant: Plant) -> None:
 
 
 def test_errors_are_typed(platform: PlatformInterface) -> None:
-    with pytest.raises(NotFoundError, match="DI pin 99"):
+    with pytest.raises(NotFoundError, match="DI pin 99") as unknown:
         platform.get_di(99)
-    with pytest.raises(InvalidArgumentError, match=r"0\.\.10000"):
+    with pytest.raises(InvalidArgumentError, match=r"0\.\.10000") as invalid:
         platform.set_ao(0, 20000)
-    with pytest.raises(FailedPreconditionError, match="input"):
+    with pytest.raises(FailedPreconditionError, match="input") as not_writable:
         platform.set_io({"I_1": True})
+    with pytest.raises(NotFoundError, match="no lease") as no_lease:
+        platform.release_lease()  # without one: nothing to release, no call made
+        platform.lease_id = "never-acquired"
+        platform.renew_lease()  # a lease this bridge never gave out (not one it lost)
+    reasons = [e.value.reason for e in (unknown, invalid, not_writable)]
+    assert reasons == ["UNKNOWN_IO", "INVALID_VALUE", "NOT_WRITABLE"]
+    assert no_lease.value.reason == "UNKNOWN_LEASE"
 
 
 def test_one_persistent_channel(platform: PlatformInterface) -> None:

@@ -1,0 +1,26 @@
+"""Machine-readable reasons a bridge attaches to an error, beside its status code.
+
+A status code alone cannot tell an app's SDK whether NOT_FOUND means "no such pin" (a bug
+in the app) or "no such lease" (the bridge restarted, so take a new one). The bridge sends
+the reason in the trailing metadata key :data:`REASON_KEY`; clients that do not know it
+simply see the status and the message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "INVALID_VALUE",
+    "NOT_WRITABLE",
+    "REASON_KEY",
+    "UNKNOWN_COUNTER",
+    "UNKNOWN_IO",
+    "UNKNOWN_LEASE",
+]
+
+REASON_KEY = "revlink-error-reason"
+
+UNKNOWN_IO = "UNKNOWN_IO"
+UNKNOWN_LEASE = "UNKNOWN_LEASE"
+UNKNOWN_COUNTER = "UNKNOWN_COUNTER"
+NOT_WRITABLE = "NOT_WRITABLE"
+INVALID_VALUE = "INVALID_VALUE"
