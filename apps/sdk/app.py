@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import inspect
 import time
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -74,8 +75,9 @@ class Application(PydooverHelpers):
         """
         del is_async
         self.name = name or type(self).__name__
-        if config is None and self.config_cls is not None:
-            config = self.config_cls()
+        schema_class = self.schema_class()
+        if config is None and schema_class is not None:
+            config = schema_class()
         self.config: Schema | None = config
         self.test_mode = test_mode
         self.configure(
@@ -95,6 +97,17 @@ class Application(PydooverHelpers):
         self._step_done = asyncio.Event()
         self._last_overrun_warning = 0.0
         self._tag_values: dict[str, Any] = {}
+
+    @classmethod
+    def schema_class(cls) -> type[Schema] | None:
+        """``config_cls``, else the class of a ``config: MyConfig`` annotation (0.x apps')."""
+        if cls.config_cls is not None:
+            return cls.config_cls
+        try:
+            hint = typing.get_type_hints(cls).get("config")
+        except Exception:  # an annotation that cannot be resolved at run time: none
+            return None
+        return hint if isinstance(hint, type) and issubclass(hint, Schema) else None
 
     def configure(
         self,

@@ -62,10 +62,9 @@ def test_errors_are_typed(platform: PlatformInterface) -> None:
         platform.set_ao(0, 20000)
     with pytest.raises(FailedPreconditionError, match="input") as not_writable:
         platform.set_io({"I_1": True})
+    platform.lease_id = "never-acquired"  # a lease it never gave out (not one it lost)
     with pytest.raises(NotFoundError, match="no lease") as no_lease:
-        platform.release_lease()  # without one: nothing to release, no call made
-        platform.lease_id = "never-acquired"
-        platform.renew_lease()  # a lease this bridge never gave out (not one it lost)
+        platform.renew_lease()
     reasons = [e.value.reason for e in (unknown, invalid, not_writable)]
     assert reasons == ["UNKNOWN_IO", "INVALID_VALUE", "NOT_WRITABLE"]
     assert no_lease.value.reason == "UNKNOWN_LEASE"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import grpc
+import pytest
 
 from apps.sdk import Application, DeviceAgentInterface, PlatformInterface, Schema
 from apps.sdk.runner import build, parse_options
@@ -34,8 +35,17 @@ def publish(agent: AgentProcess, channel: str, message: dict[str, object]) -> No
         )
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["tests.support.pydoover_app"], ["revlink", "app", "run", "tests.support.pydoover_app"]],
+    ids=["its own run_app", "revlink app run"],
+)
 def test_a_pydoover_0x_app_runs_with_only_its_imports_changed(
-    platform_bridge: PlatformBridge, agent: AgentProcess, plant: Plant, tmp_path: Path
+    platform_bridge: PlatformBridge,
+    agent: AgentProcess,
+    plant: Plant,
+    tmp_path: Path,
+    command: list[str],
 ) -> None:
     config = tmp_path / "config.json"
     # Both limits differ from the schema's defaults (3000 and 7000), so the file is in use.
@@ -49,7 +59,7 @@ def test_a_pydoover_0x_app_runs_with_only_its_imports_changed(
         "CONFIG_FP": str(config),
         "HEALTHCHECK_PORT": str(port),
     }
-    argv = [sys.executable, "-m", "tests.support.pydoover_app"]
+    argv = [sys.executable, "-m", *command]
     with app_process(argv, env) as app:
         wait_for(lambda: app_healthy(port), 20, "the app's health endpoint")
         plant.set_inputs(InputValue_1=3500)
