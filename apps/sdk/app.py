@@ -80,7 +80,7 @@ class Application(PydooverHelpers):
             config = schema_class()
         self.config: Schema | None = config
         self.test_mode = test_mode
-        self.configure(
+        self.attach_bridges(
             app_key,
             device_agent or DeviceAgentInterface(app_key),
             platform_iface or PlatformInterface(app_key),
@@ -109,7 +109,7 @@ class Application(PydooverHelpers):
             return None
         return hint if isinstance(hint, type) and issubclass(hint, Schema) else None
 
-    def configure(
+    def attach_bridges(
         self,
         app_key: str,
         device_agent: DeviceAgentInterface,

@@ -77,7 +77,7 @@ def build(app: Application | type[Application], options: AppOptions) -> Applicat
         options.healthcheck_port,
     )
     instance = app() if isinstance(app, type) else app
-    instance.configure(*wiring)
+    instance.attach_bridges(*wiring)
     return instance
 
 
