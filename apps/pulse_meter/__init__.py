@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.sdk import Application, Integer, Number, Schema, String
-from apps.sdk.platform import PulseCounter
+from apps.sdk.pulses import PulseCounter
 
 __all__ = ["PulseMeter", "PulseMeterConfig", "flow_figures"]
 

@@ -26,14 +26,9 @@ from apps.sdk.errors import (
     ResourceExhaustedError,
     UnauthenticatedError,
 )
-from apps.sdk.platform import (
-    IOInfo,
-    PlatformInterface,
-    PulseCounter,
-    PulseReading,
-    SystemStatus,
-)
+from apps.sdk.platform import IOInfo, PlatformInterface, SystemStatus
 from apps.sdk.plugins import ChannelInfo, InstanceInfo, PluginInfo, PluginsInterface, WriteResult
+from apps.sdk.pulses import PulseCounter, PulseReading
 from apps.sdk.runner import run_app
 
 __all__ = [
