@@ -110,9 +110,12 @@ class CommandCursors:
             self._save()
 
     def _save(self) -> None:
-        if self.path is not None:
-            document = {"version": FORMAT_VERSION, "cursors": self._cursors}
-            _write_atomically(self.path, document)
+        if self.path is None:
+            return
+        try:
+            _write_atomically(self.path, {"version": FORMAT_VERSION, "cursors": self._cursors})
+        except OSError as exc:  # a full or read-only disk must not stop commands or readings
+            log.warning("plugin.cursors_not_saved", path=str(self.path), error=str(exc))
 
 
 def _write_atomically(path: Path, document: dict[str, Any]) -> None:

@@ -89,6 +89,10 @@ def test_command_cursors_persist_and_a_broken_file_starts_afresh(tmp_path: Path)
     assert CommandCursors(path).get("b") == 0
     path.write_text("{")
     assert CommandCursors(path).get("a") == 0  # only the replay of missed commands is lost
+    blocked = CommandCursors(tmp_path / "a-file" / "cursors.json")
+    (tmp_path / "a-file").write_text("not a directory")
+    blocked.advance("a", 3)  # cannot be written: kept in memory, logged, no exception
+    assert blocked.get("a") == 3
 
 
 class Ticker(DevicePlugin):
