@@ -43,7 +43,7 @@ class CloudSettings(BaseSettings):
         default=20.0, gt=0, description="Server keepalive pings on WebSockets."
     )
     revocation_check_seconds: float = Field(
-        default=2.0, gt=0, description="How often a device socket re-checks its token."
+        default=2.0, gt=0, description="How often an open socket re-checks its token."
     )
 
     def resolved_database_url(self) -> str:

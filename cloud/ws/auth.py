@@ -8,6 +8,8 @@ hence the token in the query string.
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 from fastapi import WebSocket
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +24,7 @@ __all__ = [
     "cloud_state",
     "insufficient_role_reason",
     "require_role",
+    "token_lapsed",
 ]
 
 POLICY_VIOLATION = 1008
@@ -55,6 +58,29 @@ async def accept_and_authenticate(websocket: WebSocket) -> User | None:
         log.exception("ws_auth_failed", path=websocket.url.path)
         await websocket.close(code=INTERNAL_ERROR, reason="Authentication unavailable")
     return None
+
+
+async def token_lapsed(websocket: WebSocket, minimum: Role = Role.VIEWER) -> str:
+    """Wait until the socket's token no longer admits it; return the close reason.
+
+    A token is checked at connect, but a socket can outlive it: the user logs out (the token
+    is revoked), the token expires, the user is deactivated or loses the role the door needs.
+    Re-checked every ``revocation_check_seconds``; a database hiccup keeps the socket open.
+    """
+    state = cloud_state(websocket)
+    token = websocket.query_params.get("token")
+    while True:
+        await asyncio.sleep(state.settings.revocation_check_seconds)
+        try:
+            async with state.db.transaction() as session:
+                user = await resolve_token(session, token, state.jwt_secret)
+        except TokenRejectedError as exc:
+            return exc.reason
+        except (SQLAlchemyError, OSError):
+            log.warning("ws_token_check_failed", path=websocket.url.path, exc_info=True)
+            continue
+        if not user.role_enum.at_least(minimum):
+            return insufficient_role_reason(minimum)
 
 
 def insufficient_role_reason(minimum: Role) -> str:

@@ -20,7 +20,7 @@ import structlog
 from fastapi import WebSocket, WebSocketDisconnect
 
 from cloud.live.hub import Subscriber
-from cloud.ws.auth import POLICY_VIOLATION, accept_and_authenticate, cloud_state
+from cloud.ws.auth import POLICY_VIOLATION, accept_and_authenticate, cloud_state, token_lapsed
 
 __all__ = [
     "CONNECTED",
@@ -75,25 +75,25 @@ async def stream_door(websocket: WebSocket) -> None:
     subscriber = hub.subscribe(Subscriber(devices=devices or None, sensors=sensors or None))
     log.info("stream_connected", user=str(user.public_id), clients=len(hub))
     try:
-        too_slow = await _serve(websocket, subscriber)
+        closing = await _serve(websocket, subscriber)
     finally:
         hub.unsubscribe(subscriber)
         log.info("stream_disconnected", user=str(user.public_id), clients=len(hub))
-    if too_slow:
-        log.warning("stream_too_slow", user=str(user.public_id))
+    if closing is not None:
+        code, reason = closing
+        log.info("stream_closed", user=str(user.public_id), code=code, reason=reason)
         # The close frame queues behind what the client has not read yet; a client that
         # reads nothing at all is not waited for beyond the grace time.
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
-            await asyncio.wait_for(
-                websocket.close(code=TRY_AGAIN_LATER, reason=TOO_SLOW), CLOSE_GRACE_S
-            )
+            async with asyncio.timeout(CLOSE_GRACE_S):
+                await websocket.close(code=code, reason=reason)
 
 
-async def _serve(websocket: WebSocket, subscriber: Subscriber) -> bool:
-    """Forward, answer pings and watch for overflow until one of them ends the connection.
+async def _serve(websocket: WebSocket, subscriber: Subscriber) -> tuple[int, str] | None:
+    """Forward and answer pings until the client goes away (None) or must be closed.
 
-    Returns True if the subscriber's queue overflowed (the client must be closed), False if
-    the client went away.
+    The socket must be closed, with the returned code and reason, when its queue overflowed
+    (1013) or its token stopped admitting it (1008).
     """
     send_lock = asyncio.Lock()  # the forwarder and the pong must not interleave their frames
 
@@ -116,8 +116,13 @@ async def _serve(websocket: WebSocket, subscriber: Subscriber) -> bool:
     try:
         await send(CONNECTED)
     except WebSocketDisconnect:
-        return False
-    jobs: list[Coroutine[Any, Any, object]] = [forward(), read(), subscriber.overflowed.wait()]
+        return None
+    jobs: list[Coroutine[Any, Any, object]] = [
+        forward(),
+        read(),
+        subscriber.overflowed.wait(),
+        token_lapsed(websocket),
+    ]
     tasks = [asyncio.create_task(job) for job in jobs]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -129,7 +134,12 @@ async def _serve(websocket: WebSocket, subscriber: Subscriber) -> bool:
         error = None if task.cancelled() else task.exception()
         if error is not None and not isinstance(error, WebSocketDisconnect | OSError):
             log.error("stream_failed", error=repr(error))
-    return tasks[2] in done
+    lapsed = tasks[3]
+    if lapsed in done and not lapsed.cancelled() and lapsed.exception() is None:
+        return POLICY_VIOLATION, str(lapsed.result())
+    if tasks[2] in done:
+        return TRY_AGAIN_LATER, TOO_SLOW
+    return None
 
 
 def _is_ping(raw: str | bytes | None) -> bool:

@@ -9,14 +9,23 @@ gets no reply, as in WebMACS (its controllers never read replies).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import structlog
 from fastapi import WebSocket, WebSocketDisconnect
 from starlette.types import Message
 
-from cloud.models import Role
+from cloud.models import Role, User
 from cloud.services import telemetry
 from cloud.state import CloudState
-from cloud.ws.auth import accept_and_authenticate, cloud_state, require_role
+from cloud.ws.auth import (
+    POLICY_VIOLATION,
+    accept_and_authenticate,
+    cloud_state,
+    require_role,
+    token_lapsed,
+)
 
 __all__ = ["DOOR", "handle_message", "telemetry_door"]
 
@@ -29,13 +38,35 @@ async def telemetry_door(websocket: WebSocket) -> None:
     user = await accept_and_authenticate(websocket)
     if user is None or not await require_role(websocket, user, Role.OPERATOR):
         return
-    state = cloud_state(websocket)
     log.info("telemetry_connected", user=str(user.public_id))
+    receiving = asyncio.create_task(_receive(websocket, cloud_state(websocket), user))
+    lapsed = asyncio.create_task(token_lapsed(websocket, Role.OPERATOR))
+    try:
+        await asyncio.wait((receiving, lapsed), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # A batch cut off here rolls back: a session that lost its token stores nothing more.
+        for task in (receiving, lapsed):
+            task.cancel()
+        await asyncio.gather(receiving, lapsed, return_exceptions=True)
+    for task in (receiving, lapsed):
+        failed = None if task.cancelled() else task.exception()
+        if failed is not None and not isinstance(failed, OSError):
+            log.error("telemetry_failed", user=str(user.public_id), error=repr(failed))
+    if not lapsed.cancelled() and lapsed.exception() is None:
+        reason = lapsed.result()
+        log.info("telemetry_token_lapsed", user=str(user.public_id), reason=reason)
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await websocket.close(code=POLICY_VIOLATION, reason=reason)
+    log.info("telemetry_disconnected", user=str(user.public_id))
+
+
+async def _receive(websocket: WebSocket, state: CloudState, user: User) -> None:
+    """Store batch after batch until the client goes away."""
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
-                break
+                return
             try:
                 reply = await handle_message(state, _payload(message))
             except Exception as exc:  # one bad batch must not end the connection
@@ -44,8 +75,7 @@ async def telemetry_door(websocket: WebSocket) -> None:
             if reply is not None:
                 await websocket.send_json({"type": "error", "message": reply})
     except WebSocketDisconnect:
-        pass
-    log.info("telemetry_disconnected", user=str(user.public_id))
+        return
 
 
 def _payload(message: Message) -> str | bytes:

@@ -261,3 +261,16 @@ async def test_a_client_that_falls_behind_is_closed_1013(
     finally:
         await metrics.aclose()
         await ws.close()
+
+
+async def test_an_open_stream_closes_when_its_token_is_revoked(cloud: CloudServer) -> None:
+    _, token = cloud.user("viewer")
+    ws = await watch(cloud, token)
+    try:
+        with cloud.http(token) as client:
+            assert client.post("/api/v1/auth/logout").status_code == 200
+        # Re-checked every REVLINK_REVOCATION_CHECK_SECONDS (2 s here).
+        async with asyncio.timeout(15):
+            assert await close_frame(ws) == (1008, "Token has been revoked")
+    finally:
+        await ws.close()

@@ -259,3 +259,26 @@ async def test_refused_tokens_close_with_webmacs_reasons(cloud: CloudServer) -> 
         (ghost, "User not found"),
     ]:
         assert await closed_with(url(cloud, token)) == (1008, reason)
+
+
+async def test_an_open_socket_closes_when_its_user_loses_the_role(
+    cloud: CloudServer, postgres_database: PostgresDatabase
+) -> None:
+    email, token = cloud.user("operator")
+    sensor = await insert_sensor(postgres_database.dsn)
+    async with connect(url(cloud, token)) as ws:
+        await ws.send(batch({"value": 1.0, "event_public_id": str(sensor)}))
+        assert await wait_stored(postgres_database.dsn, sensor, 1) == [1.0]
+        conn = await asyncpg.connect(postgres_database.dsn)
+        try:
+            await conn.execute("UPDATE users SET role = 'viewer' WHERE email = $1", email)
+        finally:
+            await conn.close()
+        # Re-checked every REVLINK_REVOCATION_CHECK_SECONDS (2 s here).
+        with pytest.raises(ConnectionClosedError) as closed:
+            await asyncio.wait_for(ws.recv(), 15)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+        1008,
+        "Insufficient role: operator required",
+    )
