@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.rig.postgres",
+    "tests.rig.agent",
     "tests.rig.platform",
     "tests.rig.cloud",
     "tests.rig.plugins",

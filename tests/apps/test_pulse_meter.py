@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from apps.pulse_meter import PulseMeter, flow_figures
 from apps.sdk import DeviceAgentInterface, PlatformInterface
-from tests.rig.agent import AgentProcess, start_agent
+from tests.rig.agent import AgentProcess
 from tests.rig.bridges import free_port
 from tests.rig.platform import Plant, PlatformBridge
 
 
 def test_flow_figures() -> None:
     assert flow_figures(10, 30.0, 0.5) == {"pulses": 10, "flow_l_per_min": 15.0, "total_l": 5.0}
-
-
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[AgentProcess]:
-    with start_agent(tmp_path / "agent", tmp_path / "logs") as process:
-        yield process
 
 
 async def test_counts_pulses_into_flow_and_total(

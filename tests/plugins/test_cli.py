@@ -7,9 +7,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -17,18 +16,14 @@ import pytest
 from revlink.plugins.v1 import plugins_pb2 as pb
 from tests.rig.bridges import REPO_ROOT, free_port
 from tests.rig.platform import wait_for
-from tests.rig.plugins import PluginHostProcess, start_plugin_host
+from tests.rig.plugins import PluginHostProcess
 
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
-def host(
-    plugin_site: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PluginHostProcess]:
-    root = tmp_path_factory.mktemp("host")
-    with start_plugin_host(plugin_site, root / "data", root / "logs") as process:
-        yield process
+def host(module_plugin_host: PluginHostProcess) -> PluginHostProcess:
+    return module_plugin_host
 
 
 def cli(

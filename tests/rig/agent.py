@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import pytest
 
 from revlink.agent.v1 import agent_pb2 as pb
 from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
 from tests.rig.bridges import BridgeProcess, free_port, python_module_argv, start_bridge
 
-__all__ = ["AgentProcess", "agent_status", "start_agent"]
+__all__ = ["AgentProcess", "agent", "agent_status", "start_agent"]
 
 
 @dataclass
@@ -48,3 +49,10 @@ def start_agent(
         child_env["REVLINK_DEVICE_TOKEN"] = token
     with start_bridge(argv, target, log_dir, env={**child_env, **(env or {})}) as process:
         yield AgentProcess(process, target, f"http://{metrics}/metrics")
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[AgentProcess]:
+    """A fresh agent for one test, offline (no cloud)."""
+    with start_agent(tmp_path / "agent", tmp_path / "logs") as process:
+        yield process

@@ -16,7 +16,13 @@ from revlink.plugins.v1 import plugins_pb2 as pb
 from revlink.plugins.v1 import plugins_pb2_grpc as pb_grpc
 from tests.rig.bridges import BridgeProcess, free_port, python_module_argv, start_bridge
 
-__all__ = ["PluginHostProcess", "install_test_plugins", "plugin_site", "start_plugin_host"]
+__all__ = [
+    "PluginHostProcess",
+    "install_test_plugins",
+    "module_plugin_host",
+    "plugin_site",
+    "start_plugin_host",
+]
 
 DIST_SOURCE = Path(__file__).resolve().parents[1] / "support" / "plugin_dist"
 
@@ -79,3 +85,13 @@ def start_plugin_host(
     child_env = {**FAST, "PYTHONPATH": path, **(env or {})}
     with start_bridge(argv, target, log_dir, env=child_env) as process:
         yield PluginHostProcess(process, target)
+
+
+@pytest.fixture(scope="module")
+def module_plugin_host(
+    plugin_site: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PluginHostProcess]:
+    """One plugin host shared by a test module whose tests use distinct instance names."""
+    root = tmp_path_factory.mktemp("host")
+    with start_plugin_host(plugin_site, root / "data", root / "logs") as process:
+        yield process

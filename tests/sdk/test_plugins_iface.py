@@ -26,12 +26,8 @@ COUNTER_CHANNELS = (
 
 
 @pytest.fixture(scope="module")
-def host(
-    plugin_site: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PluginHostProcess]:
-    root = tmp_path_factory.mktemp("host")
-    with start_plugin_host(plugin_site, root / "data", root / "logs") as process:
-        yield process
+def host(module_plugin_host: PluginHostProcess) -> PluginHostProcess:
+    return module_plugin_host
 
 
 @pytest.fixture
