@@ -7,7 +7,6 @@ their safe values if the app stops renewing it.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,8 +17,9 @@ from google.protobuf.duration_pb2 import Duration
 
 from apps.sdk.client import BridgeClient
 from apps.sdk.errors import NotFoundError
+from apps.sdk.handles import BridgeHandle
 from apps.sdk.pulses import PulseCounter
-from apps.sdk.runtime import callback_loop, dispatch, sdk_loop, sync_twin
+from apps.sdk.runtime import callback_loop, dispatch, sync_twin
 from revlink.error_reasons import UNKNOWN_LEASE
 from revlink.platform.v1 import platform_pb2 as pb
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
@@ -111,9 +111,17 @@ class PlatformInterface(BridgeClient):
 
     def __init__(self, app_key: str = "", plt_uri: str = "localhost:50053", **kwargs: Any):
         super().__init__(plt_uri, app_key=app_key, **kwargs)
-        self.lease_id = ""
+        self._lease = BridgeHandle(UNKNOWN_LEASE, self._take_new_lease)
         self._lease_ttl = 0.0
-        self._lease_lock = asyncio.Lock()  # only ever used on the SDK loop
+
+    @property
+    def lease_id(self) -> str:
+        """The watchdog lease the app's writes carry; empty when it holds none."""
+        return self._lease.value
+
+    @lease_id.setter
+    def lease_id(self, value: str) -> None:
+        self._lease.value = value
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -211,29 +219,13 @@ class PlatformInterface(BridgeClient):
         past the lease's time to live (the bridge already put its outputs to their safe
         values). Either way the app goes on: a new lease, then the same call once more.
         """
-        lease = self.lease_id
-        try:
-            return await self._call(method, make_request(lease))
-        except NotFoundError as exc:
-            if not self._lost_own_lease(lease, exc):
-                raise
-            await self._replace_lease(lease)
-            return await self._call(method, make_request(self.lease_id))
+        return await self._lease.call(lambda lease: self._call(method, make_request(lease)))
 
-    def _lost_own_lease(self, lease: str, error: NotFoundError) -> bool:
-        # Only a lease this interface acquired is replaced; its ttl is known.
-        return bool(lease) and self._lease_ttl > 0 and error.reason == UNKNOWN_LEASE
-
-    async def _replace_lease(self, lost: str) -> None:
-        async def replace() -> None:
-            # On the SDK loop, under one lock: calls that all found the same lease gone
-            # take exactly one new lease between them.
-            async with self._lease_lock:
-                if self.lease_id == lost:
-                    log.warning("sdk.lease_lost", bridge=self.name, lease=lost)
-                    await self.acquire_lease_async(self._lease_ttl)
-
-        await sdk_loop.run_async(replace())
+    async def _take_new_lease(self, lost: str) -> str | None:
+        if not self._lease_ttl:  # not a lease this interface acquired: nothing to renew
+            return None
+        log.warning("sdk.lease_lost", bridge=self.name, lease=lost)
+        return await self.acquire_lease_async(self._lease_ttl)
 
     # -- counters --------------------------------------------------------------------------
 
@@ -266,15 +258,8 @@ class PlatformInterface(BridgeClient):
 
     async def renew_lease_async(self) -> None:
         """Renew the lease; one the bridge lost (it restarted) is replaced by a new one."""
-        lease = self.lease_id
-        if not lease:
-            return
-        try:
-            await self._call("RenewLease", pb.RenewLeaseRequest(lease_id=lease))
-        except NotFoundError as exc:
-            if not self._lost_own_lease(lease, exc):
-                raise
-            await self._replace_lease(lease)
+        if self.lease_id:
+            await self._leased("RenewLease", lambda lease: pb.RenewLeaseRequest(lease_id=lease))
 
     async def release_lease_async(self, restore_safe_values: bool = True) -> None:
         lease, self.lease_id = self.lease_id, ""

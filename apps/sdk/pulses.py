@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
 
-from apps.sdk.errors import NotFoundError
-from apps.sdk.runtime import sdk_loop, sync_twin
+from apps.sdk.handles import BridgeHandle
+from apps.sdk.runtime import sync_twin
 from revlink.error_reasons import UNKNOWN_COUNTER
 from revlink.platform.v1 import platform_pb2 as pb
 
@@ -39,21 +38,17 @@ class PulseCounter:
         self, platform: PlatformInterface, counter_id: str, start: pb.StartPulseCounterRequest
     ) -> None:
         self.platform = platform
-        self.counter_id = counter_id
+        self._counter = BridgeHandle(UNKNOWN_COUNTER, self._restart, counter_id)
         self._start = start
-        self._lock = asyncio.Lock()  # only ever used on the SDK loop
         self._carried = 0  # the count of counters the bridge lost
         self._last_count = 0
 
+    @property
+    def counter_id(self) -> str:
+        return self._counter.value
+
     async def _read(self) -> PulseReading:
-        counter = self.counter_id
-        try:
-            reply = await self._count(counter)
-        except NotFoundError as exc:
-            if exc.reason != UNKNOWN_COUNTER:
-                raise
-            await sdk_loop.run_async(self._restart(counter))
-            reply = await self._count(self.counter_id)
+        reply = await self._counter.call(self._count)
         self._last_count = int(reply.count)
         return PulseReading(self._carried + self._last_count, float(reply.pulses_per_minute))
 
@@ -62,14 +57,12 @@ class PulseCounter:
         reply: pb.GetPulseCountResponse = await self.platform._call("GetPulseCount", request)
         return reply
 
-    async def _restart(self, lost: str) -> None:
-        async with self._lock:
-            if self.counter_id == lost:
-                log.warning("sdk.pulse_counter_lost", counter=lost, di=self._start.di_pin)
-                reply = await self.platform._call("StartPulseCounter", self._start)
-                self.counter_id = reply.counter_id
-                self._carried += self._last_count
-                self._last_count = 0
+    async def _restart(self, lost: str) -> str:
+        log.warning("sdk.pulse_counter_lost", counter=lost, di=self._start.di_pin)
+        reply = await self.platform._call("StartPulseCounter", self._start)
+        self._carried += self._last_count
+        self._last_count = 0
+        return str(reply.counter_id)
 
     async def read_async(self) -> PulseReading:
         """Count and rate in one call (what a meter wants each loop)."""
