@@ -7,16 +7,24 @@ PY := $(BIN)/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 BUF := node_modules/.bin/buf
+FRONTEND := frontend
+FRONTEND_STAMP := $(FRONTEND)/node_modules/.installed
+DASHBOARD := $(FRONTEND)/dist/index.html
+# Everything `vite build` reads; generated output, tests and dependencies are left out.
+DASHBOARD_SOURCES := $(shell find $(FRONTEND)/src $(FRONTEND)/public -type f \
+	-not -name '*.test.ts' 2>/dev/null) $(wildcard $(FRONTEND)/index.html \
+	$(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig*.json)
 TYPED := bridges revlink $(wildcard apps cloud)
 PYTEST_ARGS ?=
 
-.PHONY: help install protos lint typecheck buf test demo bench lock clean
+.PHONY: help install protos api-client lint typecheck buf frontend-check test demo bench lock clean
 
 help:
 	@echo "make demo      run the whole system on this machine (simulated RevPi)"
 	@echo "make test      run every check and test (what CI runs)"
 	@echo "make bench     run the benchmarks in tests/bench (not part of make test)"
 	@echo "make protos    regenerate revlink/*/v1 from protos/"
+	@echo "make api-client  regenerate the dashboard's typed API client from the cloud's OpenAPI"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml"
 	@echo "make install   create .venv and install Python and npm dependencies"
 
@@ -33,10 +41,22 @@ $(NODE_STAMP): package.json package-lock.json
 	npm install --no-fund --no-audit --loglevel=error
 	touch $@
 
-install: $(PY_STAMP) $(NODE_STAMP)
+$(FRONTEND_STAMP): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-fund --no-audit --loglevel=error
+	touch $@
+
+$(DASHBOARD): $(FRONTEND_STAMP) $(DASHBOARD_SOURCES)
+	cd $(FRONTEND) && npm run --silent build
+
+install: $(PY_STAMP) $(NODE_STAMP) $(DASHBOARD)
 
 protos: $(PY_STAMP)
 	$(PY) protos/generate.py
+
+# The OpenAPI document is written from the routes; the TypeScript types from the document.
+api-client: $(PY_STAMP) $(FRONTEND_STAMP)
+	$(PY) -m cloud.openapi $(FRONTEND)/openapi.json
+	cd $(FRONTEND) && npm run --silent api:generate
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check .
@@ -52,7 +72,11 @@ buf: $(NODE_STAMP)
 		$(BUF) breaking --against '.git#ref=HEAD~1'; \
 	else echo "buf breaking: no previous commit to compare with"; fi
 
-test: install lint typecheck buf
+frontend-check: $(FRONTEND_STAMP)
+	cd $(FRONTEND) && npm run --silent lint && npm run --silent typecheck \
+		&& npm run --silent format:check && npm run --silent test:unit
+
+test: install lint typecheck buf frontend-check
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: install
@@ -69,3 +93,4 @@ lock: $(PY_STAMP)
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(FRONTEND)/node_modules $(FRONTEND)/dist $(FRONTEND)/e2e-output

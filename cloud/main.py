@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from cloud.api.routes import auth, channels, datapoints, devices, health, sensors, users
 from cloud.core.config import CloudSettings
@@ -18,6 +19,7 @@ from cloud.services.ratelimit import LoginLimiter
 from cloud.state import CloudState
 from cloud.uplink import door as uplink_door
 from cloud.uplink.registry import DeviceConnections
+from cloud.web.dashboard import dashboard_app
 from cloud.ws import routes as ws_routes
 from revlink.channels import InvalidPayloadError
 
@@ -62,11 +64,13 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             await state.live.stop()
             await state.db.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the pinned package's own files: /docs works with no network.
+    app = FastAPIOffline(
         title="revlink cloud",
         version="0.1.0",
         lifespan=lifespan,
         docs_url="/docs",
+        redoc_url="/redoc",
         openapi_url="/openapi.json",
     )
     for module in (auth, users, devices, sensors, datapoints, channels):
@@ -76,4 +80,6 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ws_routes.router)
     app.include_router(uplink_door.router)
+    # Last: it answers every path the routes above leave, so it must not shadow them.
+    app.mount("/", dashboard_app(settings.dashboard_dir), name="dashboard")
     return app

@@ -102,3 +102,22 @@ def test_the_image_holds_every_package() -> None:
     for package in packages:
         assert f"COPY {package} ./{package}" in dockerfile
     assert "--require-hashes -r requirements.lock" in dockerfile
+
+
+def test_the_image_holds_the_built_dashboard() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    stage = re.search(r"FROM node:\S+ AS (\w+)\n(.*?)\nFROM ", dockerfile, re.S)
+    assert stage, "no node stage builds the dashboard"
+    name, steps = stage.groups()
+    assert "COPY frontend/package.json frontend/package-lock.json" in steps
+    assert "RUN npm ci" in steps
+    assert "RUN npm run build" in steps
+    copied = re.search(rf"COPY --from={name} /build/dist (\S+)", dockerfile)
+    assert copied, "the final image does not take the build"
+    served = re.search(r"REVLINK_DASHBOARD_DIR=(\S+)", dockerfile)
+    assert served
+    workdir = re.findall(r"WORKDIR (\S+)", dockerfile)[-1]
+    assert served.group(1) == f"{workdir}/{copied.group(1).removeprefix('./')}"
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "frontend" not in ignored
+    assert {"frontend/node_modules", "frontend/dist"} <= set(ignored)

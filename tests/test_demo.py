@@ -48,17 +48,22 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as demo:
         try:
             assert demo.stdout is not None
-            banner = [demo.stdout.readline() for _ in range(7)]
+            banner = [demo.stdout.readline() for _ in range(8)]
             assert "revlink demo is running" in banner[0]
-            assert f"http://{cloud}" in banner[1]
+            # The dashboard comes first: the URL a newcomer opens, then the login to use there.
+            assert banner[1].split() == ["dashboard", f"http://{cloud}/"]
+            page = httpx.get(f"http://{cloud}/")
+            assert page.status_code == 200
+            assert '<div id="app">' in page.text
             _, email, _, password = banner[2].split()
             login = httpx.post(
                 f"http://{cloud}/api/v1/auth/login", json={"email": email, "password": password}
             )
             assert login.status_code == 200
-            assert agent in banner[3]
+            assert f"http://{cloud}/docs" in banner[3]
+            assert agent in banner[4]
             wait_for(lambda: agent_status(agent).cloud_connected, 15, "the demo agent online")
-            assert target in banner[4]
+            assert target in banner[5]
             wait_until_serving(target)
             with grpc.insecure_channel(target) as channel:
                 platform = pb_grpc.PlatformServiceStub(channel)
@@ -80,7 +85,7 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
                     "the tank app to start the pump",
                 )
             # Both bundled plugins run, and their readings reach the device agent.
-            assert plugins in banner[6]
+            assert plugins in banner[7]
             wait_for(
                 lambda: {"plugin.sim", "plugin.system"} <= agent_channels(agent),
                 20,

@@ -8,9 +8,11 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["MAX_UPLINK_BATCH", "CloudSettings"]
+__all__ = ["DEFAULT_DASHBOARD_DIR", "MAX_UPLINK_BATCH", "CloudSettings"]
 
 MAX_UPLINK_BATCH = 500
+# A source checkout keeps the dashboard build beside the package; an image sets the variable.
+DEFAULT_DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "frontend" / "dist"
 
 
 class CloudSettings(BaseSettings):
@@ -22,6 +24,10 @@ class CloudSettings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; default: SQLite at <data_dir>/cloud.db. "
         "Production: postgresql+asyncpg://user:pass@host/db.",
+    )
+    dashboard_dir: Path = Field(
+        default=DEFAULT_DASHBOARD_DIR,
+        description="The dashboard build (frontend/dist) served at /.",
     )
     jwt_secret: SecretStr | None = Field(
         default=None,

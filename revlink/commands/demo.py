@@ -216,10 +216,14 @@ def demo_command(
     except (TimeoutError, OSError, BridgeError) as exc:
         supervisor.stop_all()
         fail("revlink demo", f"{exc}; see the logs in {data_dir / 'logs'}")
+    dashboard = f"{cloud_url}/"
+    if not _http_ok(dashboard):
+        dashboard += "  (not built: run `make install`)"
     typer.echo(
         "revlink demo is running (Ctrl-C stops it):\n"
-        f"  cloud            {cloud_url}  (API docs {cloud_url}/docs)\n"
+        f"  dashboard        {dashboard}\n"
         f"  login            {accounts['email']}  password {accounts['password']}\n"
+        f"  cloud API        {cloud_url}/api/v1  (docs {cloud_url}/docs)\n"
         f"  device agent     grpc://{agent_listen}  (device {DEMO_DEVICE}, uplink to the cloud)\n"
         f"  platform bridge  grpc://{platform_listen}  (revlink.platform.v1.PlatformService)\n"
         f"  plant simulator  drives {procimg} with config {SAMPLE_CONFIGRSC.name}\n"

@@ -1,0 +1,1 @@
+"""What the cloud serves to browsers: the dashboard build and the offline API docs."""
