@@ -1,0 +1,46 @@
+import { ref } from "vue";
+
+/** Where the dashboard keeps its access token. */
+export const TOKEN_KEY = "revlink.token";
+
+export const SESSION_ENDED_MESSAGE = "Your session has ended; sign in again.";
+
+function readToken(): string | null {
+  try {
+    return window.localStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** The current access token (null when signed out), mirrored in localStorage. */
+export const token = ref<string | null>(readToken());
+
+/** A message for the login page, e.g. after the cloud refused the token. */
+export const loginNotice = ref<string | null>(null);
+
+export function setToken(value: string | null): void {
+  token.value = value;
+  try {
+    if (value === null) window.localStorage.removeItem(TOKEN_KEY);
+    else window.localStorage.setItem(TOKEN_KEY, value);
+  } catch {
+    // Private mode without storage: the token lives for this tab only.
+  }
+}
+
+type SessionEndedHandler = () => void;
+let onEnded: SessionEndedHandler = () => undefined;
+
+/** The router registers what happens when the cloud ends the session. */
+export function onSessionEnded(handler: SessionEndedHandler): void {
+  onEnded = handler;
+}
+
+/** Drop the token and send the user to the login page with a notice. */
+export function endSession(): void {
+  if (token.value === null) return;
+  setToken(null);
+  loginNotice.value = SESSION_ENDED_MESSAGE;
+  onEnded();
+}

@@ -1,0 +1,18 @@
+import type { components } from "./schema";
+
+type Schemas = components["schemas"];
+
+export type Device = Schemas["DeviceOut"];
+export type DeviceCreated = Schemas["DeviceCreated"];
+export type Channel = Schemas["ChannelOut"];
+export type ChannelMessage = Schemas["MessageOut"];
+export type Aggregate = Schemas["AggregateOut"];
+export type CommandSent = Schemas["CommandSent"];
+export type Sensor = Schemas["SensorOut"];
+export type SensorUpdate = Schemas["SensorUpdate"];
+export type Series = Schemas["SeriesOut"];
+export type SeriesPoint = Schemas["PointOut"];
+export type Latest = Schemas["LatestOut"];
+export type User = Schemas["UserOut"];
+export type Me = Schemas["MeResponse"];
+export type Role = Schemas["Role"];
