@@ -38,6 +38,9 @@ const isAdmin = computed(() => role.value === "admin");
 const canWrite = computed(() => role.value === "admin" || role.value === "operator");
 const signedIn = computed(() => token.value !== null);
 
-export function useAuth() {
-  return { me, role, isAdmin, canWrite, signedIn, token, loginNotice, login, logout, loadMe };
+const auth = { me, role, isAdmin, canWrite, signedIn, token, loginNotice, login, logout, loadMe };
+
+/** The signed-in user and what they may do, shared by every component. */
+export function useAuth(): typeof auth {
+  return auth;
 }

@@ -24,11 +24,22 @@ export interface LiveStreamOptions {
   seedHistory?: boolean;
 }
 
+export interface LiveStream {
+  /** The connection's state, for the `connection-state` badge. */
+  state: Readonly<Ref<LiveState>>;
+  /** The newest value per sensor id. */
+  latest: Readonly<Ref<Record<string, LatestValue>>>;
+  /** Bumped whenever `buffer` changed (the buffer itself is not reactive). */
+  version: Readonly<Ref<number>>;
+  buffer: SeriesBuffer;
+  pollError: Readonly<Ref<string | null>>;
+}
+
 /**
  * Live values: the WebSocket stream first, `/api/v1/datapoints/latest` polling when the
  * socket is unavailable (see `lib/liveConnection.ts`), merged into one bounded buffer.
  */
-export function useLiveStream(options: LiveStreamOptions) {
+export function useLiveStream(options: LiveStreamOptions): LiveStream {
   const devices = options.devices ?? ref<readonly string[]>([]);
   const pollSensors = options.pollSensors ?? options.sensors;
   const state = shallowRef<LiveState>(initialState);

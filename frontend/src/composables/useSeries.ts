@@ -1,7 +1,7 @@
 import { api, call } from "../api/client";
 import type { Series } from "../api/types";
 import { toIso } from "../lib/timeRange";
-import { useResource } from "./useResource";
+import { useResource, type Resource } from "./useResource";
 
 export interface SeriesQuery {
   sensor: string;
@@ -12,7 +12,7 @@ export interface SeriesQuery {
 }
 
 /** One sensor's history over a range, downsampled by the cloud to `maxPoints`. */
-export function useSeries(query: () => SeriesQuery | null) {
+export function useSeries(query: () => SeriesQuery | null): Resource<Series | null> {
   return useResource<Series | null>(
     async () => {
       const q = query();
@@ -34,8 +34,13 @@ export function useSeries(query: () => SeriesQuery | null) {
   );
 }
 
-/** Download the CSV of a sensor's range through the API client. */
-export async function exportCsv(sensor: string, start: number, end: number, name: string) {
+/** Download the CSV of a sensor's range through the API client; resolves to the file's name. */
+export async function exportCsv(
+  sensor: string,
+  start: number,
+  end: number,
+  name: string,
+): Promise<string> {
   const { data, error, response } = await api.GET("/api/v1/datapoints/export.csv", {
     params: { query: { sensor: [sensor], start: toIso(start), end: toIso(end) } },
     parseAs: "blob",

@@ -1,4 +1,4 @@
-import { computed, ref } from "vue";
+import { computed, ref, type ComputedRef } from "vue";
 
 export type Theme = "light" | "dark";
 
@@ -35,6 +35,10 @@ function toggle(): void {
 }
 
 /** The page's theme: follows the system until the toggle picks one, which is remembered. */
-export function useTheme() {
+export function useTheme(): {
+  theme: ComputedRef<Theme>;
+  toggle: () => void;
+  apply: () => void;
+} {
   return { theme, toggle, apply };
 }

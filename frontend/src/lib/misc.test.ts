@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { alignLines, chartShape } from "./chartData";
 import { parseJsonObject, prettyJson } from "./jsonInput";
 import { queryList, queryString } from "./query";
+import { sortByText } from "./sorting";
 import { fromLocalInput, quickRange, toLocalInput, validRange } from "./timeRange";
 
 describe("parseJsonObject", () => {
@@ -83,5 +84,13 @@ describe("alignLines", () => {
     expect(aligned.bands).toEqual([[3, 2]]);
     expect(aligned.points).toBe(2);
     expect(chartShape([line])).toBe("h||b");
+  });
+});
+
+describe("sortByText", () => {
+  it("returns a sorted copy and leaves the input alone", () => {
+    const input = [{ n: "b" }, { n: "ä" }, { n: "a" }];
+    expect(sortByText(input, (item) => item.n).map((item) => item.n)).toEqual(["a", "ä", "b"]);
+    expect(input.map((item) => item.n)).toEqual(["b", "ä", "a"]);
   });
 });

@@ -1,0 +1,92 @@
+/** The REST requests that more than one page makes, or that need more than one call. */
+import { sortByText } from "../lib/sorting";
+import { api, call, describeError, errorMessage } from "./client";
+import type { Aggregate, Channel, ChannelMessage, Device, Sensor } from "./types";
+
+/** The sensors, by name; only one device's when `deviceId` is given. */
+export async function fetchSensors(deviceId?: string): Promise<Sensor[]> {
+  const list = await call(
+    deviceId === undefined
+      ? api.GET("/api/v1/sensors")
+      : api.GET("/api/v1/sensors", { params: { query: { device_id: deviceId } } }),
+  );
+  return sortByText(list, (sensor) => sensor.name);
+}
+
+/** Every device, in the cloud's order. */
+export function fetchDevices(): Promise<Device[]> {
+  return call(api.GET("/api/v1/devices"));
+}
+
+/** One channel of a device with its latest message and aggregate, as the device page shows it. */
+export interface ChannelDetail {
+  channel: Channel;
+  latest: ChannelMessage | null;
+  aggregate: Aggregate | null;
+  /** What failed of the two lookups; the channel is still shown with what did arrive. */
+  error: string | null;
+}
+
+async function fetchChannelDetail(deviceId: string, channel: Channel): Promise<ChannelDetail> {
+  const path = { device_id: deviceId, channel: channel.channel };
+  const [messages, aggregate] = await Promise.allSettled([
+    call(
+      api.GET("/api/v1/devices/{device_id}/channels/{channel}/messages", {
+        params: { path, query: { limit: 1 } },
+      }),
+    ),
+    call(api.GET("/api/v1/devices/{device_id}/channels/{channel}/aggregate", { params: { path } })),
+  ]);
+  const problems = [messages, aggregate]
+    .filter((r): r is PromiseRejectedResult => r.status === "rejected")
+    .map((r) => describeError(r.reason));
+  return {
+    channel,
+    latest: messages.status === "fulfilled" ? (messages.value.messages[0] ?? null) : null,
+    aggregate: aggregate.status === "fulfilled" ? aggregate.value : null,
+    error: problems.length > 0 ? problems.join("; ") : null,
+  };
+}
+
+/** A device's channels by name, each with its latest message and aggregate. */
+export async function fetchChannels(deviceId: string): Promise<ChannelDetail[]> {
+  const list = await call(
+    api.GET("/api/v1/devices/{device_id}/channels", {
+      params: { path: { device_id: deviceId } },
+    }),
+  );
+  const sorted = sortByText(list, (channel) => channel.channel);
+  return Promise.all(sorted.map((channel) => fetchChannelDetail(deviceId, channel)));
+}
+
+/** The cloud's answer to a command: its HTTP status and a sentence to show. */
+export interface CommandOutcome {
+  status: number;
+  text: string;
+}
+
+/**
+ * Send a command to a device. A refusal (e.g. 409 when the device is offline) is an outcome
+ * to show with its status, not an error; only an unreachable cloud throws.
+ */
+export async function sendCommand(
+  deviceId: string,
+  channel: string,
+  payload: Record<string, unknown>,
+): Promise<CommandOutcome> {
+  const { data, error, response } = await api.POST("/api/v1/devices/{device_id}/commands", {
+    params: { path: { device_id: deviceId } },
+    body: { channel, payload },
+  });
+  const status = response.status;
+  if (response.ok && data) {
+    return {
+      status,
+      text: `Accepted (HTTP ${status}): command ${data.command_id} sent on “${data.channel}”.`,
+    };
+  }
+  return {
+    status,
+    text: `Refused (HTTP ${status}): ${errorMessage(error, status, response.statusText)}`,
+  };
+}
