@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,14 @@ from cloud.core.security import hash_device_token, new_device_token
 from cloud.models import Device
 from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
 
-__all__ = ["create_device", "device_for_token", "get_device", "list_devices", "revoke_device"]
+__all__ = [
+    "create_device",
+    "device_for_token",
+    "get_device",
+    "list_devices",
+    "mark_seen",
+    "revoke_device",
+]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -61,3 +68,8 @@ async def revoke_device(session: AsyncSession, device_id: uuid.UUID) -> Device:
     if device.revoked_at is None:
         device.revoked_at = datetime.now(UTC)
     return device
+
+
+async def mark_seen(session: AsyncSession, device_id: uuid.UUID, at: datetime) -> None:
+    """The device was heard from at ``at`` (it connected or left), data or not."""
+    await session.execute(update(Device).where(Device.id == device_id).values(last_seen=at))

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.models import Device
-from cloud.services.devices import device_for_token
+from cloud.services.devices import device_for_token, mark_seen
 from cloud.services.ingest import ConcurrentCommitError, SensorCache, commit_batch
 from cloud.state import CloudState
 from cloud.uplink.protocol import (
@@ -78,6 +78,7 @@ class DeviceLink:
     async def run(self) -> None:
         await self.state.devices.register(self.device_id, self.websocket)
         self.log.info("uplink.connected")
+        await self._mark_seen()
         watcher = asyncio.create_task(self._watch_revocation())
         try:
             await self._read()
@@ -89,6 +90,16 @@ class DeviceLink:
                 await watcher
             current = await self.state.devices.unregister(self.device_id, self.websocket)
             self.log.info("uplink.disconnected", replaced=not current)
+            await self._mark_seen()
+
+    async def _mark_seen(self) -> None:
+        # "Last seen" covers a device that connects and sends nothing; a database hiccup
+        # here must not cost the connection, so it is only logged.
+        try:
+            async with self.state.db.transaction() as session:
+                await mark_seen(session, self.device_id, datetime.now(UTC))
+        except SQLAlchemyError:
+            self.log.warning("uplink.mark_seen_failed", exc_info=True)
 
     async def _read(self) -> None:
         while True:

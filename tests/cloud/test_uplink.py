@@ -328,3 +328,26 @@ async def test_commands_go_down_the_live_uplink(cloud: CloudServer) -> None:
     assert command.channel == "setpoints"
     assert json.loads(command.payload_json) == {"high": 80, "big": 2**60}
     assert command.HasField("expire_time")
+
+
+async def test_last_seen_covers_a_device_that_sends_nothing(cloud: CloudServer) -> None:
+    device_id, token = cloud.device()
+    with cloud.http(cloud.admin_token()) as client:
+        assert client.get(f"/api/v1/devices/{device_id}").json()["last_seen"] is None
+        async with uplink_client(cloud.ws_url, token) as link:
+            await link.hello()
+            connected = client.get(f"/api/v1/devices/{device_id}").json()
+            assert connected["online"] is True
+            assert connected["last_seen"] is not None
+            await asyncio.sleep(0.05)
+        for _ in range(100):
+            left = client.get(f"/api/v1/devices/{device_id}").json()
+            if not left["online"] and left["last_seen"] != connected["last_seen"]:
+                break
+            await asyncio.sleep(0.05)
+    assert left["online"] is False
+    # Leaving counts as being seen too: the time moves on to the disconnect.
+    assert datetime.fromisoformat(left["last_seen"]) > datetime.fromisoformat(
+        connected["last_seen"]
+    )
+    assert left["last_committed_seq"] == 0

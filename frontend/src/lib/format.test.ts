@@ -5,6 +5,7 @@ import {
   formatNumber,
   formatRelative,
   formatValue,
+  nameParts,
 } from "./format";
 
 const en = { locale: "en-US" };
@@ -50,5 +51,19 @@ describe("times", () => {
     expect(formatDuration(30, en)).toBe("30 sec");
     expect(formatDuration(300, en)).toBe("5 min");
     expect(formatDuration(7200, en)).toBe("2 hr");
+  });
+});
+
+describe("nameParts", () => {
+  it("cuts a dotted key after its separators and keeps every character", () => {
+    expect(nameParts("plugin.system.cpu_percent")).toEqual([
+      "plugin.",
+      "system.",
+      "cpu_",
+      "percent",
+    ]);
+    expect(nameParts("level")).toEqual(["level"]);
+    expect(nameParts("a..b_")).toEqual(["a.", ".", "b_"]);
+    expect(nameParts("").join("")).toBe("");
   });
 });

@@ -102,3 +102,11 @@ export function formatDuration(seconds: number, options: FormatOptions = {}): st
 export function formatCount(value: number, options: FormatOptions = {}): string {
   return new Intl.NumberFormat(options.locale).format(value);
 }
+
+/**
+ * A dotted key ("plugin.system.cpu_percent") cut after each "." and "_", so a narrow column
+ * can wrap it between words instead of mid-word; joined, the parts are the key again.
+ */
+export function nameParts(name: string): string[] {
+  return name.match(/[^._]*[._]|[^._]+$/g) ?? [name];
+}

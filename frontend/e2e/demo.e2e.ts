@@ -1,0 +1,50 @@
+// Scenario "demo": what a newcomer does after `revlink demo`: open the printed dashboard URL,
+// sign in with the printed login, open Live, pick the tank level and watch it move.
+import { expect, test } from "vitest";
+import {
+  distinctTexts,
+  env,
+  firstNumber,
+  login,
+  browserPerFile,
+  shot,
+  waitForAttribute,
+} from "./support";
+
+const browser = browserPerFile();
+
+test("the demo's dashboard shows the tank level live", async () => {
+  const { page } = browser;
+  const sensor = env("E2E_LEVEL_SENSOR");
+  await page.goto(env("E2E_DASHBOARD_URL"));
+  await page.waitForURL((url) => url.pathname === "/login");
+  await shot(page, "login");
+  await login(page, env("E2E_EMAIL"), env("E2E_PASSWORD"));
+
+  // The demo device is in the fleet and online.
+  await page.getByTestId("nav-fleet").click();
+  const row = page.getByTestId("device-row").filter({ hasText: "demo-revpi" });
+  await waitForAttribute(row.getByTestId("device-online"), "data-online", "true");
+  await shot(page, "fleet");
+
+  await page.getByTestId("nav-live").click();
+  await page.waitForURL((url) => url.pathname === "/live");
+  const option = page.locator(`[data-testid="live-sensor-option"][data-sensor-id="${sensor}"]`);
+  await option.check();
+  // The option is labelled with the sensor's name, so a newcomer can find it.
+  const labelled = page.getByLabel(/tank_level\.level_percent/);
+  expect(await labelled.count()).toBeGreaterThan(0);
+
+  await waitForAttribute(page.getByTestId("connection-state"), "data-state", "live");
+  const value = page.locator(`[data-testid="live-value"][data-sensor-id="${sensor}"]`);
+  const seen = await distinctTexts(value, 3, 20_000);
+  for (const text of seen) {
+    const level = firstNumber(text);
+    expect(level).toBeGreaterThanOrEqual(0);
+    expect(level).toBeLessThanOrEqual(100);
+  }
+  await waitForAttribute(page.getByTestId("live-chart"), "data-painted", "true");
+  await shot(page, "live");
+
+  expect(browser.pageErrors).toEqual([]);
+});
