@@ -86,3 +86,39 @@ def test_phone_width_and_dark_mode_do_not_overflow(stack: Stack) -> None:
 
 def test_api_docs_render_with_no_network(stack: Stack) -> None:
     run_script("docs.e2e.ts", "docs", stack.env("viewer"))
+
+
+def test_admin_creates_and_revokes_a_device_edits_a_sensor_and_adds_an_account(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """The token the page shows once really connects a device, revoking cuts it off, a unit
+    edited on the sensors page is stored, and the account created can sign in."""
+    email, password = f"{unique('new')}@example.com", "new-account-pass-1"
+    env = {
+        **stack.env("admin"),
+        "E2E_NEW_DEVICE_NAME": unique("e2e-new"),
+        "E2E_NEW_USER_EMAIL": email,
+        "E2E_NEW_USER_PASSWORD": password,
+    }
+    run = start_script("admin.e2e.ts", "admin", env)
+    try:
+        created = run.wait_for_signal("device-created", 60)
+        with start_agent(
+            tmp_path / "agent", tmp_path / "logs", stack.cloud.base_url, created["token"]
+        ) as agent:
+            poll(lambda: agent_status(agent.target).cloud_connected, 20, "the new device online")
+            run.answer("device-created")
+            run.wait_for_signal("device-revoked", 60)
+            poll(lambda: not agent_status(agent.target).cloud_connected, 10, "the device cut off")
+            run.answer("device-revoked")
+    finally:
+        out = run.finish(90)
+    assert run.process.returncode == 0, f"browser script failed:\n{out}"
+    with stack.cloud.http(stack.cloud.admin_token()) as client:
+        sensor = client.get(f"/api/v1/sensors/{stack.temperature_sensor}").json()
+        device = client.get(f"/api/v1/devices/{created['deviceId']}").json()
+    assert (sensor["unit"], sensor["min_value"], sensor["max_value"]) == ("degC", 0, 60)
+    assert device["revoked_at"] is not None
+    new_token = stack.cloud.login(email, password)
+    with stack.cloud.http(new_token) as client:
+        assert client.get("/api/v1/auth/me").json()["role"] == "operator"
