@@ -122,3 +122,7 @@ def test_admin_creates_and_revokes_a_device_edits_a_sensor_and_adds_an_account(
     new_token = stack.cloud.login(email, password)
     with stack.cloud.http(new_token) as client:
         assert client.get("/api/v1/auth/me").json()["role"] == "operator"
+
+
+def test_keyboard_only_a_laptop_screen_and_error_states(stack: Stack) -> None:
+    run_script("people.e2e.ts", "people", stack.env("admin"))
