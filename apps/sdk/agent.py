@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from apps.sdk.client import BridgeClient
-from apps.sdk.runtime import callback_loop, dispatch, sync_twin
+from apps.sdk.runtime import callback_loop, dispatch, maybe_async
 from revlink.agent.v1 import agent_pb2 as pb
 from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
 
@@ -222,9 +222,9 @@ class DeviceAgentInterface(BridgeClient):
             await asyncio.sleep(inter_wait)
         return False
 
-    publish_to_channel = sync_twin(publish_to_channel_async)
-    get_channel_aggregate = sync_twin(get_channel_aggregate_async)
-    get_status = sync_twin(get_status_async)
-    get_is_dda_online = sync_twin(get_is_dda_online_async)
-    get_is_dda_available = sync_twin(get_is_dda_available_async)
-    wait_for_channels_sync = sync_twin(wait_for_channels_sync_async)
+    publish_to_channel = maybe_async(publish_to_channel_async)
+    get_channel_aggregate = maybe_async(get_channel_aggregate_async)
+    get_status = maybe_async(get_status_async)
+    get_is_dda_online = maybe_async(get_is_dda_online_async)
+    get_is_dda_available = maybe_async(get_is_dda_available_async)
+    wait_for_channels_sync = maybe_async(wait_for_channels_sync_async)

@@ -21,7 +21,7 @@ import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from apps.sdk.errors import BridgeUnavailableError, from_rpc_error
-from apps.sdk.runtime import sdk_loop, sync_twin
+from apps.sdk.runtime import await_or_block, maybe_async, sdk_loop
 
 __all__ = ["BridgeClient", "channel_options"]
 
@@ -192,7 +192,7 @@ class BridgeClient:
 
         return await sdk_loop.run_async(probe())
 
-    health = sync_twin(health_async)
+    health = maybe_async(health_async)
 
     async def wait_until_healthy_async(self, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -202,7 +202,7 @@ class BridgeClient:
             await asyncio.sleep(0.2)
         return False
 
-    wait_until_healthy = sync_twin(wait_until_healthy_async)
+    wait_until_healthy = maybe_async(wait_until_healthy_async)
 
     async def close_async(self) -> None:
         async def close() -> None:
@@ -216,5 +216,6 @@ class BridgeClient:
         await sdk_loop.run_async(close())
 
     def close(self) -> None:
-        """Blocking twin of :meth:`close_async` (dispatches to subclasses' overrides)."""
-        sdk_loop.run(self.close_async())
+        """Twin of :meth:`close_async` (a subclass's override included): awaitable in async
+        code, blocking elsewhere."""
+        return await_or_block(self.close_async())

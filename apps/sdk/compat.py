@@ -2,9 +2,10 @@
 
 0.x apps call ``self.get_di(0)``, ``self.set_do(0, True)``, ``self.publish_to_channel(...)``
 and ``self.set_tag(...)`` on the application itself; each is a thin pass-through to an
-interface, with the ``_async`` twin the rest of the SDK has. Tags live where pydoover keeps
-them: in the aggregate of channel ``tag_values``, ``{APP_KEY: {tag: value}}`` for an app's own
-tags and ``{tag: value}`` for global ones, cached here from a subscription.
+interface, with an ``_async`` twin, and like the rest of the SDK the plain name is awaitable
+in an ``async def`` app (``await self.get_di(0)``) and blocking in a sync one. Tags live where
+pydoover keeps them: in the aggregate of channel ``tag_values``, ``{APP_KEY: {tag: value}}``
+for an app's own tags and ``{tag: value}`` for global ones, cached here from a subscription.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from apps.sdk.agent import DeviceAgentInterface, SubscriptionCallback
 from apps.sdk.platform import PlatformInterface
+from apps.sdk.runtime import maybe_async
 from revlink.channels import merge_patch
 
 __all__ = ["TAG_CHANNEL", "PydooverHelpers"]
@@ -38,46 +40,60 @@ class PydooverHelpers:
 
     # -- platform ---------------------------------------------------------------------------
 
-    def get_di(self, di: int) -> bool | list[bool]:
-        return self.platform_iface.get_di(di)
+    async def get_di_async(self, di: int) -> bool | list[bool]:
+        return await self.platform_iface.get_di_async(di)
 
-    def get_do(self, do: int) -> bool | list[bool]:
-        return self.platform_iface.get_do(do)
+    async def get_do_async(self, do: int) -> bool | list[bool]:
+        return await self.platform_iface.get_do_async(do)
 
-    def get_ai(self, ai: int) -> int | list[int]:
-        return self.platform_iface.get_ai(ai)
+    async def get_ai_async(self, ai: int) -> int | list[int]:
+        return await self.platform_iface.get_ai_async(ai)
 
-    def get_ao(self, ao: int) -> int | list[int]:
-        return self.platform_iface.get_ao(ao)
+    async def get_ao_async(self, ao: int) -> int | list[int]:
+        return await self.platform_iface.get_ao_async(ao)
 
-    def set_do(self, do: int, value: bool) -> None:
-        self.platform_iface.set_do(do, value)
+    async def set_do_async(self, do: int, value: bool) -> None:
+        await self.platform_iface.set_do_async(do, value)
 
-    def set_ao(self, ao: int, value: int) -> None:
-        self.platform_iface.set_ao(ao, value)
+    async def set_ao_async(self, ao: int, value: int) -> None:
+        await self.platform_iface.set_ao_async(ao, value)
 
-    def schedule_do(self, do: int, value: bool, delay_secs: float) -> None:
-        self.platform_iface.schedule_do(do, value, delay_secs)
+    async def schedule_do_async(self, do: int, value: bool, delay_secs: float) -> None:
+        await self.platform_iface.schedule_do_async(do, value, delay_secs)
 
-    def schedule_ao(self, ao: int, value: int, delay_secs: float) -> None:
-        self.platform_iface.schedule_ao(ao, value, delay_secs)
+    async def schedule_ao_async(self, ao: int, value: int, delay_secs: float) -> None:
+        await self.platform_iface.schedule_ao_async(ao, value, delay_secs)
+
+    get_di = maybe_async(get_di_async)
+    get_do = maybe_async(get_do_async)
+    get_ai = maybe_async(get_ai_async)
+    get_ao = maybe_async(get_ao_async)
+    set_do = maybe_async(set_do_async)
+    set_ao = maybe_async(set_ao_async)
+    schedule_do = maybe_async(schedule_do_async)
+    schedule_ao = maybe_async(schedule_ao_async)
 
     # -- device agent -----------------------------------------------------------------------
 
-    def publish_to_channel(self, channel_name: str, data: str | dict[str, Any]) -> int:
-        return self.device_agent.publish_to_channel(channel_name, data)
+    async def publish_to_channel_async(self, channel_name: str, data: str | dict[str, Any]) -> int:
+        return await self.device_agent.publish_to_channel_async(channel_name, data)
 
-    def get_channel_aggregate(self, channel_name: str) -> dict[str, Any]:
-        return self.device_agent.get_channel_aggregate(channel_name)
+    async def get_channel_aggregate_async(self, channel_name: str) -> dict[str, Any]:
+        return await self.device_agent.get_channel_aggregate_async(channel_name)
+
+    async def get_is_dda_available_async(self) -> bool:
+        return await self.device_agent.get_is_dda_available_async()
+
+    async def get_is_dda_online_async(self) -> bool:
+        return await self.device_agent.get_is_dda_online_async()
+
+    publish_to_channel = maybe_async(publish_to_channel_async)
+    get_channel_aggregate = maybe_async(get_channel_aggregate_async)
+    get_is_dda_available = maybe_async(get_is_dda_available_async)
+    get_is_dda_online = maybe_async(get_is_dda_online_async)
 
     def subscribe_to_channel(self, channel_name: str, callback: SubscriptionCallback) -> None:
         self.device_agent.add_subscription(channel_name, callback)
-
-    def get_is_dda_available(self) -> bool:
-        return self.device_agent.get_is_dda_available()
-
-    def get_is_dda_online(self) -> bool:
-        return self.device_agent.get_is_dda_online()
 
     def get_has_dda_been_online(self) -> bool:
         return self.device_agent.has_been_online
@@ -92,21 +108,18 @@ class PydooverHelpers:
     def get_global_tag(self, tag_key: str) -> Any:
         return copy.deepcopy(self._tag_values.get(tag_key))
 
-    def set_tag(self, tag_key: str, value: Any, app_key: str | None = None) -> None:
-        self.device_agent.publish_to_channel(**self._tag_record({tag_key: value}, app_key))
-
     async def set_tag_async(self, tag_key: str, value: Any, app_key: str | None = None) -> None:
         await self.device_agent.publish_to_channel_async(
             **self._tag_record({tag_key: value}, app_key)
         )
 
-    def set_global_tag(self, tag_key: str, value: Any) -> None:
-        self.device_agent.publish_to_channel(**self._tag_record({tag_key: value}, None, True))
-
     async def set_global_tag_async(self, tag_key: str, value: Any) -> None:
         await self.device_agent.publish_to_channel_async(
             **self._tag_record({tag_key: value}, None, True)
         )
+
+    set_tag = maybe_async(set_tag_async)
+    set_global_tag = maybe_async(set_global_tag_async)
 
     def _tag_record(
         self, tags: dict[str, Any], app_key: str | None, is_global: bool = False

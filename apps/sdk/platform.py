@@ -19,7 +19,7 @@ from apps.sdk.client import BridgeClient
 from apps.sdk.errors import NotFoundError
 from apps.sdk.handles import BridgeHandle
 from apps.sdk.pulses import PulseCounter
-from apps.sdk.runtime import callback_loop, dispatch, sync_twin
+from apps.sdk.runtime import callback_loop, dispatch, maybe_async
 from revlink.error_reasons import UNKNOWN_LEASE
 from revlink.platform.v1 import platform_pb2 as pb
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
@@ -303,22 +303,22 @@ class PlatformInterface(BridgeClient):
         self._follow("WatchInputs", lambda: request, handle)
         ready.wait(self.timeout)
 
-    get_di = sync_twin(get_di_async)
-    get_do = sync_twin(get_do_async)
-    get_ai = sync_twin(get_ai_async)
-    get_ao = sync_twin(get_ao_async)
-    get_io = sync_twin(get_io_async)
-    list_io = sync_twin(list_io_async)
-    get_system_status = sync_twin(get_system_status_async)
-    get_system_temperature = sync_twin(get_system_temperature_async)
-    set_do = sync_twin(set_do_async)
-    set_ao = sync_twin(set_ao_async)
-    set_io = sync_twin(set_io_async)
-    schedule_do = sync_twin(schedule_do_async)
-    schedule_ao = sync_twin(schedule_ao_async)
-    get_counters = sync_twin(get_counters_async)
-    reset_counters = sync_twin(reset_counters_async)
-    get_new_pulse_counter = sync_twin(get_new_pulse_counter_async)
-    acquire_lease = sync_twin(acquire_lease_async)
-    renew_lease = sync_twin(renew_lease_async)
-    release_lease = sync_twin(release_lease_async)
+    get_di = maybe_async(get_di_async)
+    get_do = maybe_async(get_do_async)
+    get_ai = maybe_async(get_ai_async)
+    get_ao = maybe_async(get_ao_async)
+    get_io = maybe_async(get_io_async)
+    list_io = maybe_async(list_io_async)
+    get_system_status = maybe_async(get_system_status_async)
+    get_system_temperature = maybe_async(get_system_temperature_async)
+    set_do = maybe_async(set_do_async)
+    set_ao = maybe_async(set_ao_async)
+    set_io = maybe_async(set_io_async)
+    schedule_do = maybe_async(schedule_do_async)
+    schedule_ao = maybe_async(schedule_ao_async)
+    get_counters = maybe_async(get_counters_async)
+    reset_counters = maybe_async(reset_counters_async)
+    get_new_pulse_counter = maybe_async(get_new_pulse_counter_async)
+    acquire_lease = maybe_async(acquire_lease_async)
+    renew_lease = maybe_async(renew_lease_async)
+    release_lease = maybe_async(release_lease_async)

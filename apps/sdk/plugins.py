@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apps.sdk.client import BridgeClient
-from apps.sdk.runtime import callback_loop, dispatch, sync_twin
+from apps.sdk.runtime import callback_loop, dispatch, maybe_async
 from revlink.plugin_values import ChannelScalar, from_channel_value, to_channel_value
 from revlink.plugins.v1 import plugins_pb2 as pb
 from revlink.plugins.v1 import plugins_pb2_grpc as pb_grpc
@@ -227,13 +227,13 @@ class PluginsInterface(BridgeClient):
 
         self._follow("WatchChannels", request, handle)
 
-    list_plugins = sync_twin(list_plugins_async)
-    list_instances = sync_twin(list_instances_async)
-    get_instance_status = sync_twin(get_instance_status_async)
-    read_channels = sync_twin(read_channels_async)
-    read_channel = sync_twin(read_channel_async)
-    write_channel = sync_twin(write_channel_async)
-    create_instance = sync_twin(create_instance_async)
-    start_instance = sync_twin(start_instance_async)
-    stop_instance = sync_twin(stop_instance_async)
-    remove_instance = sync_twin(remove_instance_async)
+    list_plugins = maybe_async(list_plugins_async)
+    list_instances = maybe_async(list_instances_async)
+    get_instance_status = maybe_async(get_instance_status_async)
+    read_channels = maybe_async(read_channels_async)
+    read_channel = maybe_async(read_channel_async)
+    write_channel = maybe_async(write_channel_async)
+    create_instance = maybe_async(create_instance_async)
+    start_instance = maybe_async(start_instance_async)
+    stop_instance = maybe_async(stop_instance_async)
+    remove_instance = maybe_async(remove_instance_async)

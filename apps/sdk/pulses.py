@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from apps.sdk.handles import BridgeHandle
-from apps.sdk.runtime import sync_twin
+from apps.sdk.runtime import maybe_async
 from revlink.error_reasons import UNKNOWN_COUNTER
 from revlink.platform.v1 import platform_pb2 as pb
 
@@ -74,6 +74,6 @@ class PulseCounter:
     async def get_pulses_per_minute_async(self) -> float:
         return (await self._read()).pulses_per_minute
 
-    read = sync_twin(read_async)
-    get_counter = sync_twin(get_counter_async)
-    get_pulses_per_minute = sync_twin(get_pulses_per_minute_async)
+    read = maybe_async(read_async)
+    get_counter = maybe_async(get_counter_async)
+    get_pulses_per_minute = maybe_async(get_pulses_per_minute_async)

@@ -55,6 +55,23 @@ async def test_async_twins(platform: PlatformInterface, plant: Plant) -> None:
     assert status.simulated
 
 
+async def test_plain_names_are_awaitable_in_async_code(
+    platform: PlatformInterface, plant: Plant
+) -> None:
+    """pydoover 0.x's calling style: ``await platform.get_di(0)`` in an ``async def`` app."""
+    plant.set_inputs(I_2=True, InputValue_2=1234)
+    assert await platform.get_di(1) is True
+    assert await platform.get_ai(1) == 1234
+    await platform.set_do(6, True)
+    assert plant.get("O_7") is True
+    assert await platform.get_do(6) is True
+    # The same names block and return values when called from plain code in a thread.
+    assert await asyncio.to_thread(platform.get_ai, 1) == 1234
+    await asyncio.to_thread(platform.set_do, 6, False)
+    assert plant.get("O_7") is False
+    await platform.close()
+
+
 def test_errors_are_typed(platform: PlatformInterface) -> None:
     with pytest.raises(NotFoundError, match="DI pin 99") as unknown:
         platform.get_di(99)

@@ -37,8 +37,12 @@ def publish(agent: AgentProcess, channel: str, message: dict[str, object]) -> No
 
 @pytest.mark.parametrize(
     "command",
-    [["tests.support.pydoover_app"], ["revlink", "app", "run", "tests.support.pydoover_app"]],
-    ids=["its own run_app", "revlink app run"],
+    [
+        ["tests.support.pydoover_app"],
+        ["revlink", "app", "run", "tests.support.pydoover_app"],
+        ["tests.support.pydoover_async_app"],
+    ],
+    ids=["its own run_app", "revlink app run", "async, awaiting plain names"],
 )
 def test_a_pydoover_0x_app_runs_with_only_its_imports_changed(
     platform_bridge: PlatformBridge,

@@ -1,0 +1,46 @@
+"""The pump controller written as most real pydoover 0.x apps are: ``async def`` hooks that
+``await`` the plain names (``await self.get_ai(0)``, ``await self.platform_iface.set_do``).
+
+With pydoover its imports read ``from pydoover.docker import Application, run_app``; only
+those were changed. The config is the sync app's, so the same test drives both.
+"""
+
+from apps.sdk import Application, run_app
+from tests.support.pydoover_app import PumpConfig
+
+
+class AsyncPumpApplication(Application):
+    config: PumpConfig
+
+    async def setup(self):
+        self.loop_target_period = 0.1
+        self.running = False
+        self.forced_off = False
+        self.subscribe_to_channel("pump_commands", self.on_command)
+        await self.platform_iface.set_do(self.config.pump_do.value, False)
+
+    async def main_loop(self):
+        level = await self.get_ai(0)
+        if self.forced_off:
+            self.running = False
+        elif level < self.config.start_below.value:
+            self.running = True
+        elif level > self.config.stop_above.value:
+            self.running = False
+        await self.set_do(self.config.pump_do.value, self.running)
+        if await self.platform_iface.get_do(self.config.pump_do.value) != self.running:
+            raise RuntimeError("an output just set must read back")
+        await self.publish_to_channel("pump", {"level": level, "running": self.running})
+        await self.set_tag("running", self.running)
+        if self.get_tag("running") != self.running:
+            raise RuntimeError("a tag just set must read back")
+        if not await self.device_agent.get_is_dda_available():
+            raise RuntimeError("the agent answers, so it is available")
+
+    async def on_command(self, channel, data):
+        if "forced_off" in data:
+            self.forced_off = bool(data["forced_off"])
+
+
+if __name__ == "__main__":
+    run_app(AsyncPumpApplication(config=PumpConfig()))
