@@ -3,6 +3,11 @@
 Every publish carries a fresh idempotency key and its retries reuse it, so a Publish whose
 reply was lost (agent restarting) is stored once. Subscriptions resume by themselves after
 the agent restarts, from the last event they saw.
+
+``publish_to_channel`` keeps pydoover's channel model: a published payload is merged into
+the channel aggregate, and ``record_log`` only decides whether it is also kept as a message;
+subscribers get the merged aggregate. :meth:`DeviceAgentInterface.publish` is the plain
+record call underneath, with the message and the aggregate patch given apart.
 """
 
 from __future__ import annotations
@@ -24,11 +29,15 @@ from apps.sdk.runtime import callback_loop, dispatch, maybe_async
 from revlink.agent.v1 import agent_pb2 as pb
 from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
 
-__all__ = ["AgentStatus", "DeviceAgentInterface"]
+__all__ = ["DEFAULT_EVENTS", "AgentStatus", "DeviceAgentInterface", "channel_payload"]
 
 
 SubscriptionCallback = Callable[[str, dict[str, Any]], Any]
 ALL_EVENTS = frozenset({"message", "aggregate", "command"})
+# pydoover's callbacks see the merged aggregate after each change; raw messages are opt-in.
+DEFAULT_EVENTS = frozenset({"aggregate", "command"})
+# Where a payload that is not a JSON object goes: the channel keeps it as {"message": text}.
+TEXT_KEY = "message"
 
 log = structlog.get_logger(__name__)
 
@@ -58,10 +67,20 @@ def _expired(command: pb.Command) -> bool:
     return command.HasField("expire_time") and command.expire_time.ToNanoseconds() <= time.time_ns()
 
 
-def _json(value: Mapping[str, Any] | str | None) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else json.dumps(value, allow_nan=False)
+def _json(value: Mapping[str, Any] | None) -> str:
+    return "" if value is None else json.dumps(value, allow_nan=False)
+
+
+def channel_payload(message: Mapping[str, Any] | str | None) -> Mapping[str, Any] | None:
+    """A payload as pydoover takes it: a mapping, a JSON object in a string, or any other
+    text, which is kept as ``{"message": text}`` (a channel holds JSON objects)."""
+    if message is None or isinstance(message, Mapping):
+        return message
+    try:
+        parsed = json.loads(message)
+    except ValueError:
+        parsed = None
+    return parsed if isinstance(parsed, dict) else {TEXT_KEY: message}
 
 
 class DeviceAgentInterface(BridgeClient):
@@ -72,9 +91,36 @@ class DeviceAgentInterface(BridgeClient):
 
     def __init__(self, app_key: str = "", dda_uri: str = "localhost:50051", **kwargs: Any):
         super().__init__(dda_uri, app_key=app_key, **kwargs)
-        self._subscriptions: dict[str, _Subscription] = {}
+        self._subscriptions: dict[str, list[_Subscription]] = {}
         # Whether any status this process read said the agent reached the cloud.
         self.has_been_online = False
+
+    async def publish_async(
+        self,
+        channel_name: str,
+        message: Mapping[str, Any] | None = None,
+        *,
+        aggregate: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> int:
+        """Store one record: a channel message and/or a merge patch of the aggregate, each
+        only when given; returns the record's seq.
+
+        Retries inside this call reuse one idempotency key; pass your own
+        ``idempotency_key`` to make a retry of the whole call safe as well.
+        """
+        request = pb.PublishRequest(
+            channel=channel_name,
+            message_json=_json(message),
+            aggregate_json=_json(aggregate),
+            idempotency_key=idempotency_key or uuid.uuid4().hex,
+            app_key=self.app_key,
+        )
+        if timestamp is not None:
+            request.source_time.FromDatetime(timestamp)
+        reply = await self._call("Publish", request)
+        return int(reply.seq)
 
     async def publish_to_channel_async(
         self,
@@ -86,26 +132,24 @@ class DeviceAgentInterface(BridgeClient):
         aggregate: Mapping[str, Any] | None = None,
         timestamp: datetime | None = None,
         idempotency_key: str | None = None,
-    ) -> int:
-        """Publish ``message`` to the channel; returns the record's seq.
+    ) -> bool:
+        """Publish as pydoover does: ``message`` is merged into the channel aggregate and, with
+        ``record_log`` (the default), also kept as a channel message. True once stored;
+        failures raise typed errors rather than answering False.
 
-        ``record_log=True`` (pydoover's default) keeps it as a channel message; False merges
-        it into the channel aggregate instead. ``aggregate`` merges a patch as well.
-        ``max_age`` is accepted for pydoover compatibility; every record is sent in order.
-        Retries inside this call reuse one idempotency key; pass your own
-        ``idempotency_key`` to make a retry of the whole call safe as well.
+        ``message`` may be a mapping or a string (see :func:`channel_payload`). ``aggregate``
+        (revlink's addition) merges that patch instead of the message. ``max_age`` is
+        accepted for pydoover compatibility; every record is sent in order.
         """
-        request = pb.PublishRequest(
-            channel=channel_name,
-            message_json=_json(message) if record_log else "",
-            aggregate_json=_json(aggregate) or ("" if record_log else _json(message)),
-            idempotency_key=idempotency_key or uuid.uuid4().hex,
-            app_key=self.app_key,
+        payload = channel_payload(message)
+        await self.publish_async(
+            channel_name,
+            payload if record_log else None,
+            aggregate=aggregate if aggregate is not None else payload,
+            timestamp=timestamp,
+            idempotency_key=idempotency_key,
         )
-        if timestamp is not None:
-            request.source_time.FromDatetime(timestamp)
-        reply = await self._call("Publish", request)
-        return int(reply.seq)
+        return True
 
     async def get_channel_aggregate_async(self, channel_name: str) -> dict[str, Any]:
         reply = await self._call("GetAggregate", pb.GetAggregateRequest(channel=channel_name))
@@ -134,17 +178,17 @@ class DeviceAgentInterface(BridgeClient):
         self,
         channel_name: str,
         callback: SubscriptionCallback,
-        events: Collection[str] = ALL_EVENTS,
+        events: Collection[str] = DEFAULT_EVENTS,
         *,
         after_event_id: int = 0,
     ) -> None:
         """Call ``callback(channel, data)`` for the channel's events.
 
-        ``data`` is the aggregate (first its current value, then after each change), a
-        message, or a cloud command's payload, as ``events`` selects. A command past its
-        expiry time is logged and not delivered. An ``async def`` callback runs on the loop
-        that registered it, a plain one in a worker thread. Subscribing to a channel again
-        replaces the earlier subscription.
+        ``data`` is the merged aggregate (first its current value, then after each change),
+        a cloud command's payload, or, when ``events`` asks for ``"message"``, each raw
+        message. A command past its expiry time is logged and not delivered. An
+        ``async def`` callback runs on the loop that registered it, a plain one in a worker
+        thread. Every callback subscribed to a channel is called, each from its own stream.
 
         ``after_event_id`` (a :meth:`last_event_id` kept from an earlier run) first replays
         the events after it that the agent still holds, so a process that was down misses
@@ -153,11 +197,10 @@ class DeviceAgentInterface(BridgeClient):
         unknown = set(events) - ALL_EVENTS
         if unknown:
             raise ValueError(f"unknown events {sorted(unknown)}; choose from {sorted(ALL_EVENTS)}")
-        self.remove_subscription(channel_name)
         subscription = _Subscription(
             channel_name, callback, frozenset(events), callback_loop(callback), after_event_id
         )
-        self._subscriptions[channel_name] = subscription
+        self._subscriptions.setdefault(channel_name, []).append(subscription)
 
         def request() -> pb.SubscribeRequest:
             # After a reconnect, resume after the last event seen: nothing twice, nothing lost
@@ -170,16 +213,23 @@ class DeviceAgentInterface(BridgeClient):
             "Subscribe", request, lambda event: self._deliver(subscription, event)
         )
 
-    def remove_subscription(self, channel_name: str) -> None:
-        """Stop delivering the channel's events (a no-op when not subscribed)."""
-        subscription = self._subscriptions.pop(channel_name, None)
-        if subscription is not None and subscription.follower is not None:
-            self._unfollow(subscription.follower)
+    def remove_subscription(
+        self, channel_name: str, callback: SubscriptionCallback | None = None
+    ) -> None:
+        """Stop calling ``callback`` (every callback when None) for the channel's events; a
+        no-op when there is none."""
+        subscriptions = self._subscriptions.get(channel_name, [])
+        leaving = [s for s in subscriptions if callback is None or s.callback == callback]
+        for subscription in leaving:
+            subscriptions.remove(subscription)
+            if subscription.follower is not None:
+                self._unfollow(subscription.follower)
+        if not subscriptions:
+            self._subscriptions.pop(channel_name, None)
 
     def last_event_id(self, channel_name: str) -> int:
-        """The resume point of the channel's subscription: the newest event it has reached."""
-        sub = self._subscriptions.get(channel_name)
-        return sub.last_event if sub is not None else 0
+        """The resume point of the channel's subscriptions: the newest event one has reached."""
+        return max((s.last_event for s in self._subscriptions.get(channel_name, [])), default=0)
 
     def _deliver(self, sub: _Subscription, event: pb.SubscribeResponse) -> None:
         # Not max(): a stream's ids only grow, and its first (the snapshot's) is where the
@@ -208,8 +258,9 @@ class DeviceAgentInterface(BridgeClient):
             dispatch(sub.callback, sub.loop, sub.channel, data)
 
     def is_channel_synced(self, channel_name: str) -> bool:
-        sub = self._subscriptions.get(channel_name)
-        return sub is not None and sub.synced.is_set()
+        """True once every subscription to the channel has received its aggregate."""
+        subscriptions = self._subscriptions.get(channel_name, [])
+        return bool(subscriptions) and all(s.synced.is_set() for s in subscriptions)
 
     async def wait_for_channels_sync_async(
         self, channel_names: Collection[str], timeout: float = 5.0, inter_wait: float = 0.05
@@ -222,6 +273,7 @@ class DeviceAgentInterface(BridgeClient):
             await asyncio.sleep(inter_wait)
         return False
 
+    publish = maybe_async(publish_async)
     publish_to_channel = maybe_async(publish_to_channel_async)
     get_channel_aggregate = maybe_async(get_channel_aggregate_async)
     get_status = maybe_async(get_status_async)

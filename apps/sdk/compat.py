@@ -75,8 +75,16 @@ class PydooverHelpers:
 
     # -- device agent -----------------------------------------------------------------------
 
-    async def publish_to_channel_async(self, channel_name: str, data: str | dict[str, Any]) -> int:
-        return await self.device_agent.publish_to_channel_async(channel_name, data)
+    async def publish_to_channel_async(
+        self,
+        channel_name: str,
+        data: str | dict[str, Any],
+        record_log: bool = True,
+        max_age: float | None = None,
+    ) -> bool:
+        return await self.device_agent.publish_to_channel_async(
+            channel_name, data, record_log, max_age
+        )
 
     async def get_channel_aggregate_async(self, channel_name: str) -> dict[str, Any]:
         return await self.device_agent.get_channel_aggregate_async(channel_name)

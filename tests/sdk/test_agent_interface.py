@@ -6,21 +6,34 @@ import threading
 import time
 from pathlib import Path
 
+import grpc
+
 from apps.sdk.agent import DeviceAgentInterface
+from revlink.agent.v1 import agent_pb2 as pb
+from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
 from tests.rig.agent import agent_status, start_agent
 from tests.rig.bridges import free_port
 from tests.rig.cloud import CloudServer
 from tests.rig.platform import wait_for
 
 
+def message_counts(target: str) -> dict[str, int]:
+    with grpc.insecure_channel(target) as channel:
+        reply = pb_grpc.DeviceAgentServiceStub(channel).ListChannels(
+            pb.ListChannelsRequest(), timeout=5
+        )
+    return {c.name: c.message_count for c in reply.channels}
+
+
 def test_publish_aggregate_and_status(tmp_path: Path) -> None:
     with start_agent(tmp_path / "data", tmp_path / "logs") as agent:
         dda = DeviceAgentInterface("tank-app", agent.target)
         try:
-            assert dda.publish_to_channel("tank", {"level": 40.5}) == 1
-            assert dda.publish_to_channel("tank", {"pump": True}, record_log=False) == 2
-            seq = dda.publish_to_channel("tank", {"level": 41}, aggregate={"mode": "auto"})
+            assert dda.publish("tank", {"level": 40.5}) == 1
+            assert dda.publish("tank", aggregate={"pump": True}) == 2
+            seq = dda.publish("tank", {"level": 41}, aggregate={"mode": "auto"})
             assert seq == 3
+            # A plain record keeps the message and the patch apart.
             assert dda.get_channel_aggregate("tank") == {"pump": True, "mode": "auto"}
             assert dda.get_channel_aggregate("never-written") == {}
             status = dda.get_status()
@@ -82,5 +95,55 @@ def test_a_kept_resume_point_replays_missed_commands_but_not_expired_ones(
             time.sleep(0.3)
             assert seen == [{"high": 2}]  # the expired one is logged, not delivered
             assert dda.last_event_id("setpoints") > kept
+        finally:
+            dda.close()
+
+
+def test_publish_to_channel_follows_pydoover_channel_semantics(tmp_path: Path) -> None:
+    """A published payload is merged into the aggregate (record_log only decides whether it is
+    also a message); every callback on a channel gets the merged aggregate; text is kept."""
+    with start_agent(tmp_path / "data", tmp_path / "logs") as agent:
+        dda = DeviceAgentInterface("app", agent.target)
+        first: list[dict[str, object]] = []
+        second: list[dict[str, object]] = []
+        try:
+            dda.add_subscription("state", lambda c, d: first.append(d))
+            dda.add_subscription("state", lambda c, d: second.append(d))
+            assert dda.wait_for_channels_sync(["state"], timeout=5)
+            assert dda.publish_to_channel("state", {"mode": "auto"}) is True
+            assert dda.publish_to_channel("state", {"level": 3}, record_log=False) is True
+            merged = {"mode": "auto", "level": 3}
+            assert dda.get_channel_aggregate("state") == merged
+            for seen in (first, second):
+                wait_for(lambda s=seen: merged in s, 5, "the merged aggregate at each callback")
+                assert {"level": 3} not in seen  # never the raw message
+            assert message_counts(agent.target)["state"] == 1  # record_log=False: no message
+
+            assert dda.publish_to_channel("events", "Pump started") is True
+            assert dda.publish_to_channel("events", '{"cycles": 4}') is True
+            assert dda.get_channel_aggregate("events") == {"message": "Pump started", "cycles": 4}
+        finally:
+            dda.close()
+
+
+def test_removing_one_callback_keeps_the_others(tmp_path: Path) -> None:
+    with start_agent(tmp_path / "data", tmp_path / "logs") as agent:
+        dda = DeviceAgentInterface("app", agent.target)
+        kept: list[dict[str, object]] = []
+        dropped: list[dict[str, object]] = []
+
+        def drop(channel: str, data: dict[str, object]) -> None:
+            dropped.append(data)
+
+        try:
+            dda.add_subscription("state", lambda c, d: kept.append(d))
+            dda.add_subscription("state", drop)
+            assert dda.wait_for_channels_sync(["state"], timeout=5)
+            dda.remove_subscription("state", drop)
+            dda.publish_to_channel("state", {"n": 1})
+            wait_for(lambda: {"n": 1} in kept, 5, "the kept callback")
+            time.sleep(0.3)
+            assert {"n": 1} not in dropped
+            assert dda.is_channel_synced("state")
         finally:
             dda.close()

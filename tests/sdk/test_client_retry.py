@@ -66,7 +66,7 @@ async def test_a_cancelled_publish_is_repeated_with_the_same_key(
     target, agent, _ = server
     dda = DeviceAgentInterface("app", target)
     try:
-        assert await dda.publish_to_channel_async("tank", {"level": 1}) == 7
+        assert await dda.publish_async("tank", {"level": 1}) == 7
     finally:
         await dda.close_async()
     assert len(agent.keys) == 2

@@ -28,11 +28,13 @@ def aggregate(agent: AgentProcess, channel: str) -> dict[str, object]:
     return dict(json.loads(reply.aggregate_json or "{}"))
 
 
-def publish(agent: AgentProcess, channel: str, message: dict[str, object]) -> None:
-    with grpc.insecure_channel(agent.target) as conn:
-        pb_grpc.DeviceAgentServiceStub(conn).Publish(
-            pb.PublishRequest(channel=channel, message_json=json.dumps(message)), timeout=5
-        )
+def publish(agent: AgentProcess, channel: str, message: dict[str, object], **kw: object) -> None:
+    """Publish as another pydoover app on the device would."""
+    peer = DeviceAgentInterface("peer-app", agent.target)
+    try:
+        assert peer.publish_to_channel(channel, message, **kw) is True
+    finally:
+        peer.close()
 
 
 @pytest.mark.parametrize(
@@ -77,6 +79,11 @@ def test_a_pydoover_0x_app_runs_with_only_its_imports_changed(
         wait_for(lambda: plant.get("O_1") is False, 5, "the pump stopped above 6000")
         plant.set_inputs(InputValue_1=3500)
         wait_for(lambda: plant.get("O_1") is True, 5, "the pump started again")
+        # Another app sets this app's tag the way pydoover writes tags; get_tag sees it,
+        # and the telemetry message, merged into the channel's aggregate, carries it.
+        publish(agent, "tag_values", {"pump-1": {"limit": 5}}, record_log=False)
+        wait_for(lambda: aggregate(agent, "pump").get("limit") == 5, 5, "the other app's tag")
+        assert aggregate(agent, "pump")["running"] is True
         publish(agent, "pump_commands", {"forced_off": True})
         wait_for(lambda: plant.get("O_1") is False, 5, "the command stopped the pump")
         code, output = finish(app)

@@ -29,6 +29,9 @@ class PumpApplication(Application):
         self.running = False
         self.forced_off = False
         self.subscribe_to_channel("pump_commands", self.on_command)
+        # An app's own tag_values subscription must not displace the one get_tag reads.
+        self.tag_updates = 0
+        self.subscribe_to_channel("tag_values", self.on_tags)
 
     def main_loop(self):
         level = self.get_ai(0)
@@ -39,10 +42,15 @@ class PumpApplication(Application):
         elif level > self.config.stop_above.value:
             self.running = False
         self.set_do(self.config.pump_do.value, self.running)
-        self.publish_to_channel("pump", {"level": level, "running": self.running})
+        telemetry = {"level": level, "running": self.running, "limit": self.get_tag("limit")}
+        if not self.publish_to_channel("pump", telemetry):
+            raise RuntimeError("publish_to_channel answers True once stored")
         self.set_tag("running", self.running)
         if self.get_tag("running") != self.running:
             raise RuntimeError("a tag just set must read back")
+
+    def on_tags(self, channel, aggregate):
+        self.tag_updates += 1
 
     def on_command(self, channel, data):
         if "forced_off" in data:

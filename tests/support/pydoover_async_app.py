@@ -17,6 +17,9 @@ class AsyncPumpApplication(Application):
         self.running = False
         self.forced_off = False
         self.subscribe_to_channel("pump_commands", self.on_command)
+        # An app's own tag_values subscription must not displace the one get_tag reads.
+        self.tag_updates = 0
+        self.subscribe_to_channel("tag_values", self.on_tags)
         await self.platform_iface.set_do(self.config.pump_do.value, False)
 
     async def main_loop(self):
@@ -30,12 +33,17 @@ class AsyncPumpApplication(Application):
         await self.set_do(self.config.pump_do.value, self.running)
         if await self.platform_iface.get_do(self.config.pump_do.value) != self.running:
             raise RuntimeError("an output just set must read back")
-        await self.publish_to_channel("pump", {"level": level, "running": self.running})
+        telemetry = {"level": level, "running": self.running, "limit": self.get_tag("limit")}
+        if not await self.publish_to_channel("pump", telemetry):
+            raise RuntimeError("publish_to_channel answers True once stored")
         await self.set_tag("running", self.running)
         if self.get_tag("running") != self.running:
             raise RuntimeError("a tag just set must read back")
         if not await self.device_agent.get_is_dda_available():
             raise RuntimeError("the agent answers, so it is available")
+
+    async def on_tags(self, channel, aggregate):
+        self.tag_updates += 1
 
     async def on_command(self, channel, data):
         if "forced_off" in data:
