@@ -9,9 +9,13 @@ simply see the status and the message.
 from __future__ import annotations
 
 __all__ = [
+    "COMMAND_FAILED",
     "INVALID_VALUE",
+    "NOT_SUPPORTED",
     "NOT_WRITABLE",
+    "POWER_CONTROL_DISABLED",
     "REASON_KEY",
+    "SHUTDOWN_IMMUNITY",
     "UNKNOWN_COUNTER",
     "UNKNOWN_IO",
     "UNKNOWN_LEASE",
@@ -24,3 +28,9 @@ UNKNOWN_LEASE = "UNKNOWN_LEASE"
 UNKNOWN_COUNTER = "UNKNOWN_COUNTER"
 NOT_WRITABLE = "NOT_WRITABLE"
 INVALID_VALUE = "INVALID_VALUE"
+# The system calls: reboot and shutdown need the operator's consent and no immunity; what the
+# hardware cannot do, or a system command that failed.
+POWER_CONTROL_DISABLED = "POWER_CONTROL_DISABLED"
+SHUTDOWN_IMMUNITY = "SHUTDOWN_IMMUNITY"
+NOT_SUPPORTED = "NOT_SUPPORTED"
+COMMAND_FAILED = "COMMAND_FAILED"

@@ -1,30 +1,35 @@
 """``Application``: what a device app subclasses (pydoover's lifecycle, made robust).
 
 Order of a run: health endpoint → config (``CONFIG_FP`` or the ``deployment_config``
-aggregate, key ``applications.<APP_KEY>``) → watchdog lease on the platform → ``setup()`` →
-``main_loop()`` at a fixed rate. ``setup``/``main_loop``/hooks may be plain or ``async``;
-plain ones run in a worker thread so the loop stays responsive to signals and health probes.
+aggregate, key ``applications.<APP_KEY>``) → ``setup()`` → watchdog lease on the platform,
+sized for the loop period ``setup`` chose → ``main_loop()`` at a fixed rate, tags committed
+after each loop. ``setup``/``main_loop``/hooks may be plain or ``async``; plain ones run in a
+worker thread so the loop stays responsive to signals and health probes. A ``setup`` that
+raises is logged, the app waits ``error_wait_period`` and exits 1 (pydoover's policy: the
+container restarts it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import time
 import typing
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import structlog
 
 from apps.sdk.agent import DeviceAgentInterface
-from apps.sdk.compat import TAG_CHANNEL, PydooverHelpers
+from apps.sdk.compat import PydooverHelpers
 from apps.sdk.config import ConfigError, Schema
 from apps.sdk.health import HealthServer
 from apps.sdk.platform import PlatformInterface
 from apps.sdk.plugins import PluginsInterface
+from apps.sdk.runtime import call_hook
+from apps.sdk.tag_helpers import TagHelpers
+from apps.sdk.tags import TAG_CHANNEL, TagStore
+from apps.sdk.unavailable import Unavailable
 
 __all__ = ["AppFailedError", "Application"]
 
@@ -35,16 +40,10 @@ OVERRUN_WARNING_INTERVAL = 6.0
 
 
 class AppFailedError(RuntimeError):
-    """``main_loop`` failed too many times in a row; the process exits non-zero."""
+    """``setup`` failed, or ``main_loop`` too many times in a row; the process exits 1."""
 
 
-async def _call(function: Callable[..., Any], *args: Any) -> Any:
-    if inspect.iscoroutinefunction(function):
-        return await function(*args)
-    return await asyncio.to_thread(function, *args)
-
-
-class Application(PydooverHelpers):
+class Application(PydooverHelpers, TagHelpers):
     config_cls: ClassVar[type[Schema] | None] = None
     loop_target_period: float = 1.0
     error_wait_period: float = 10.0
@@ -55,23 +54,25 @@ class Application(PydooverHelpers):
 
     def __init__(
         self,
+        config: Schema | None = None,
         app_key: str = "",
+        is_async: bool | None = None,
         device_agent: DeviceAgentInterface | None = None,
         platform_iface: PlatformInterface | None = None,
-        plugins_iface: PluginsInterface | None = None,
+        modbus_iface: Any = None,
         name: str | None = None,
         test_mode: bool = False,
         config_fp: str | Path | None = None,
         healthcheck_port: int | None = 49200,
         *,
-        config: Schema | None = None,
-        is_async: bool | None = None,
+        plugins_iface: PluginsInterface | None = None,
     ) -> None:
-        """Build the app; ``config`` and ``is_async`` are pydoover 0.x's arguments.
+        """Build the app; the arguments are pydoover 0.x's, in its order, plus revlink's.
 
-        ``config`` is a schema instance (0.x's ``run_app(MyApp(config=MyConfig()))``) used
-        instead of ``config_cls()``. ``is_async`` is accepted and ignored: each hook may be
-        plain or ``async def`` on its own.
+        ``config`` is a schema instance (0.x's ``run_app(MyApp(config=MyConfig()))`` or
+        ``MyApp(MyConfig())``) used instead of ``config_cls()``. ``is_async`` is accepted
+        and ignored: each hook may be plain or ``async def``. ``modbus_iface`` is whatever
+        object the app should use as one (there is no revlink Modbus bridge yet).
         """
         del is_async
         self.name = name or type(self).__name__
@@ -96,7 +97,20 @@ class Application(PydooverHelpers):
         self._step_requested = asyncio.Event()
         self._step_done = asyncio.Event()
         self._last_overrun_warning = 0.0
-        self._tag_values: dict[str, Any] = {}
+        self._shutdown_at = None
+        self._display_name: str | None = None
+        # pydoover apps reach for these in setup(); their bridges are not part of revlink
+        # yet, so a use fails at the call and says so.
+        self.modbus_iface: Any = modbus_iface or Unavailable(
+            "modbus_iface",
+            "revlink has no Modbus bridge yet; read the bus through a device "
+            "plugin (self.plugins_iface)",
+        )
+        self.ui_manager: Any = Unavailable(
+            "ui_manager",
+            "revlink's dashboard does not render app UIs yet; publish the values "
+            "to a channel instead",
+        )
 
     @classmethod
     def schema_class(cls) -> type[Schema] | None:
@@ -121,6 +135,7 @@ class Application(PydooverHelpers):
         """Say who the app is and where its bridges are; ``run_app`` calls it before starting
         an app that was built without them, with what the flags and variables say."""
         self.app_key = app_key
+        self._tags = TagStore(app_key)
         self.device_agent = device_agent
         self.platform_iface = platform_iface
         self.plugins_iface = plugins_iface
@@ -131,6 +146,11 @@ class Application(PydooverHelpers):
             else None
         )
         self.log = log.bind(app=self.name, app_key=app_key)
+
+    @property
+    def app_display_name(self) -> str:
+        """The name the deployment gives this app (``APP_DISPLAY_NAME``), else its own."""
+        return self._display_name or self.name
 
     # -- hooks for subclasses --------------------------------------------------------------
 
@@ -174,8 +194,8 @@ class Application(PydooverHelpers):
             self.device_agent.add_subscription(
                 TAG_CHANNEL, self._on_tag_values, events=("aggregate",)
             )
+            await self._setup()
             await self._acquire_lease()
-            await _call(self.setup)
             self._ready.set()
             self.log.info("app.started", period_s=self.loop_target_period)
             await self._loop()
@@ -188,6 +208,15 @@ class Application(PydooverHelpers):
             return 2
         finally:
             await self._shutdown()
+
+    async def _setup(self) -> None:
+        try:
+            await call_hook(self.setup)
+            await self.commit_tags_async()
+        except Exception:
+            self.log.exception("app.setup_failed", wait_s=self.error_wait_period)
+            await self._sleep_until(time.monotonic() + self.error_wait_period)
+            raise AppFailedError("setup failed") from None
 
     async def _loop(self) -> None:
         period = self.loop_target_period
@@ -214,7 +243,9 @@ class Application(PydooverHelpers):
 
     async def _one_loop(self) -> None:
         try:
-            await _call(self.main_loop)
+            await call_hook(self.main_loop)
+            await self._answer_shutdown_request()
+            await self.commit_tags_async()
         except Exception:
             self.healthy = False
             self.consecutive_failures += 1
@@ -264,7 +295,11 @@ class Application(PydooverHelpers):
 
     def _app_section(self, aggregate: dict[str, Any]) -> dict[str, Any]:
         section = aggregate.get("applications", {}).get(self.app_key, {})
-        return section if isinstance(section, dict) else {}
+        if not isinstance(section, dict):
+            return {}
+        name = section.get("APP_DISPLAY_NAME")
+        self._display_name = name if isinstance(name, str) and name else self._display_name
+        return section
 
     async def _deployment_update(self, channel: str, aggregate: dict[str, Any]) -> None:
         if self.config is None or not self._ready.is_set():
@@ -278,7 +313,7 @@ class Application(PydooverHelpers):
         if self.config.values() == before:
             return  # another part of the deployment changed, not this app's section
         self.log.info("app.config_updated", values=self.config.values())
-        await _call(self.on_config_update, self.config)
+        await call_hook(self.on_config_update, self.config)
 
     async def _acquire_lease(self) -> None:
         ttl = self.lease_ttl or max(5.0, 3 * self.loop_target_period)
@@ -287,9 +322,13 @@ class Application(PydooverHelpers):
 
     async def _shutdown(self) -> None:
         try:
-            await _call(self.on_shutdown)
+            await call_hook(self.on_shutdown)
         except Exception:
             self.log.exception("app.on_shutdown_failed")
+        try:
+            await self.commit_tags_async()
+        except Exception:
+            self.log.exception("app.tag_commit_failed")
         try:
             await self.platform_iface.release_lease_async(restore_safe_values=True)
         except Exception:

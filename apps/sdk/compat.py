@@ -3,25 +3,20 @@
 0.x apps call ``self.get_di(0)``, ``self.set_do(0, True)``, ``self.publish_to_channel(...)``
 and ``self.set_tag(...)`` on the application itself; each is a thin pass-through to an
 interface, with an ``_async`` twin, and like the rest of the SDK the plain name is awaitable
-in an ``async def`` app (``await self.get_di(0)``) and blocking in a sync one. Tags live where
-pydoover keeps them: in the aggregate of channel ``tag_values``, ``{APP_KEY: {tag: value}}``
-for an app's own tags and ``{tag: value}`` for global ones, cached here from a subscription.
+in an ``async def`` app (``await self.get_di(0)``) and blocking in a sync one. Tags and the
+shutdown hooks are in :mod:`apps.sdk.tag_helpers`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 from typing import Any
 
 from apps.sdk.agent import DeviceAgentInterface, SubscriptionCallback
 from apps.sdk.platform import PlatformInterface
 from apps.sdk.runtime import maybe_async
-from revlink.channels import merge_patch
 
-__all__ = ["TAG_CHANNEL", "PydooverHelpers"]
-
-TAG_CHANNEL = "tag_values"
+__all__ = ["PydooverHelpers"]
 
 
 class PydooverHelpers:
@@ -30,8 +25,9 @@ class PydooverHelpers:
     app_key: str
     device_agent: DeviceAgentInterface
     platform_iface: PlatformInterface
+    modbus_iface: Any
+    ui_manager: Any
     _ready: asyncio.Event
-    _tag_values: dict[str, Any]
 
     @property
     def is_ready(self) -> bool:
@@ -106,36 +102,81 @@ class PydooverHelpers:
     def get_has_dda_been_online(self) -> bool:
         return self.device_agent.has_been_online
 
-    # -- tags -------------------------------------------------------------------------------
+    # -- UI and Modbus: pass-throughs to parts revlink does not have yet ---------------------
+    # (``self.ui_manager`` / ``self.modbus_iface`` answer each call with a named error.)
 
-    def get_tag(self, tag_key: str, app_key: str | None = None) -> Any:
-        """This app's tag (or another app's), None when it was never set."""
-        section = self._tag_values.get(app_key or self.app_key)
-        return copy.deepcopy(section.get(tag_key)) if isinstance(section, dict) else None
+    def set_ui_elements(self, elements: Any) -> Any:
+        return self.ui_manager.set_children(elements)
 
-    def get_global_tag(self, tag_key: str) -> Any:
-        return copy.deepcopy(self._tag_values.get(tag_key))
+    def set_ui(self, ui: Any) -> Any:
+        return self.ui_manager.set_children(ui)
 
-    async def set_tag_async(self, tag_key: str, value: Any, app_key: str | None = None) -> None:
-        await self.device_agent.publish_to_channel_async(
-            **self._tag_record({tag_key: value}, app_key)
+    def get_command(self, name: str) -> Any:
+        return self.ui_manager.get_command(name)
+
+    def coerce_command(self, name: str, value: Any) -> Any:
+        return self.ui_manager.coerce_command(name, value)
+
+    def record_critical_value(self, name: str, value: Any) -> Any:
+        return self.ui_manager.record_critical_value(name, value)
+
+    def set_ui_status_icon(self, icon: Any) -> Any:
+        return self.ui_manager.set_status_icon(icon)
+
+    def start_ui_comms(self) -> Any:
+        return self.ui_manager.start_comms()
+
+    def set_ui_update_period(self, period: float) -> Any:
+        return self.ui_manager.set_min_ui_update_period(period)
+
+    def read_modbus_registers(
+        self,
+        address: int,
+        count: int,
+        register_type: int,
+        modbus_id: int | None = None,
+        bus_id: str | None = None,
+    ) -> Any:
+        return self.modbus_iface.read_registers(
+            bus_id=bus_id,
+            modbus_id=modbus_id,
+            start_address=address,
+            num_registers=count,
+            register_type=register_type,
         )
 
-    async def set_global_tag_async(self, tag_key: str, value: Any) -> None:
-        await self.device_agent.publish_to_channel_async(
-            **self._tag_record({tag_key: value}, None, True)
+    def write_modbus_registers(
+        self,
+        address: int,
+        values: list[int],
+        register_type: int,
+        modbus_id: int | None = None,
+        bus_id: str | None = None,
+    ) -> Any:
+        return self.modbus_iface.write_registers(
+            bus_id=bus_id,
+            modbus_id=modbus_id,
+            start_address=address,
+            values=values,
+            register_type=register_type,
         )
 
-    set_tag = maybe_async(set_tag_async)
-    set_global_tag = maybe_async(set_global_tag_async)
-
-    def _tag_record(
-        self, tags: dict[str, Any], app_key: str | None, is_global: bool = False
-    ) -> dict[str, Any]:
-        patch = tags if is_global else {app_key or self.app_key: tags}
-        # Seen at once by get_tag, before the agent's echo arrives.
-        self._tag_values = merge_patch(self._tag_values, copy.deepcopy(patch))
-        return {"channel_name": TAG_CHANNEL, "message": patch, "aggregate": patch}
-
-    def _on_tag_values(self, channel: str, aggregate: dict[str, Any]) -> None:
-        self._tag_values = aggregate
+    def add_new_modbus_read_subscription(
+        self,
+        address: int,
+        count: int,
+        register_type: int,
+        callback: Any,
+        poll_secs: float | None = None,
+        modbus_id: int | None = None,
+        bus_id: str | None = None,
+    ) -> Any:
+        return self.modbus_iface.add_read_register_subscription(
+            bus_id=bus_id,
+            modbus_id=modbus_id,
+            start_address=address,
+            num_registers=count,
+            register_type=register_type,
+            poll_secs=poll_secs,
+            callback=callback,
+        )

@@ -1,7 +1,9 @@
 """The config element types: one class per JSON type, each validating and exporting itself.
 
 Split from :mod:`apps.sdk.config` (which holds ``Schema`` and ``Object``, and documents the
-rules); import everything from there.
+rules); import everything from there. Each element exports pydoover's JSON Schema keys
+(``x-name``, ``x-hidden``, ``x-required``, ``x-position``, ``x-advanced``, ``format``) beside
+the standard ones, so that the Doover form shows a revlink schema as it shows pydoover's.
 """
 
 from __future__ import annotations
@@ -12,8 +14,19 @@ import json
 import math
 import operator
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Generic, TypedDict, TypeVar, Unpack, cast
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar, Unpack, cast
+
+from apps.sdk.config_base import (
+    ConfigError,
+    NotSet,
+    Variable,
+    _Common,
+    _is_number,
+    _same,
+    _show,
+    _snake,
+)
 
 __all__ = [
     "Array",
@@ -39,71 +52,11 @@ _BOUNDS = (  # (attribute, JSON Schema keyword, test that fails a value, message
 _Choices = Sequence[Any] | type[enum.Enum]
 
 
-class NotSet:
-    """Sentinel, spelled as in pydoover: ``default=NotSet`` means "no default"."""
-
-
-class ConfigError(ValueError):
-    """A config was refused. ``problems`` lists every fault, so one redeploy can fix all of them."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-class _Common(TypedDict, total=False):
-    """Keyword arguments that every element takes (pydoover's names)."""
-
-    default: Any
-    description: str | None
-    required: bool | None
-    hidden: bool
-    deprecated: bool | None
-    name: str | None
-
-
-def _show(value: object) -> str:
-    """Return a short repr, so that one huge bad value cannot flood a problem list."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _same(a: object, b: object) -> bool:
-    """Compare as JSON does: ``true`` is not ``1`` (Python says it is), but ``1`` is ``1.0``."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return a == b if _is_number(a) and _is_number(b) else type(a) is type(b) and a == b
-
-
 def _is_multiple(value: float, step: float) -> bool:
     """Test ints exactly. Test floats with a tolerance, so that 0.3 is a multiple of 0.1."""
     if isinstance(value, int) and isinstance(step, int):
         return value % step == 0
     return math.isclose(value / step, round(value / step), rel_tol=1e-9, abs_tol=1e-9)
-
-
-def _members(
-    elements: Mapping[str, Any], data: Mapping[str, Any], at: str, found: list[str]
-) -> Any:
-    """Check each member. A missing or null key is absent, and unknown keys are skipped."""
-    before, out = len(found), {}
-    for key, element in elements.items():
-        raw, path = data.get(key), f"{at}{key}"
-        out[key] = element._absent(path, found) if raw is None else element._check(raw, path, found)
-    return out if len(found) == before else _INVALID
-
-
-def _object_schema(elements: Mapping[str, ConfigElement[Any]]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {key: element.to_json_schema() for key, element in elements.items()},
-        "required": [key for key, element in elements.items() if element.required],
-        "additionalProperties": True,  # the cloud may send keys that this version does not know
-    }
 
 
 class ConfigElement(Generic[T]):
@@ -124,6 +77,10 @@ class ConfigElement(Generic[T]):
         self.description = kwargs.get("description") or ""
         self.hidden = kwargs.get("hidden", False)
         self.deprecated = kwargs.get("deprecated")
+        self.format = kwargs.get("format")
+        self.position = kwargs.get("position")
+        self.advanced = kwargs.get("advanced")
+        self.show_if = kwargs.get("show_if")
         self._required = kwargs.get("required")
         self._name: str | None = None
         self._value: Any = NotSet
@@ -133,7 +90,7 @@ class ConfigElement(Generic[T]):
     @property
     def name(self) -> str:
         """Return the JSON key: ``name=``, or else the display name in snake case (pydoover)."""
-        return self._name or self.display_name.strip().lower().replace(" ", "_")
+        return self._name or _snake(self.display_name)
 
     @property
     def required(self) -> bool:
@@ -159,18 +116,27 @@ class ConfigElement(Generic[T]):
         self._assign(value)
 
     def to_json_schema(self) -> dict[str, Any]:
-        """Return this element as a JSON Schema (2020-12) property."""
-        out: dict[str, Any] = {"title": self.display_name}
+        """Return this element as a JSON Schema (2020-12) property, keys in pydoover's order.
+
+        The type admits ``null`` when the key is optional, because null means "use the default".
+        """
+        out: dict[str, Any] = {"title": self.display_name, "x-name": self.name}
+        out["x-hidden"] = self.hidden
+        if self.format is not None:
+            out["format"] = self.format
         if self._json_type is not None:
-            out["type"] = [self._json_type, "null"] if self.default is None else self._json_type
+            out["type"] = self._json_type if self.required else [self._json_type, "null"]
+        out["x-required"] = self.required
         if self.description:
             out["description"] = self.description
-        if self.default is not NotSet:
+        if isinstance(self.default, Variable):
+            out["default"] = str(self.default)
+        elif self.default is not NotSet:
             out["default"] = self.default
-        if self.hidden:
-            out["x-hidden"] = True
-        if self.deprecated is not None:
-            out["deprecated"] = self.deprecated
+        optional = (("x-position", self.position), ("deprecated", self.deprecated))
+        out |= {key: flag for key, flag in optional if flag is not None}
+        if self.advanced is not None:
+            out["x-advanced"] = self.advanced
         limits = ((key, getattr(self, attr)) for attr, key in self._limits)
         return out | {key: limit for key, limit in limits if limit is not None}
 
@@ -184,18 +150,25 @@ class ConfigElement(Generic[T]):
 
     def _check_default(self, path: str) -> None:
         """Run when the element is declared, so that a bad default shows before any deployment."""
-        if self.default is not NotSet and self.default is not None:
-            found: list[str] = []
-            self._check(self.default, f"{path} default", found)
-            if found:
-                raise ConfigError(found)
+        if self.default is NotSet or self.default is None or isinstance(self.default, Variable):
+            return  # nothing to check (a Variable is filled in by the cloud)
+        found: list[str] = []
+        self._check(self.default, f"{path} default", found)
+        if found:
+            raise ConfigError(found)
 
     def _absent(self, path: str, found: list[str]) -> Any:
         if self.required:
             found.append(f"{path}: required")
             return _INVALID
+        return self._fallback(path, found)
+
+    def _fallback(self, path: str, found: list[str]) -> Any:
+        """Return the value of an absent optional key, or of one whose ``show_if`` is false."""
         if self.default is NotSet or self.default is None:
             return None
+        if isinstance(self.default, Variable):
+            return self.default
         return self._check(self.default, path, found)
 
     def _check(self, data: Any, path: str, found: list[str]) -> Any:
@@ -278,10 +251,11 @@ class Boolean(ConfigElement[bool]):
 
 
 class String(ConfigElement[str]):
-    """Text. ``length`` is pydoover's ``max_length``. ``pattern`` is searched, not anchored."""
+    """Text. ``length`` is pydoover's ``max_length`` (both keys are exported). ``pattern`` is
+    searched, not anchored."""
 
     _json_type, _types, _expected = "string", (str,), "a string"
-    _limits = (("max_length", "maxLength"), ("pattern", "pattern"))
+    _limits = (("max_length", "maxLength"), ("max_length", "length"), ("pattern", "pattern"))
 
     def __init__(
         self,
@@ -343,11 +317,13 @@ class Enum(ConfigElement[Any]):
         for choice, member in self._pairs:
             if _same(choice, data):
                 return choice if member is None else member.value
+            if member is not None and data == str(member.value):  # pydoover sends str(value)
+                return member.value
         found.append(f"{path}: {_show(data)} is not one of {self.choices!r}")
         return _INVALID
 
     def to_json_schema(self) -> dict[str, Any]:
-        return super().to_json_schema() | {"enum": list(self.choices)}
+        return {"enum": list(self.choices)} | super().to_json_schema()
 
 
 class Array(ConfigElement[list[Any]]):

@@ -1,8 +1,11 @@
 """The platform bridge from an app: pydoover's names, one pin → a scalar, several → a list.
 
-Every method has an ``_async`` twin; the plain name blocks (for sync apps). Outputs written
-while the app holds a watchdog lease (see :class:`~apps.sdk.app.Application`) return to
-their safe values if the app stops renewing it.
+Every method has an ``_async`` twin; the plain name is awaitable in async code and blocks
+elsewhere. Pins and values take pydoover's shapes (see :mod:`apps.sdk.platform_shapes`).
+Analog values are integers in the IO's unit (``IOInfo.unit``: mV, uA, 0.1 degC); floats
+written to them are rounded. Outputs written while the app holds a watchdog lease (see
+:class:`~apps.sdk.app.Application`) return to their safe values if the app stops renewing it.
+A failed call raises a typed error (:mod:`apps.sdk.errors`), where pydoover 0.x returned None.
 """
 
 from __future__ import annotations
@@ -15,16 +18,17 @@ from typing import Any, TypeVar
 import structlog
 from google.protobuf.duration_pb2 import Duration
 
-from apps.sdk.client import BridgeClient
 from apps.sdk.errors import NotFoundError
 from apps.sdk.handles import BridgeHandle
+from apps.sdk.platform_shapes import analog_values, digital_values, flat_pins
+from apps.sdk.platform_system import Location, PlatformSystemCalls
 from apps.sdk.pulses import PulseCounter
 from apps.sdk.runtime import callback_loop, dispatch, maybe_async
 from revlink.error_reasons import UNKNOWN_LEASE
 from revlink.platform.v1 import platform_pb2 as pb
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
 
-__all__ = ["IOInfo", "PlatformInterface", "SystemStatus"]
+__all__ = ["IOInfo", "Location", "PlatformInterface", "SystemStatus"]
 
 T = TypeVar("T")
 
@@ -38,14 +42,6 @@ _KIND_NAMES = {value: name.removeprefix("IO_KIND_") for name, value in pb.IOKind
 
 def _one_or_many(values: Sequence[T]) -> T | list[T]:
     return values[0] if len(values) == 1 else list(values)
-
-
-def _pins(pins: int | Sequence[int]) -> list[int]:
-    return [pins] if isinstance(pins, int) else list(pins)
-
-
-def _values(values: Any) -> list[Any]:
-    return list(values) if isinstance(values, list | tuple) else [values]
 
 
 def _duration(seconds: float) -> Duration:
@@ -76,6 +72,7 @@ class IOInfo:
     min_value: int
     max_value: int
     device_name: str
+    unit: str = ""  # of analog values: "mV", "uA", "0.1 degC"; empty when not fixed
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +84,7 @@ class SystemStatus:
     simulated: bool
 
 
-class PlatformInterface(BridgeClient):
+class PlatformInterface(PlatformSystemCalls):
     name = "platform"
     stub_class = pb_grpc.PlatformServiceStub
     # Reads and absolute writes; not schedules, counter resets or lease changes.
@@ -106,6 +103,10 @@ class PlatformInterface(BridgeClient):
             "SetAO",
             "SetIO",
             "RenewLease",
+            "TestComms",
+            "GetLocation",
+            "GetShutdownImmunity",
+            "SetShutdownImmunity",
         }
     )
 
@@ -125,17 +126,25 @@ class PlatformInterface(BridgeClient):
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def get_di_async(self, *pins: int) -> bool | list[bool]:
-        return _one_or_many((await self._call("GetDI", pb.GetDIRequest(pins=pins))).values)
+    async def get_di_async(self, *pins: int | Sequence[Any]) -> bool | list[bool]:
+        return _one_or_many(
+            (await self._call("GetDI", pb.GetDIRequest(pins=flat_pins(pins)))).values
+        )
 
-    async def get_do_async(self, *pins: int) -> bool | list[bool]:
-        return _one_or_many((await self._call("GetDO", pb.GetDORequest(pins=pins))).values)
+    async def get_do_async(self, *pins: int | Sequence[Any]) -> bool | list[bool]:
+        return _one_or_many(
+            (await self._call("GetDO", pb.GetDORequest(pins=flat_pins(pins)))).values
+        )
 
-    async def get_ai_async(self, *pins: int) -> int | list[int]:
-        return _one_or_many((await self._call("GetAI", pb.GetAIRequest(pins=pins))).values)
+    async def get_ai_async(self, *pins: int | Sequence[Any]) -> int | list[int]:
+        return _one_or_many(
+            (await self._call("GetAI", pb.GetAIRequest(pins=flat_pins(pins)))).values
+        )
 
-    async def get_ao_async(self, *pins: int) -> int | list[int]:
-        return _one_or_many((await self._call("GetAO", pb.GetAORequest(pins=pins))).values)
+    async def get_ao_async(self, *pins: int | Sequence[Any]) -> int | list[int]:
+        return _one_or_many(
+            (await self._call("GetAO", pb.GetAORequest(pins=flat_pins(pins)))).values
+        )
 
     async def get_io_async(self, *names: str) -> Value | list[Value]:
         reply = await self._call("GetIO", pb.GetIORequest(names=names))
@@ -155,9 +164,19 @@ class PlatformInterface(BridgeClient):
                 io.min_value,
                 io.max_value,
                 io.device_name,
+                io.unit,
             )
             for io in reply.ios
         ]
+
+    async def get_io_table_async(self) -> dict[str, list[int]]:
+        """pydoover's IO table: the pins of each kind, ``{"DI": [0, 1, ...], "DO": ..., "AI":
+        ..., "AO": ...}``. :meth:`list_io` has the detail (names, ranges, units)."""
+        table: dict[str, list[int]] = {"DI": [], "DO": [], "AI": [], "AO": []}
+        for io in await self.list_io_async():
+            if io.kind in table:
+                table[io.kind].append(io.pin)
+        return table
 
     async def get_system_status_async(self) -> SystemStatus:
         s = await self._call("GetSystemStatus", pb.GetSystemStatusRequest())
@@ -174,14 +193,14 @@ class PlatformInterface(BridgeClient):
 
     # -- writing ---------------------------------------------------------------------------
 
-    async def set_do_async(self, do: int | Sequence[int], value: bool | Sequence[bool]) -> None:
-        pins, values = _pins(do), _values(value)
+    async def set_do_async(self, do: int | Sequence[Any], value: bool | Sequence[Any]) -> None:
+        pins, values = flat_pins(do), digital_values(value)
         await self._leased(
             "SetDO", lambda lease: pb.SetDORequest(pins=pins, values=values, lease_id=lease)
         )
 
-    async def set_ao_async(self, ao: int | Sequence[int], value: int | Sequence[int]) -> None:
-        pins, values = _pins(ao), _values(value)
+    async def set_ao_async(self, ao: int | Sequence[Any], value: float | Sequence[Any]) -> None:
+        pins, values = flat_pins(ao), analog_values(value)
         await self._leased(
             "SetAO", lambda lease: pb.SetAORequest(pins=pins, values=values, lease_id=lease)
         )
@@ -191,9 +210,9 @@ class PlatformInterface(BridgeClient):
         await self._leased("SetIO", lambda lease: pb.SetIORequest(values=items, lease_id=lease))
 
     async def schedule_do_async(
-        self, do: int | Sequence[int], value: bool | Sequence[bool], in_secs: float
+        self, do: int | Sequence[Any], value: bool | Sequence[Any], in_secs: float
     ) -> None:
-        pins, values, delay = _pins(do), _values(value), _duration(in_secs)
+        pins, values, delay = flat_pins(do), digital_values(value), _duration(in_secs)
         await self._leased(
             "ScheduleDO",
             lambda lease: pb.ScheduleDORequest(
@@ -202,9 +221,9 @@ class PlatformInterface(BridgeClient):
         )
 
     async def schedule_ao_async(
-        self, ao: int | Sequence[int], value: int | Sequence[int], in_secs: float
+        self, ao: int | Sequence[Any], value: float | Sequence[Any], in_secs: float
     ) -> None:
-        pins, values, delay = _pins(ao), _values(value), _duration(in_secs)
+        pins, values, delay = flat_pins(ao), analog_values(value), _duration(in_secs)
         await self._leased(
             "ScheduleAO",
             lambda lease: pb.ScheduleAORequest(
@@ -229,13 +248,13 @@ class PlatformInterface(BridgeClient):
 
     # -- counters --------------------------------------------------------------------------
 
-    async def get_counters_async(self, *pins: int) -> int | list[int]:
-        reply = await self._call("GetCounters", pb.GetCountersRequest(pins=pins))
+    async def get_counters_async(self, *pins: int | Sequence[Any]) -> int | list[int]:
+        reply = await self._call("GetCounters", pb.GetCountersRequest(pins=flat_pins(pins)))
         counts: list[int] = list(reply.counts)
         return _one_or_many(counts)
 
-    async def reset_counters_async(self, *pins: int) -> None:
-        await self._call("ResetCounters", pb.ResetCountersRequest(pins=pins))
+    async def reset_counters_async(self, *pins: int | Sequence[Any]) -> None:
+        await self._call("ResetCounters", pb.ResetCountersRequest(pins=flat_pins(pins)))
 
     async def get_new_pulse_counter_async(
         self, di: int, edge: str = "rising", rate_window_secs: float = 20.0
@@ -309,6 +328,7 @@ class PlatformInterface(BridgeClient):
     get_ao = maybe_async(get_ao_async)
     get_io = maybe_async(get_io_async)
     list_io = maybe_async(list_io_async)
+    get_io_table = maybe_async(get_io_table_async)
     get_system_status = maybe_async(get_system_status_async)
     get_system_temperature = maybe_async(get_system_temperature_async)
     set_do = maybe_async(set_do_async)

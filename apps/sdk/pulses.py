@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from apps.sdk.errors import NotFoundError
 from apps.sdk.handles import BridgeHandle
 from apps.sdk.runtime import maybe_async
 from revlink.error_reasons import UNKNOWN_COUNTER
@@ -74,6 +75,29 @@ class PulseCounter:
     async def get_pulses_per_minute_async(self) -> float:
         return (await self._read()).pulses_per_minute
 
+    async def set_counter_async(self, counter: int) -> None:
+        """Make the count ``counter`` now; pulses from here on add to it (pydoover's name)."""
+        if isinstance(counter, bool) or not isinstance(counter, int) or counter < 0:
+            raise ValueError(f"a pulse count is an int >= 0, not {counter!r}")
+        await self._read()
+        self._carried = counter - self._last_count
+
+    async def stop_async(self) -> int:
+        """Stop counting on the bridge; returns the final count. Reads after this fail."""
+        counter, self._counter.value = self.counter_id, ""
+        if not counter:
+            return self._carried + self._last_count
+        try:
+            request = pb.StopPulseCounterRequest(counter_id=counter)
+            reply = await self.platform._call("StopPulseCounter", request)
+            self._last_count = int(reply.count)
+        except NotFoundError as exc:  # a restarted bridge holds nothing to stop
+            if exc.reason != UNKNOWN_COUNTER:
+                raise
+        return self._carried + self._last_count
+
     read = maybe_async(read_async)
     get_counter = maybe_async(get_counter_async)
     get_pulses_per_minute = maybe_async(get_pulses_per_minute_async)
+    set_counter = maybe_async(set_counter_async)
+    stop = maybe_async(stop_async)

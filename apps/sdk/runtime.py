@@ -17,7 +17,15 @@ from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
-__all__ = ["SdkLoop", "await_or_block", "callback_loop", "dispatch", "maybe_async", "sdk_loop"]
+__all__ = [
+    "SdkLoop",
+    "await_or_block",
+    "call_hook",
+    "callback_loop",
+    "dispatch",
+    "maybe_async",
+    "sdk_loop",
+]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -114,6 +122,14 @@ def maybe_async(
         f"Twin of :meth:`{method.__name__}`: awaitable in async code, blocking elsewhere."
     )
     return twin
+
+
+async def call_hook(function: Callable[..., Any], *args: Any) -> Any:
+    """Run an app's hook: an ``async def`` one on this loop, a plain one in a worker thread
+    (so blocking code never stalls the loop)."""
+    if inspect.iscoroutinefunction(function):
+        return await function(*args)
+    return await asyncio.to_thread(function, *args)
 
 
 def callback_loop(callback: Callable[..., Any]) -> asyncio.AbstractEventLoop | None:

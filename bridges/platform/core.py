@@ -39,6 +39,10 @@ class SystemStatus:
     rs485_error_count: int
     bridge_cycle_ms: int
     simulated: bool
+    # No RevPi base module reports its supply voltage or power in the process image
+    # (revpimodio2's core IOs: status, IO cycle, RS485 errors, temperature, frequency).
+    supply_voltage_volts: float | None = None
+    power_watts: float | None = None
 
 
 class PlatformCore:

@@ -6,11 +6,24 @@ from typing import ClassVar
 
 from revlink import error_reasons
 
+POWER_CONTROL_DISABLED = error_reasons.POWER_CONTROL_DISABLED
+SHUTDOWN_IMMUNITY = error_reasons.SHUTDOWN_IMMUNITY
+NOT_SUPPORTED = error_reasons.NOT_SUPPORTED
+COMMAND_FAILED = error_reasons.COMMAND_FAILED
+
 __all__ = [
+    "COMMAND_FAILED",
+    "NOT_SUPPORTED",
+    "POWER_CONTROL_DISABLED",
+    "SHUTDOWN_IMMUNITY",
+    "CommandFailedError",
     "InvalidValueError",
+    "NotSupportedError",
     "NotWritableError",
     "PlatformError",
+    "PowerControlDisabledError",
     "ProcessImageError",
+    "ShutdownImmunityError",
     "UnknownCounterError",
     "UnknownIOError",
     "UnknownLeaseError",
@@ -55,3 +68,27 @@ class InvalidValueError(PlatformError, ValueError):
 
 class ProcessImageError(PlatformError):
     """The process image or the piCtory config cannot be used; the message says which and why."""
+
+
+class PowerControlDisabledError(PlatformError):
+    """Reboot and shutdown were asked for, but the operator has not enabled power control."""
+
+    reason = POWER_CONTROL_DISABLED
+
+
+class ShutdownImmunityError(PlatformError):
+    """Reboot or shutdown was asked for during a shutdown immunity."""
+
+    reason = SHUTDOWN_IMMUNITY
+
+
+class NotSupportedError(PlatformError):
+    """The hardware has no means to do this (e.g. power on at a set time)."""
+
+    reason = NOT_SUPPORTED
+
+
+class CommandFailedError(PlatformError):
+    """The operator's system command is not configured, could not run, or failed."""
+
+    reason = COMMAND_FAILED

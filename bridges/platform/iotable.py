@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bridges.platform.errors import InvalidValueError, UnknownIOError
+from bridges.platform.units import analog_unit
 
 __all__ = ["IOKind", "IOSpec", "IOTable", "IOValue", "check_value"]
 
@@ -69,6 +70,7 @@ class IOSpec:
     safe_value: IOValue
     min_value: int
     max_value: int
+    unit: str = ""  # of the integer value, where the config fixes it (see units.py)
 
     @property
     def is_bit(self) -> bool:
@@ -200,6 +202,7 @@ def _spec_for(
         safe_value=False if bit_address is not None else max(low, min(0, high)),
         min_value=low,
         max_value=high,
+        unit=analog_unit(device, io) if kind in (IOKind.AI, IOKind.AO) else "",
     )
     if io.name in safe_values:
         return replace(spec, safe_value=check_value(spec, safe_values[io.name]))

@@ -10,6 +10,7 @@ from bridges.kit import ServiceBinding, serve
 from bridges.platform.core import PlatformCore
 from bridges.platform.image import open_process_image
 from bridges.platform.iotable import IOTable
+from bridges.platform.power import PowerControl
 from bridges.platform.servicer import SERVICE_NAME, PlatformServicer
 from bridges.platform.settings import PlatformSettings
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
@@ -32,13 +33,15 @@ def build_core(settings: PlatformSettings) -> PlatformCore:
 async def run_platform_bridge(settings: PlatformSettings) -> None:
     """Serve PlatformService until SIGTERM/SIGINT; leased outputs go safe on the way out."""
     core = build_core(settings)
-    servicer = PlatformServicer(core)
+    power = PowerControl(settings.power_settings())
+    servicer = PlatformServicer(core, power)
     cycle = asyncio.create_task(core.run(), name="io-cycle")
 
     async def stop_core() -> None:
         cycle.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await cycle
+        power.close()
         core.shutdown()
 
     binding = ServiceBinding(

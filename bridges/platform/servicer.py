@@ -12,15 +12,20 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from bridges.platform.core import PlatformCore
 from bridges.platform.errors import (
+    CommandFailedError,
     InvalidValueError,
+    NotSupportedError,
     NotWritableError,
     PlatformError,
+    PowerControlDisabledError,
+    ShutdownImmunityError,
     UnknownCounterError,
     UnknownIOError,
     UnknownLeaseError,
 )
 from bridges.platform.feed import InputChange, SubscriberTooSlowError
 from bridges.platform.iotable import IOKind, IOSpec, IOValue
+from bridges.platform.power import PowerControl, PowerSettings
 from bridges.platform.pulses import Edge
 from revlink.error_reasons import REASON_KEY
 from revlink.platform.v1 import platform_pb2 as pb
@@ -36,6 +41,10 @@ _STATUS: dict[type[PlatformError], grpc.StatusCode] = {
     UnknownCounterError: grpc.StatusCode.NOT_FOUND,
     NotWritableError: grpc.StatusCode.FAILED_PRECONDITION,
     InvalidValueError: grpc.StatusCode.INVALID_ARGUMENT,
+    PowerControlDisabledError: grpc.StatusCode.FAILED_PRECONDITION,
+    ShutdownImmunityError: grpc.StatusCode.FAILED_PRECONDITION,
+    NotSupportedError: grpc.StatusCode.FAILED_PRECONDITION,
+    CommandFailedError: grpc.StatusCode.INTERNAL,
 }
 _KINDS = {kind: pb.IOKind.Value(f"IO_KIND_{kind.value}") for kind in IOKind}
 _EDGES = {pb.EDGE_UNSPECIFIED: Edge.RISING, pb.EDGE_RISING: Edge.RISING}
@@ -76,6 +85,22 @@ def unary(
     return handler
 
 
+def unary_async(
+    method: Callable[[Any, Req], Awaitable[Resp]],
+) -> Callable[[Any, Req, Context], Awaitable[Resp]]:
+    """Like :func:`unary`, for handler bodies that await (system commands)."""
+
+    @functools.wraps(method)
+    async def handler(self: Any, request: Req, context: Context) -> Resp:
+        try:
+            return await method(self, request)
+        except PlatformError as exc:
+            await _abort(context, exc)
+            raise  # unreachable: abort raises
+
+    return handler
+
+
 def to_pb_value(value: IOValue) -> pb.IOValue:
     if isinstance(value, bool):
         return pb.IOValue(bool_value=value)
@@ -98,6 +123,12 @@ def _timestamp(unix_s: float) -> Timestamp:
 
 def _seconds(duration: Duration) -> float:
     return float(duration.seconds + duration.nanos / 1e9)
+
+
+def _duration(seconds: float) -> Duration:
+    duration = Duration()
+    duration.FromNanoseconds(round(seconds * 1e9))
+    return duration
 
 
 def _pair(specs: Sequence[IOSpec], values: Sequence[object]) -> list[tuple[IOSpec, object]]:
@@ -127,6 +158,7 @@ def _descriptor(spec: IOSpec) -> pb.IODescriptor:
         safe_value=to_pb_value(spec.safe_value),
         min_value=spec.min_value,
         max_value=spec.max_value,
+        unit=spec.unit,
     )
 
 
@@ -144,8 +176,9 @@ def _change(change: InputChange) -> pb.InputChange:
 
 
 class PlatformServicer(pb_grpc.PlatformServiceServicer):
-    def __init__(self, core: PlatformCore) -> None:
+    def __init__(self, core: PlatformCore, power: PowerControl | None = None) -> None:
         self.core = core
+        self.power = power if power is not None else PowerControl(PowerSettings())
 
     def _bools(self, kind: IOKind, pins: Sequence[int]) -> list[bool]:
         return [bool(v) for v in self.core.read(self.core.pins(kind, pins))]
@@ -212,6 +245,8 @@ class PlatformServicer(pb_grpc.PlatformServiceServicer):
             rs485_error_count=status.rs485_error_count,
             bridge_cycle_ms=status.bridge_cycle_ms,
             simulated=status.simulated,
+            supply_voltage_volts=status.supply_voltage_volts,
+            power_watts=status.power_watts,
         )
 
     async def WatchInputs(
@@ -293,3 +328,51 @@ class PlatformServicer(pb_grpc.PlatformServiceServicer):
     def ReleaseLease(self, request: pb.ReleaseLeaseRequest) -> pb.ReleaseLeaseResponse:
         self.core.release_lease(request.lease_id, request.restore_safe_values)
         return pb.ReleaseLeaseResponse()
+
+    # -- the device as a whole -------------------------------------------------------------
+
+    @unary
+    def TestComms(self, request: pb.TestCommsRequest) -> pb.TestCommsResponse:
+        return pb.TestCommsResponse(message=request.message)
+
+    @unary
+    def GetLocation(self, request: pb.GetLocationRequest) -> pb.GetLocationResponse:
+        return pb.GetLocationResponse()  # a RevPi has no position source: no location
+
+    @unary_async
+    async def SyncRtc(self, request: pb.SyncRtcRequest) -> pb.SyncRtcResponse:
+        await self.power.sync_rtc()
+        return pb.SyncRtcResponse()
+
+    @unary
+    def GetShutdownImmunity(
+        self, request: pb.GetShutdownImmunityRequest
+    ) -> pb.GetShutdownImmunityResponse:
+        return pb.GetShutdownImmunityResponse(remaining=_duration(self.power.immunity_remaining()))
+
+    @unary
+    def SetShutdownImmunity(
+        self, request: pb.SetShutdownImmunityRequest
+    ) -> pb.SetShutdownImmunityResponse:
+        remaining = self.power.set_immunity(_seconds(request.immunity))
+        return pb.SetShutdownImmunityResponse(remaining=_duration(remaining))
+
+    @unary
+    def ScheduleStartup(self, request: pb.ScheduleStartupRequest) -> pb.ScheduleStartupResponse:
+        due = self.power.schedule_startup(_seconds(request.delay))
+        return pb.ScheduleStartupResponse(due_time=_timestamp(due))
+
+    @unary
+    def ScheduleShutdown(self, request: pb.ScheduleShutdownRequest) -> pb.ScheduleShutdownResponse:
+        due = self.power.schedule_shutdown(_seconds(request.delay))
+        return pb.ScheduleShutdownResponse(due_time=_timestamp(due))
+
+    @unary_async
+    async def Reboot(self, request: pb.RebootRequest) -> pb.RebootResponse:
+        await self.power.reboot()
+        return pb.RebootResponse()
+
+    @unary_async
+    async def Shutdown(self, request: pb.ShutdownRequest) -> pb.ShutdownResponse:
+        await self.power.shutdown()
+        return pb.ShutdownResponse()

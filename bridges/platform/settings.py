@@ -8,6 +8,7 @@ from pydantic import Field
 
 from bridges.kit import BridgeSettings
 from bridges.platform.iotable import IOValue
+from bridges.platform.power import PowerSettings
 
 __all__ = ["PlatformSettings"]
 
@@ -29,3 +30,25 @@ class PlatformSettings(BridgeSettings):
         default_factory=dict,
         description="Watchdog safe value per output name (JSON); others fall back to off/0.",
     )
+    platform_allow_power_control: bool = Field(
+        default=False,
+        description="Let apps reboot and shut down the device (Reboot, Shutdown, schedules).",
+    )
+    platform_reboot_command: str = Field(
+        default="systemctl reboot", description="Command Reboot runs (split like a shell)."
+    )
+    platform_shutdown_command: str = Field(
+        default="systemctl poweroff", description="Command Shutdown runs (split like a shell)."
+    )
+    platform_rtc_sync_command: str = Field(
+        default="hwclock --systohc",
+        description="Command SyncRtc runs to write the system time to the RTC; empty refuses.",
+    )
+
+    def power_settings(self) -> PowerSettings:
+        return PowerSettings(
+            allow_power_control=self.platform_allow_power_control,
+            reboot_command=self.platform_reboot_command,
+            shutdown_command=self.platform_shutdown_command,
+            rtc_sync_command=self.platform_rtc_sync_command,
+        )

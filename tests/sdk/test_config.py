@@ -54,76 +54,82 @@ def problems(element: ConfigElement[Any], data: object) -> list[str]:
     return []
 
 
+def prop(
+    title: str, key: str, json_type: str, position: int, *, hidden: bool = False, **extra: Any
+) -> dict[str, Any]:
+    """A property as exported: pydoover's keys, then the type's own; optional means nullable."""
+    required = not extra.pop("optional", "default" in extra)
+    kind = json_type if required else [json_type, "null"]
+    head = {"title": title, "x-name": key, "x-hidden": hidden, "type": kind}
+    return head | {"x-required": required, "x-position": position} | extra
+
+
 def test_json_schema_export_of_every_element_type() -> None:
+    text = {"description": "Shown on the dashboard", "maxLength": 8, "length": 8}
+    setpoint = {"title": "Setpoint", "x-name": "setpoint", "x-hidden": False, "type": "number"}
     assert Tank.to_json_schema("tank-app") == {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "",
         "title": "tank-app",
         "type": "object",
         "properties": {
-            "name": {
-                "title": "Name",
-                "type": "string",
-                "description": "Shown on the dashboard",
-                "maxLength": 8,
-                "pattern": "^[a-z]+$",
-            },
-            "level": {
-                "title": "Level",
-                "type": "integer",
-                "default": 50,
-                "minimum": 0,
-                "maximum": 100,
-                "multipleOf": 5,
-            },
-            "rate": {"title": "Rate", "type": "number", "minimum": 0.5, "exclusiveMaximum": 10},
-            "enabled": {"title": "Enabled", "type": "boolean", "default": True, "x-hidden": True},
-            "mode": {
-                "title": "Mode",
-                "type": "string",
-                "default": "auto",
-                "enum": ["auto", "manual"],
-            },
-            "setpoints": {
-                "title": "Setpoints",
-                "type": "array",
-                "items": {"title": "Setpoint", "type": "number"},
-                "minItems": 1,
-                "uniqueItems": True,
-            },
-            "pump": {
-                "title": "Pump",
-                "type": "object",
-                "properties": {
-                    "pin": {"title": "Pin", "type": "integer", "minimum": 0},
-                    "max_level": {"title": "Max Level", "type": "integer", "maximum": 100},
+            "name": prop("Name", "name", "string", 0, **text, pattern="^[a-z]+$"),
+            "level": prop(
+                "Level", "level", "integer", 1, default=50, minimum=0, maximum=100, multipleOf=5
+            ),
+            "rate": prop("Rate", "rate", "number", 2, minimum=0.5, exclusiveMaximum=10),
+            "enabled": prop("Enabled", "enabled", "boolean", 3, default=True, hidden=True),
+            "mode": prop("Mode", "mode", "string", 4, default="auto", enum=["auto", "manual"]),
+            "setpoints": prop(
+                "Setpoints",
+                "setpoints",
+                "array",
+                5,
+                items=setpoint | {"x-required": True},
+                minItems=1,
+                uniqueItems=True,
+            ),
+            "pump": prop(
+                "Pump",
+                "pump",
+                "object",
+                6,
+                properties={
+                    "pin": prop("Pin", "pin", "integer", 1, minimum=0),
+                    "max_level": prop("Max Level", "max_level", "integer", 2, maximum=100),
                 },
-                "required": ["pin", "max_level"],
-                "additionalProperties": True,
-            },
-            "alarm": {
-                "title": "Alarm",
-                "type": "object",
-                "properties": {
-                    "high": {"title": "High", "type": "number", "default": 90},
-                    "low": {"title": "Low", "type": "number", "default": 10.5},
+                required=["pin", "max_level"],
+                additionalElements=True,
+                additionalProperties=True,
+            ),
+            "alarm": prop(
+                "Alarm",
+                "alarm",
+                "object",
+                7,
+                optional=True,
+                properties={
+                    "high": prop("High", "high", "number", 1, default=90),
+                    "low": prop("Low", "low", "number", 2, default=10.5),
                 },
-                "required": [],
-                "additionalProperties": True,
-            },
+                required=[],
+                additionalElements=True,
+                additionalProperties=True,
+            ),
         },
         "required": ["name", "rate", "setpoints", "pump"],
+        "additionalElements": True,
         "additionalProperties": True,
     }
     assert Tank.to_json_schema()["title"] == "Tank"
     assert Tank.to_schema("x") == Tank().to_dict("x") == Tank.to_json_schema("x")  # pydoover names
 
 
-def test_export_writes_pretty_sorted_json(tmp_path: Path) -> None:
+def test_export_writes_doover_config_json(tmp_path: Path) -> None:
     path = tmp_path / "doover_config.json"
     Tank.export(path, "tank-app")
-    schema = Tank.to_json_schema("tank-app")
-    assert path.read_text() == json.dumps(schema, indent=2, sort_keys=True) + "\n"
-    assert json.loads(path.read_text()) == schema
+    expected = {"tank-app": {"config_schema": Tank.to_json_schema("tank-app")}}
+    assert path.read_text() == json.dumps(expected, indent=4) + "\n"
 
 
 @pytest.mark.parametrize(
@@ -210,7 +216,14 @@ def test_enum_of_a_list() -> None:
     assert mode.member is None
     assert problems(mode, "x") == ["mode: 'x' is not one of ['auto', 'manual']"]
     numbers = Enum("Numbers", choices=[1, 2.5])
-    assert numbers.to_json_schema() == {"title": "Numbers", "type": "number", "enum": [1, 2.5]}
+    assert numbers.to_json_schema() == {
+        "enum": [1, 2.5],
+        "title": "Numbers",
+        "x-name": "numbers",
+        "x-hidden": False,
+        "type": "number",
+        "x-required": True,
+    }
     assert problems(numbers, 1.0) == []
     assert numbers.value == 1
     assert problems(numbers, True) == [
@@ -241,10 +254,13 @@ class Speeds(enum.Enum):
 def test_enum_of_a_python_enum() -> None:
     mode = Enum("Mode", choices=Mode, default=Mode.MANUAL)
     assert mode.to_json_schema() == {
-        "title": "Mode",
-        "type": "string",
-        "default": "manual",
         "enum": ["auto", "manual"],
+        "title": "Mode",
+        "x-name": "mode",
+        "x-hidden": False,
+        "type": ["string", "null"],
+        "x-required": False,
+        "default": "manual",
     }
     assert (mode.value, mode.member) == ("manual", Mode.MANUAL)  # the default, before a load
     mode.value = "auto"

@@ -570,6 +570,7 @@ class IODescriptor(_message.Message):
     SAFE_VALUE_FIELD_NUMBER: _builtins.int
     MIN_VALUE_FIELD_NUMBER: _builtins.int
     MAX_VALUE_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """piCtory name."""
     kind: Global___IOKind.ValueType
@@ -596,6 +597,10 @@ class IODescriptor(_message.Message):
     """Smallest value the IO accepts."""
     max_value: _builtins.int
     """Largest value the IO accepts."""
+    unit: _builtins.str
+    """Unit of the integer value: "mV", "uA" or "0.1 degC" where the piCtory config fixes it
+    (AIO ranges, unscaled); empty when it does not say (bits, counters, scaled values).
+    """
     @_builtins.property
     def default_value(self) -> Global___IOValue:
         """Default value from config.rsc."""
@@ -622,10 +627,11 @@ class IODescriptor(_message.Message):
         safe_value: Global___IOValue | None = ...,
         min_value: _builtins.int = ...,
         max_value: _builtins.int = ...,
+        unit: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_bit_address", b"_bit_address", "bit_address", b"bit_address", "default_value", b"default_value", "safe_value", b"safe_value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bit_address", b"_bit_address", "bit_address", b"bit_address", "bit_length", b"bit_length", "byte_address", b"byte_address", "default_value", b"default_value", "device_name", b"device_name", "device_position", b"device_position", "is_input", b"is_input", "kind", b"kind", "max_value", b"max_value", "min_value", b"min_value", "name", b"name", "pin", b"pin", "safe_value", b"safe_value", "signed", b"signed", "writable", b"writable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bit_address", b"_bit_address", "bit_address", b"bit_address", "bit_length", b"bit_length", "byte_address", b"byte_address", "default_value", b"default_value", "device_name", b"device_name", "device_position", b"device_position", "is_input", b"is_input", "kind", b"kind", "max_value", b"max_value", "min_value", b"min_value", "name", b"name", "pin", b"pin", "safe_value", b"safe_value", "signed", b"signed", "unit", b"unit", "writable", b"writable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__bit_address: _TypeAlias = _typing.Literal["bit_address"]  # noqa: Y015
     _WhichOneofArgType__bit_address: _TypeAlias = _typing.Literal["_bit_address", b"_bit_address"]  # noqa: Y015
@@ -687,6 +693,8 @@ class GetSystemStatusResponse(_message.Message):
     RS485_ERROR_COUNT_FIELD_NUMBER: _builtins.int
     BRIDGE_CYCLE_MS_FIELD_NUMBER: _builtins.int
     SIMULATED_FIELD_NUMBER: _builtins.int
+    SUPPLY_VOLTAGE_VOLTS_FIELD_NUMBER: _builtins.int
+    POWER_WATTS_FIELD_NUMBER: _builtins.int
     core_temperature_celsius: _builtins.int
     """CPU core temperature in degrees Celsius."""
     cpu_frequency_mhz: _builtins.int
@@ -701,6 +709,12 @@ class GetSystemStatusResponse(_message.Message):
     """The bridge's own refresh period of the process image in milliseconds."""
     simulated: _builtins.bool
     """True when the bridge runs on a process-image file instead of /dev/piControl0."""
+    supply_voltage_volts: _builtins.float
+    """Supply voltage in volts; unset when the hardware has no source for it (no RevPi base
+    module reports it in the process image).
+    """
+    power_watts: _builtins.float
+    """Power drawn in watts; unset when the hardware has no source for it (no RevPi does)."""
     def __init__(
         self,
         *,
@@ -711,12 +725,21 @@ class GetSystemStatusResponse(_message.Message):
         rs485_error_count: _builtins.int = ...,
         bridge_cycle_ms: _builtins.int = ...,
         simulated: _builtins.bool = ...,
+        supply_voltage_volts: _builtins.float | None = ...,
+        power_watts: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_power_watts", b"_power_watts", "_supply_voltage_volts", b"_supply_voltage_volts", "power_watts", b"power_watts", "supply_voltage_volts", b"supply_voltage_volts"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bridge_cycle_ms", b"bridge_cycle_ms", "core_temperature_celsius", b"core_temperature_celsius", "cpu_frequency_mhz", b"cpu_frequency_mhz", "io_cycle_ms", b"io_cycle_ms", "picontrol_running", b"picontrol_running", "rs485_error_count", b"rs485_error_count", "simulated", b"simulated"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_power_watts", b"_power_watts", "_supply_voltage_volts", b"_supply_voltage_volts", "bridge_cycle_ms", b"bridge_cycle_ms", "core_temperature_celsius", b"core_temperature_celsius", "cpu_frequency_mhz", b"cpu_frequency_mhz", "io_cycle_ms", b"io_cycle_ms", "picontrol_running", b"picontrol_running", "power_watts", b"power_watts", "rs485_error_count", b"rs485_error_count", "simulated", b"simulated", "supply_voltage_volts", b"supply_voltage_volts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__power_watts: _TypeAlias = _typing.Literal["power_watts"]  # noqa: Y015
+    _WhichOneofArgType__power_watts: _TypeAlias = _typing.Literal["_power_watts", b"_power_watts"]  # noqa: Y015
+    _WhichOneofReturnType__supply_voltage_volts: _TypeAlias = _typing.Literal["supply_voltage_volts"]  # noqa: Y015
+    _WhichOneofArgType__supply_voltage_volts: _TypeAlias = _typing.Literal["_supply_voltage_volts", b"_supply_voltage_volts"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__power_watts) -> _WhichOneofReturnType__power_watts | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__supply_voltage_volts) -> _WhichOneofReturnType__supply_voltage_volts | None: ...
 
 Global___GetSystemStatusResponse: _TypeAlias = GetSystemStatusResponse  # noqa: Y015
 
@@ -1335,3 +1358,422 @@ class ReleaseLeaseResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReleaseLeaseResponse: _TypeAlias = ReleaseLeaseResponse  # noqa: Y015
+
+@_typing.final
+class TestCommsRequest(_message.Message):
+    """TestCommsRequest carries the message to echo."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    message: _builtins.str
+    """Any text."""
+    def __init__(
+        self,
+        *,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TestCommsRequest: _TypeAlias = TestCommsRequest  # noqa: Y015
+
+@_typing.final
+class TestCommsResponse(_message.Message):
+    """TestCommsResponse answers TestCommsRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    message: _builtins.str
+    """The request's message, unchanged."""
+    def __init__(
+        self,
+        *,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TestCommsResponse: _TypeAlias = TestCommsResponse  # noqa: Y015
+
+@_typing.final
+class GetLocationRequest(_message.Message):
+    """GetLocationRequest asks for the device's position."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLocationRequest: _TypeAlias = GetLocationRequest  # noqa: Y015
+
+@_typing.final
+class Location(_message.Message):
+    """Location is a position fix."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LATITUDE_FIELD_NUMBER: _builtins.int
+    LONGITUDE_FIELD_NUMBER: _builtins.int
+    ALTITUDE_M_FIELD_NUMBER: _builtins.int
+    ACCURACY_M_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    latitude: _builtins.float
+    """Degrees north."""
+    longitude: _builtins.float
+    """Degrees east."""
+    altitude_m: _builtins.float
+    """Metres above sea level, when known."""
+    accuracy_m: _builtins.float
+    """Accuracy in metres, when known."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the fix was taken."""
+
+    def __init__(
+        self,
+        *,
+        latitude: _builtins.float = ...,
+        longitude: _builtins.float = ...,
+        altitude_m: _builtins.float | None = ...,
+        accuracy_m: _builtins.float | None = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy_m", b"_accuracy_m", "_altitude_m", b"_altitude_m", "accuracy_m", b"accuracy_m", "altitude_m", b"altitude_m", "time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy_m", b"_accuracy_m", "_altitude_m", b"_altitude_m", "accuracy_m", b"accuracy_m", "altitude_m", b"altitude_m", "latitude", b"latitude", "longitude", b"longitude", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__accuracy_m: _TypeAlias = _typing.Literal["accuracy_m"]  # noqa: Y015
+    _WhichOneofArgType__accuracy_m: _TypeAlias = _typing.Literal["_accuracy_m", b"_accuracy_m"]  # noqa: Y015
+    _WhichOneofReturnType__altitude_m: _TypeAlias = _typing.Literal["altitude_m"]  # noqa: Y015
+    _WhichOneofArgType__altitude_m: _TypeAlias = _typing.Literal["_altitude_m", b"_altitude_m"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__accuracy_m) -> _WhichOneofReturnType__accuracy_m | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__altitude_m) -> _WhichOneofReturnType__altitude_m | None: ...
+
+Global___Location: _TypeAlias = Location  # noqa: Y015
+
+@_typing.final
+class GetLocationResponse(_message.Message):
+    """GetLocationResponse answers GetLocationRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def location(self) -> Global___Location:
+        """The fix; unset when the device has no position source or no fix."""
+
+    def __init__(
+        self,
+        *,
+        location: Global___Location | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLocationResponse: _TypeAlias = GetLocationResponse  # noqa: Y015
+
+@_typing.final
+class SyncRtcRequest(_message.Message):
+    """SyncRtcRequest asks to write the system time to the hardware clock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncRtcRequest: _TypeAlias = SyncRtcRequest  # noqa: Y015
+
+@_typing.final
+class SyncRtcResponse(_message.Message):
+    """SyncRtcResponse answers SyncRtcRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncRtcResponse: _TypeAlias = SyncRtcResponse  # noqa: Y015
+
+@_typing.final
+class GetShutdownImmunityRequest(_message.Message):
+    """GetShutdownImmunityRequest asks for the remaining immunity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetShutdownImmunityRequest: _TypeAlias = GetShutdownImmunityRequest  # noqa: Y015
+
+@_typing.final
+class GetShutdownImmunityResponse(_message.Message):
+    """GetShutdownImmunityResponse answers GetShutdownImmunityRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REMAINING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def remaining(self) -> _duration_pb2.Duration:
+        """How long shutdown and reboot requests are still refused; zero when not immune."""
+
+    def __init__(
+        self,
+        *,
+        remaining: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["remaining", b"remaining"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["remaining", b"remaining"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetShutdownImmunityResponse: _TypeAlias = GetShutdownImmunityResponse  # noqa: Y015
+
+@_typing.final
+class SetShutdownImmunityRequest(_message.Message):
+    """SetShutdownImmunityRequest starts (or ends) an immunity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMMUNITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def immunity(self) -> _duration_pb2.Duration:
+        """How long from now to refuse shutdown and reboot requests; zero ends the immunity."""
+
+    def __init__(
+        self,
+        *,
+        immunity: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["immunity", b"immunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["immunity", b"immunity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetShutdownImmunityRequest: _TypeAlias = SetShutdownImmunityRequest  # noqa: Y015
+
+@_typing.final
+class SetShutdownImmunityResponse(_message.Message):
+    """SetShutdownImmunityResponse answers SetShutdownImmunityRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REMAINING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def remaining(self) -> _duration_pb2.Duration:
+        """The immunity now in force."""
+
+    def __init__(
+        self,
+        *,
+        remaining: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["remaining", b"remaining"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["remaining", b"remaining"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetShutdownImmunityResponse: _TypeAlias = SetShutdownImmunityResponse  # noqa: Y015
+
+@_typing.final
+class ScheduleStartupRequest(_message.Message):
+    """ScheduleStartupRequest asks to power on after a delay."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELAY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def delay(self) -> _duration_pb2.Duration:
+        """How long from now."""
+
+    def __init__(
+        self,
+        *,
+        delay: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delay", b"delay"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delay", b"delay"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScheduleStartupRequest: _TypeAlias = ScheduleStartupRequest  # noqa: Y015
+
+@_typing.final
+class ScheduleStartupResponse(_message.Message):
+    """ScheduleStartupResponse answers ScheduleStartupRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DUE_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def due_time(self) -> _timestamp_pb2.Timestamp:
+        """When the device would start."""
+
+    def __init__(
+        self,
+        *,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScheduleStartupResponse: _TypeAlias = ScheduleStartupResponse  # noqa: Y015
+
+@_typing.final
+class ScheduleShutdownRequest(_message.Message):
+    """ScheduleShutdownRequest asks to shut down after a delay."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELAY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def delay(self) -> _duration_pb2.Duration:
+        """How long from now; must not be negative."""
+
+    def __init__(
+        self,
+        *,
+        delay: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delay", b"delay"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delay", b"delay"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScheduleShutdownRequest: _TypeAlias = ScheduleShutdownRequest  # noqa: Y015
+
+@_typing.final
+class ScheduleShutdownResponse(_message.Message):
+    """ScheduleShutdownResponse answers ScheduleShutdownRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DUE_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def due_time(self) -> _timestamp_pb2.Timestamp:
+        """When the shutdown is due (later if an immunity is still running then)."""
+
+    def __init__(
+        self,
+        *,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScheduleShutdownResponse: _TypeAlias = ScheduleShutdownResponse  # noqa: Y015
+
+@_typing.final
+class RebootRequest(_message.Message):
+    """RebootRequest asks to reboot now."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RebootRequest: _TypeAlias = RebootRequest  # noqa: Y015
+
+@_typing.final
+class RebootResponse(_message.Message):
+    """RebootResponse answers RebootRequest once the reboot command has run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RebootResponse: _TypeAlias = RebootResponse  # noqa: Y015
+
+@_typing.final
+class ShutdownRequest(_message.Message):
+    """ShutdownRequest asks to shut down now."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShutdownRequest: _TypeAlias = ShutdownRequest  # noqa: Y015
+
+@_typing.final
+class ShutdownResponse(_message.Message):
+    """ShutdownResponse answers ShutdownRequest once the shutdown command has run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShutdownResponse: _TypeAlias = ShutdownResponse  # noqa: Y015

@@ -146,6 +146,51 @@ class PlatformServiceStub:
                 request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ReleaseLeaseRequest.SerializeToString,
                 response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ReleaseLeaseResponse.FromString,
                 _registered_method=True)
+        self.TestComms = channel.unary_unary(
+                '/revlink.platform.v1.PlatformService/TestComms',
+                request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.TestCommsRequest.SerializeToString,
+                response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.TestCommsResponse.FromString,
+                _registered_method=True)
+        self.GetLocation = channel.unary_unary(
+                '/revlink.platform.v1.PlatformService/GetLocation',
+                request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.GetLocationRequest.SerializeToString,
+                response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.GetLocationResponse.FromString,
+                _registered_method=True)
+        self.SyncRtc = channel.unary_unary(
+                '/revlink.platform.v1.PlatformService/SyncRtc',
+                request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.SyncRtcRequest.SerializeToString,
+                response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.SyncRtcResponse.FromString,
+                _registered_method=True)
+        self.GetShutdownImmunity = channel.unary_unary(
+                '/revlink.platform.v1.PlatformService/GetShutdownImmunity',
+                request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.GetShutdownImmunityRequest.SerializeToString,
+                response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.GetShutdownImmunityResponse.FromString,
+                _registered_method=True)
+        self.SetShutdownImmunity = channel.unary_unary(
+                '/revlink.platform.v1.PlatformService/SetShutdownImmunity',
+                request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.SetShutdownImmunityRequest.SerializeToString,
+                response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.SetShutdownImmunityResponse.FromString,
+                _registered_method=True)
+        self.ScheduleStartup = channel.unary_unary(
+                '/revlink.platform.v1.PlatformService/ScheduleStartup',
+                request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ScheduleStartupRequest.SerializeToString,
+                response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ScheduleStartupResponse.FromString,
+                _registered_method=True)
+        self.ScheduleShutdown = channel.unary_unary(
+                '/revlink.platform.v1.PlatformService/ScheduleShutdown',
+                request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ScheduleShutdownRequest.SerializeToString,
+                response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ScheduleShutdownResponse.FromString,
+                _registered_method=True)
+        self.Reboot = channel.unary_unary(
+                '/revlink.platform.v1.PlatformService/Reboot',
+                request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.RebootRequest.SerializeToString,
+                response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.RebootResponse.FromString,
+                _registered_method=True)
+        self.Shutdown = channel.unary_unary(
+                '/revlink.platform.v1.PlatformService/Shutdown',
+                request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ShutdownRequest.SerializeToString,
+                response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ShutdownResponse.FromString,
+                _registered_method=True)
 
 
 class PlatformServiceServicer:
@@ -307,6 +352,74 @@ class PlatformServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TestComms(self, request, context):
+        """TestComms echoes a message: a round trip through the bridge.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLocation(self, request, context):
+        """GetLocation reports the device's position fix; a RevPi has no position source, so the
+        answer carries no location.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SyncRtc(self, request, context):
+        """SyncRtc writes the system time to the hardware clock with the operator's command
+        (REVLINK_PLATFORM_RTC_SYNC_COMMAND); FAILED_PRECONDITION when none is configured.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetShutdownImmunity(self, request, context):
+        """GetShutdownImmunity reports how long shutdown and reboot requests are still refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetShutdownImmunity(self, request, context):
+        """SetShutdownImmunity refuses shutdown and reboot requests for a while (zero ends it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScheduleStartup(self, request, context):
+        """ScheduleStartup would power the device on later; a RevPi cannot, so it is always
+        FAILED_PRECONDITION with reason NOT_SUPPORTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScheduleShutdown(self, request, context):
+        """ScheduleShutdown shuts the device down after a delay (a later one replaces it). Only when
+        the operator enabled power control; a shutdown due during immunity waits for its end.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Reboot(self, request, context):
+        """Reboot runs the operator's reboot command. FAILED_PRECONDITION (POWER_CONTROL_DISABLED)
+        unless the operator enabled power control, or (SHUTDOWN_IMMUNITY) while immune.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Shutdown(self, request, context):
+        """Shutdown runs the operator's shutdown command, with the same conditions as Reboot.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlatformServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -414,6 +527,51 @@ def add_PlatformServiceServicer_to_server(servicer, server):
                     servicer.ReleaseLease,
                     request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ReleaseLeaseRequest.FromString,
                     response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ReleaseLeaseResponse.SerializeToString,
+            ),
+            'TestComms': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestComms,
+                    request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.TestCommsRequest.FromString,
+                    response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.TestCommsResponse.SerializeToString,
+            ),
+            'GetLocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLocation,
+                    request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.GetLocationRequest.FromString,
+                    response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.GetLocationResponse.SerializeToString,
+            ),
+            'SyncRtc': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncRtc,
+                    request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.SyncRtcRequest.FromString,
+                    response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.SyncRtcResponse.SerializeToString,
+            ),
+            'GetShutdownImmunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetShutdownImmunity,
+                    request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.GetShutdownImmunityRequest.FromString,
+                    response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.GetShutdownImmunityResponse.SerializeToString,
+            ),
+            'SetShutdownImmunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetShutdownImmunity,
+                    request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.SetShutdownImmunityRequest.FromString,
+                    response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.SetShutdownImmunityResponse.SerializeToString,
+            ),
+            'ScheduleStartup': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScheduleStartup,
+                    request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ScheduleStartupRequest.FromString,
+                    response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ScheduleStartupResponse.SerializeToString,
+            ),
+            'ScheduleShutdown': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScheduleShutdown,
+                    request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ScheduleShutdownRequest.FromString,
+                    response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ScheduleShutdownResponse.SerializeToString,
+            ),
+            'Reboot': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reboot,
+                    request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.RebootRequest.FromString,
+                    response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.RebootResponse.SerializeToString,
+            ),
+            'Shutdown': grpc.unary_unary_rpc_method_handler(
+                    servicer.Shutdown,
+                    request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ShutdownRequest.FromString,
+                    response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ShutdownResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -990,6 +1148,249 @@ class PlatformService:
             '/revlink.platform.v1.PlatformService/ReleaseLease',
             revlink_dot_platform_dot_v1_dot_platform__pb2.ReleaseLeaseRequest.SerializeToString,
             revlink_dot_platform_dot_v1_dot_platform__pb2.ReleaseLeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestComms(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/revlink.platform.v1.PlatformService/TestComms',
+            revlink_dot_platform_dot_v1_dot_platform__pb2.TestCommsRequest.SerializeToString,
+            revlink_dot_platform_dot_v1_dot_platform__pb2.TestCommsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/revlink.platform.v1.PlatformService/GetLocation',
+            revlink_dot_platform_dot_v1_dot_platform__pb2.GetLocationRequest.SerializeToString,
+            revlink_dot_platform_dot_v1_dot_platform__pb2.GetLocationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncRtc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/revlink.platform.v1.PlatformService/SyncRtc',
+            revlink_dot_platform_dot_v1_dot_platform__pb2.SyncRtcRequest.SerializeToString,
+            revlink_dot_platform_dot_v1_dot_platform__pb2.SyncRtcResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetShutdownImmunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/revlink.platform.v1.PlatformService/GetShutdownImmunity',
+            revlink_dot_platform_dot_v1_dot_platform__pb2.GetShutdownImmunityRequest.SerializeToString,
+            revlink_dot_platform_dot_v1_dot_platform__pb2.GetShutdownImmunityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetShutdownImmunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/revlink.platform.v1.PlatformService/SetShutdownImmunity',
+            revlink_dot_platform_dot_v1_dot_platform__pb2.SetShutdownImmunityRequest.SerializeToString,
+            revlink_dot_platform_dot_v1_dot_platform__pb2.SetShutdownImmunityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScheduleStartup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/revlink.platform.v1.PlatformService/ScheduleStartup',
+            revlink_dot_platform_dot_v1_dot_platform__pb2.ScheduleStartupRequest.SerializeToString,
+            revlink_dot_platform_dot_v1_dot_platform__pb2.ScheduleStartupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScheduleShutdown(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/revlink.platform.v1.PlatformService/ScheduleShutdown',
+            revlink_dot_platform_dot_v1_dot_platform__pb2.ScheduleShutdownRequest.SerializeToString,
+            revlink_dot_platform_dot_v1_dot_platform__pb2.ScheduleShutdownResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reboot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/revlink.platform.v1.PlatformService/Reboot',
+            revlink_dot_platform_dot_v1_dot_platform__pb2.RebootRequest.SerializeToString,
+            revlink_dot_platform_dot_v1_dot_platform__pb2.RebootResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Shutdown(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/revlink.platform.v1.PlatformService/Shutdown',
+            revlink_dot_platform_dot_v1_dot_platform__pb2.ShutdownRequest.SerializeToString,
+            revlink_dot_platform_dot_v1_dot_platform__pb2.ShutdownResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -86,6 +86,34 @@ class PlatformServiceStub:
     """RenewLease extends a lease by its time-to-live."""
     ReleaseLease: _grpc.UnaryUnaryMultiCallable[_platform_pb2.ReleaseLeaseRequest, _platform_pb2.ReleaseLeaseResponse]
     """ReleaseLease ends a lease, optionally returning its outputs to their safe values."""
+    TestComms: _grpc.UnaryUnaryMultiCallable[_platform_pb2.TestCommsRequest, _platform_pb2.TestCommsResponse]
+    """TestComms echoes a message: a round trip through the bridge."""
+    GetLocation: _grpc.UnaryUnaryMultiCallable[_platform_pb2.GetLocationRequest, _platform_pb2.GetLocationResponse]
+    """GetLocation reports the device's position fix; a RevPi has no position source, so the
+    answer carries no location.
+    """
+    SyncRtc: _grpc.UnaryUnaryMultiCallable[_platform_pb2.SyncRtcRequest, _platform_pb2.SyncRtcResponse]
+    """SyncRtc writes the system time to the hardware clock with the operator's command
+    (REVLINK_PLATFORM_RTC_SYNC_COMMAND); FAILED_PRECONDITION when none is configured.
+    """
+    GetShutdownImmunity: _grpc.UnaryUnaryMultiCallable[_platform_pb2.GetShutdownImmunityRequest, _platform_pb2.GetShutdownImmunityResponse]
+    """GetShutdownImmunity reports how long shutdown and reboot requests are still refused."""
+    SetShutdownImmunity: _grpc.UnaryUnaryMultiCallable[_platform_pb2.SetShutdownImmunityRequest, _platform_pb2.SetShutdownImmunityResponse]
+    """SetShutdownImmunity refuses shutdown and reboot requests for a while (zero ends it)."""
+    ScheduleStartup: _grpc.UnaryUnaryMultiCallable[_platform_pb2.ScheduleStartupRequest, _platform_pb2.ScheduleStartupResponse]
+    """ScheduleStartup would power the device on later; a RevPi cannot, so it is always
+    FAILED_PRECONDITION with reason NOT_SUPPORTED.
+    """
+    ScheduleShutdown: _grpc.UnaryUnaryMultiCallable[_platform_pb2.ScheduleShutdownRequest, _platform_pb2.ScheduleShutdownResponse]
+    """ScheduleShutdown shuts the device down after a delay (a later one replaces it). Only when
+    the operator enabled power control; a shutdown due during immunity waits for its end.
+    """
+    Reboot: _grpc.UnaryUnaryMultiCallable[_platform_pb2.RebootRequest, _platform_pb2.RebootResponse]
+    """Reboot runs the operator's reboot command. FAILED_PRECONDITION (POWER_CONTROL_DISABLED)
+    unless the operator enabled power control, or (SHUTDOWN_IMMUNITY) while immune.
+    """
+    Shutdown: _grpc.UnaryUnaryMultiCallable[_platform_pb2.ShutdownRequest, _platform_pb2.ShutdownResponse]
+    """Shutdown runs the operator's shutdown command, with the same conditions as Reboot."""
 
 @_typing.type_check_only
 class PlatformServiceAsyncStub(PlatformServiceStub):
@@ -145,6 +173,34 @@ class PlatformServiceAsyncStub(PlatformServiceStub):
     """RenewLease extends a lease by its time-to-live."""
     ReleaseLease: _aio.UnaryUnaryMultiCallable[_platform_pb2.ReleaseLeaseRequest, _platform_pb2.ReleaseLeaseResponse]  # type: ignore[assignment]
     """ReleaseLease ends a lease, optionally returning its outputs to their safe values."""
+    TestComms: _aio.UnaryUnaryMultiCallable[_platform_pb2.TestCommsRequest, _platform_pb2.TestCommsResponse]  # type: ignore[assignment]
+    """TestComms echoes a message: a round trip through the bridge."""
+    GetLocation: _aio.UnaryUnaryMultiCallable[_platform_pb2.GetLocationRequest, _platform_pb2.GetLocationResponse]  # type: ignore[assignment]
+    """GetLocation reports the device's position fix; a RevPi has no position source, so the
+    answer carries no location.
+    """
+    SyncRtc: _aio.UnaryUnaryMultiCallable[_platform_pb2.SyncRtcRequest, _platform_pb2.SyncRtcResponse]  # type: ignore[assignment]
+    """SyncRtc writes the system time to the hardware clock with the operator's command
+    (REVLINK_PLATFORM_RTC_SYNC_COMMAND); FAILED_PRECONDITION when none is configured.
+    """
+    GetShutdownImmunity: _aio.UnaryUnaryMultiCallable[_platform_pb2.GetShutdownImmunityRequest, _platform_pb2.GetShutdownImmunityResponse]  # type: ignore[assignment]
+    """GetShutdownImmunity reports how long shutdown and reboot requests are still refused."""
+    SetShutdownImmunity: _aio.UnaryUnaryMultiCallable[_platform_pb2.SetShutdownImmunityRequest, _platform_pb2.SetShutdownImmunityResponse]  # type: ignore[assignment]
+    """SetShutdownImmunity refuses shutdown and reboot requests for a while (zero ends it)."""
+    ScheduleStartup: _aio.UnaryUnaryMultiCallable[_platform_pb2.ScheduleStartupRequest, _platform_pb2.ScheduleStartupResponse]  # type: ignore[assignment]
+    """ScheduleStartup would power the device on later; a RevPi cannot, so it is always
+    FAILED_PRECONDITION with reason NOT_SUPPORTED.
+    """
+    ScheduleShutdown: _aio.UnaryUnaryMultiCallable[_platform_pb2.ScheduleShutdownRequest, _platform_pb2.ScheduleShutdownResponse]  # type: ignore[assignment]
+    """ScheduleShutdown shuts the device down after a delay (a later one replaces it). Only when
+    the operator enabled power control; a shutdown due during immunity waits for its end.
+    """
+    Reboot: _aio.UnaryUnaryMultiCallable[_platform_pb2.RebootRequest, _platform_pb2.RebootResponse]  # type: ignore[assignment]
+    """Reboot runs the operator's reboot command. FAILED_PRECONDITION (POWER_CONTROL_DISABLED)
+    unless the operator enabled power control, or (SHUTDOWN_IMMUNITY) while immune.
+    """
+    Shutdown: _aio.UnaryUnaryMultiCallable[_platform_pb2.ShutdownRequest, _platform_pb2.ShutdownResponse]  # type: ignore[assignment]
+    """Shutdown runs the operator's shutdown command, with the same conditions as Reboot."""
 
 class PlatformServiceServicer(metaclass=_abc_1.ABCMeta):
     """PlatformService owns the RevPi's process image through revpimodio2.
@@ -327,5 +383,87 @@ class PlatformServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_platform_pb2.ReleaseLeaseResponse, _abc.Awaitable[_platform_pb2.ReleaseLeaseResponse]]:
         """ReleaseLease ends a lease, optionally returning its outputs to their safe values."""
+
+    @_abc_1.abstractmethod
+    def TestComms(
+        self,
+        request: _platform_pb2.TestCommsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_platform_pb2.TestCommsResponse, _abc.Awaitable[_platform_pb2.TestCommsResponse]]:
+        """TestComms echoes a message: a round trip through the bridge."""
+
+    @_abc_1.abstractmethod
+    def GetLocation(
+        self,
+        request: _platform_pb2.GetLocationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_platform_pb2.GetLocationResponse, _abc.Awaitable[_platform_pb2.GetLocationResponse]]:
+        """GetLocation reports the device's position fix; a RevPi has no position source, so the
+        answer carries no location.
+        """
+
+    @_abc_1.abstractmethod
+    def SyncRtc(
+        self,
+        request: _platform_pb2.SyncRtcRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_platform_pb2.SyncRtcResponse, _abc.Awaitable[_platform_pb2.SyncRtcResponse]]:
+        """SyncRtc writes the system time to the hardware clock with the operator's command
+        (REVLINK_PLATFORM_RTC_SYNC_COMMAND); FAILED_PRECONDITION when none is configured.
+        """
+
+    @_abc_1.abstractmethod
+    def GetShutdownImmunity(
+        self,
+        request: _platform_pb2.GetShutdownImmunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_platform_pb2.GetShutdownImmunityResponse, _abc.Awaitable[_platform_pb2.GetShutdownImmunityResponse]]:
+        """GetShutdownImmunity reports how long shutdown and reboot requests are still refused."""
+
+    @_abc_1.abstractmethod
+    def SetShutdownImmunity(
+        self,
+        request: _platform_pb2.SetShutdownImmunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_platform_pb2.SetShutdownImmunityResponse, _abc.Awaitable[_platform_pb2.SetShutdownImmunityResponse]]:
+        """SetShutdownImmunity refuses shutdown and reboot requests for a while (zero ends it)."""
+
+    @_abc_1.abstractmethod
+    def ScheduleStartup(
+        self,
+        request: _platform_pb2.ScheduleStartupRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_platform_pb2.ScheduleStartupResponse, _abc.Awaitable[_platform_pb2.ScheduleStartupResponse]]:
+        """ScheduleStartup would power the device on later; a RevPi cannot, so it is always
+        FAILED_PRECONDITION with reason NOT_SUPPORTED.
+        """
+
+    @_abc_1.abstractmethod
+    def ScheduleShutdown(
+        self,
+        request: _platform_pb2.ScheduleShutdownRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_platform_pb2.ScheduleShutdownResponse, _abc.Awaitable[_platform_pb2.ScheduleShutdownResponse]]:
+        """ScheduleShutdown shuts the device down after a delay (a later one replaces it). Only when
+        the operator enabled power control; a shutdown due during immunity waits for its end.
+        """
+
+    @_abc_1.abstractmethod
+    def Reboot(
+        self,
+        request: _platform_pb2.RebootRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_platform_pb2.RebootResponse, _abc.Awaitable[_platform_pb2.RebootResponse]]:
+        """Reboot runs the operator's reboot command. FAILED_PRECONDITION (POWER_CONTROL_DISABLED)
+        unless the operator enabled power control, or (SHUTDOWN_IMMUNITY) while immune.
+        """
+
+    @_abc_1.abstractmethod
+    def Shutdown(
+        self,
+        request: _platform_pb2.ShutdownRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_platform_pb2.ShutdownResponse, _abc.Awaitable[_platform_pb2.ShutdownResponse]]:
+        """Shutdown runs the operator's shutdown command, with the same conditions as Reboot."""
 
 def add_PlatformServiceServicer_to_server(servicer: PlatformServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
