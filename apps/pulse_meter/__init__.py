@@ -46,7 +46,7 @@ class PulseMeter(Application):
 
     async def setup(self) -> None:
         self.counter = await self.platform_iface.get_new_pulse_counter_async(
-            self.settings.pulse_di.value, "rising", self.settings.rate_window.value
+            self.settings.pulse_di.value, "rising", rate_window_secs=self.settings.rate_window.value
         )
 
     async def main_loop(self) -> None:

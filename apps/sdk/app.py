@@ -194,6 +194,10 @@ class Application(PydooverHelpers, TagHelpers):
             self.device_agent.add_subscription(
                 TAG_CHANNEL, self._on_tag_values, events=("aggregate",)
             )
+            # As pydoover does: setup() sees the tags, and the subscription's first snapshot
+            # cannot land after (and over) the app's first commit.
+            if not await self.device_agent.wait_for_channels_sync_async([TAG_CHANNEL], 10):
+                self.log.warning("app.tags_not_synced", channel=TAG_CHANNEL)
             await self._setup()
             await self._acquire_lease()
             self._ready.set()

@@ -42,10 +42,10 @@ class PydooverHelpers:
     async def get_do_async(self, do: int) -> bool | list[bool]:
         return await self.platform_iface.get_do_async(do)
 
-    async def get_ai_async(self, ai: int) -> int | list[int]:
+    async def get_ai_async(self, ai: int) -> float | list[float]:
         return await self.platform_iface.get_ai_async(ai)
 
-    async def get_ao_async(self, ao: int) -> int | list[int]:
+    async def get_ao_async(self, ao: int) -> float | list[float]:
         return await self.platform_iface.get_ao_async(ao)
 
     async def set_do_async(self, do: int, value: bool) -> None:

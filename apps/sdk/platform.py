@@ -11,6 +11,7 @@ A failed call raises a typed error (:mod:`apps.sdk.errors`), where pydoover 0.x 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,13 +23,13 @@ from apps.sdk.errors import NotFoundError
 from apps.sdk.handles import BridgeHandle
 from apps.sdk.platform_shapes import analog_values, digital_values, flat_pins
 from apps.sdk.platform_system import Location, PlatformSystemCalls
-from apps.sdk.pulses import PulseCounter
+from apps.sdk.pulses import EdgeWatch, PulseCallback, PulseCounter, check_edge
 from apps.sdk.runtime import callback_loop, dispatch, maybe_async
 from revlink.error_reasons import UNKNOWN_LEASE
 from revlink.platform.v1 import platform_pb2 as pb
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
 
-__all__ = ["IOInfo", "Location", "PlatformInterface", "SystemStatus"]
+__all__ = ["Event", "IOInfo", "Location", "PlatformInterface", "SystemStatus"]
 
 T = TypeVar("T")
 
@@ -73,6 +74,26 @@ class IOInfo:
     max_value: int
     device_name: str
     unit: str = ""  # of analog values: "mV", "uA", "0.1 degC"; empty when not fixed
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of the bridge's event log (pydoover's Event: ``event``, ``pin``, ``time``)."""
+
+    event_id: int  # monotonic within one run of the bridge
+    event: str  # "DI_R" (rising edge), "DI_F" (falling edge), or "BRIDGE_START"
+    pin: int  # DI pin of an edge; 0 for system events
+    time: int  # Unix time in milliseconds
+    value: bool = False  # the DI's value after the edge
+    name: str = ""  # the DI's piCtory name
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: list[Event]
+    synced: bool
+    run_id: str
+    last_event_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,15 +157,15 @@ class PlatformInterface(PlatformSystemCalls):
             (await self._call("GetDO", pb.GetDORequest(pins=flat_pins(pins)))).values
         )
 
-    async def get_ai_async(self, *pins: int | Sequence[Any]) -> int | list[int]:
-        return _one_or_many(
-            (await self._call("GetAI", pb.GetAIRequest(pins=flat_pins(pins)))).values
-        )
+    async def get_ai_async(self, *pins: int | Sequence[Any]) -> float | list[float]:
+        """Analog inputs as floats (pydoover's type), in the IO's unit, exact."""
+        reply = await self._call("GetAI", pb.GetAIRequest(pins=flat_pins(pins)))
+        return _one_or_many([float(v) for v in reply.values])
 
-    async def get_ao_async(self, *pins: int | Sequence[Any]) -> int | list[int]:
-        return _one_or_many(
-            (await self._call("GetAO", pb.GetAORequest(pins=flat_pins(pins)))).values
-        )
+    async def get_ao_async(self, *pins: int | Sequence[Any]) -> float | list[float]:
+        """Analog outputs as floats (pydoover's type), in the IO's unit, exact."""
+        reply = await self._call("GetAO", pb.GetAORequest(pins=flat_pins(pins)))
+        return _one_or_many([float(v) for v in reply.values])
 
     async def get_io_async(self, *names: str) -> Value | list[Value]:
         reply = await self._call("GetIO", pb.GetIORequest(names=names))
@@ -256,16 +277,117 @@ class PlatformInterface(PlatformSystemCalls):
     async def reset_counters_async(self, *pins: int | Sequence[Any]) -> None:
         await self._call("ResetCounters", pb.ResetCountersRequest(pins=flat_pins(pins)))
 
-    async def get_new_pulse_counter_async(
-        self, di: int, edge: str = "rising", rate_window_secs: float = 20.0
+    def get_new_pulse_counter(
+        self,
+        di: int,
+        edge: str = "rising",
+        callback: PulseCallback | None = None,
+        rate_window_secs: float = 20,
+        auto_start: bool = True,
     ) -> PulseCounter:
-        if edge not in _EDGES:
-            raise ValueError(f"edge must be one of {sorted(_EDGES)}, not {edge!r}")
-        request = pb.StartPulseCounterRequest(
-            di_pin=di, edge=_EDGES[edge], rate_window=_duration(rate_window_secs)
+        """pydoover's pulse counter on a DI, returned at once (no await, also in async code).
+
+        With ``auto_start`` it starts counting in the background on the SDK loop; otherwise
+        call ``start()``. ``callback(di, di_value, dt_secs, count, edge)`` runs on each pulse
+        (an ``async def`` one on the loop that created the counter).
+        """
+        return PulseCounter(self, di, edge, callback, rate_window_secs, auto_start)
+
+    async def get_new_pulse_counter_async(
+        self,
+        di: int,
+        edge: str = "rising",
+        callback: PulseCallback | None = None,
+        rate_window_secs: float = 20,
+        auto_start: bool = True,
+    ) -> PulseCounter:
+        """Like :meth:`get_new_pulse_counter`, returning once the counter runs (with
+        ``auto_start``): pulses from then on are counted."""
+        counter = PulseCounter(self, di, edge, callback, rate_window_secs, auto_start=False)
+        if auto_start:
+            await counter.start_async()
+        return counter
+
+    def get_new_event_counter(
+        self,
+        di: int,
+        edge: str = "rising",
+        callback: PulseCallback | None = None,
+        rate_window_secs: float = 20,
+        auto_collect: bool = True,
+    ) -> PulseCounter:
+        """pydoover's event counter: a :class:`PulseCounter` fed from the bridge's event log
+        (``update_events()`` collects what was logged since; with ``auto_collect`` once now,
+        blocking in plain code, in the background in async code)."""
+        counter = PulseCounter(self, di, edge, callback, rate_window_secs, auto_start=False)
+        if auto_collect:
+            counter.update_events()
+        return counter
+
+    def start_di_pulse_listener(
+        self,
+        di: int,
+        callback: PulseCallback,
+        edge: str = "rising",
+        start_count: int = 0,
+    ) -> EdgeWatch:
+        """Call ``callback(di, di_value, dt_secs, count, edge)`` on each edge of a DI
+        (pydoover's listener), counting from ``start_count``; starts in the background and
+        returns at once. ``stop()`` on the result ends it."""
+        check_edge(edge)
+        loop = callback_loop(callback)
+        state = {"count": start_count, "last": time.time()}
+
+        def on_edge(value: bool, time_ns: int, kind: str) -> None:
+            at = time_ns / 1e9
+            state["count"] += 1
+            dt, state["last"] = at - state["last"], at
+            dispatch(callback, loop, di, value, dt, int(state["count"]), kind)
+
+        watch = EdgeWatch(self, di, edge, on_edge)
+        watch.start()
+        return watch
+
+    # -- events ----------------------------------------------------------------------------
+
+    async def _events_page(
+        self,
+        pins: Sequence[int],
+        edge: str,
+        include_system_events: bool,
+        events_from: int,
+        include_di: bool = True,
+    ) -> EventPage:
+        request = pb.GetEventsRequest(
+            events_from=events_from,
+            di_pins=list(pins),
+            edge=_EDGES[check_edge(edge)],
+            include_system_events=include_system_events,
+            exclude_di_events=not include_di,
         )
-        reply = await self._call("StartPulseCounter", request)
-        return PulseCounter(self, reply.counter_id, request)
+        reply = await self._call("GetEvents", request)
+        events = [
+            Event(e.event_id, e.event, e.pin, e.time.ToMilliseconds(), e.value, e.name)
+            for e in reply.events
+        ]
+        return EventPage(events, reply.events_synced, reply.run_id, reply.last_event_id)
+
+    async def get_events_async(self, events_from: int = 0) -> list[Event]:
+        """Every logged event (DI edges and system events) from ``events_from`` on: an event
+        id, or a Unix time in ms (>= 10^12); 0 gives all the bridge still holds."""
+        return (await self._events_page([], "both", True, events_from)).events
+
+    async def get_di_events_async(
+        self,
+        di_pin: int,
+        edge: str,
+        include_system_events: bool = False,
+        events_from: int = 0,
+    ) -> tuple[bool, list[Event]]:
+        """pydoover's ``(synced, events)`` for one DI; ``synced`` is false when the bridge's
+        bounded log has already dropped some events from ``events_from`` on."""
+        page = await self._events_page([di_pin], edge, include_system_events, events_from)
+        return page.synced, page.events
 
     # -- leases (used by Application) ------------------------------------------------------
 
@@ -338,7 +460,8 @@ class PlatformInterface(PlatformSystemCalls):
     schedule_ao = maybe_async(schedule_ao_async)
     get_counters = maybe_async(get_counters_async)
     reset_counters = maybe_async(reset_counters_async)
-    get_new_pulse_counter = maybe_async(get_new_pulse_counter_async)
+    get_events = maybe_async(get_events_async)
+    get_di_events = maybe_async(get_di_events_async)
     acquire_lease = maybe_async(acquire_lease_async)
     renew_lease = maybe_async(renew_lease_async)
     release_lease = maybe_async(release_lease_async)

@@ -93,7 +93,7 @@ class TankLevel(Application):
 
     async def main_loop(self) -> None:
         raw = await self.platform_iface.get_ai_async(self.settings.level_ai.value)
-        assert isinstance(raw, int)
+        assert isinstance(raw, float)
         scale = self.settings.full_scale_mv.value
         self.level_percent = round(max(0.0, min(100.0, raw * 100 / scale)), 2)
         pump_on = next_pump_state(self.level_percent, self.pump_on, self.setpoints)

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from bridges.platform.errors import InvalidValueError, NotWritableError
+from bridges.platform.events import BRIDGE_START, EventLog, EventPage
 from bridges.platform.feed import ChangeFeed, InputChange, Subscription
 from bridges.platform.iotable import IOKind, IOSpec, IOTable, IOValue, check_value
 from bridges.platform.leases import Lease, LeaseBook
@@ -54,6 +55,7 @@ class PlatformCore:
         cycle_s: float = 0.02,
         simulated: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        event_log_size: int = 10_000,
     ) -> None:
         self.rpi = rpi
         self.table = table
@@ -64,6 +66,8 @@ class PlatformCore:
         self._leases = LeaseBook()
         self._schedule = WriteSchedule()
         self._edges = EdgeCounters()
+        self._events = EventLog(event_log_size)
+        self._events.add(BRIDGE_START, time.time_ns())
         self._inputs = table.inputs()
         self.rpi.readprocimg()
         self._snapshot: dict[str, IOValue] = self._values(self._inputs)
@@ -178,6 +182,21 @@ class PlatformCore:
     def pulses_per_minute(self, counter: EdgeCounter) -> float:
         return counter.pulses_per_minute(self._clock())
 
+    # -- events ----------------------------------------------------------------------------
+
+    def events(
+        self,
+        events_from: int,
+        di_pins: Sequence[int],
+        edge: Edge,
+        include_system: bool,
+        include_di: bool = True,
+    ) -> EventPage:
+        """The event log from ``events_from`` on (see :class:`EventLog`)."""
+        for pin in di_pins:
+            self.table.by_pin(IOKind.DI, pin)  # an unknown pin is an error, not no events
+        return self._events.read(events_from, di_pins, edge, include_system, include_di)
+
     # -- watching and the cycle ------------------------------------------------------------
 
     def watch(self, names: Collection[str] | None, send_initial: bool) -> Subscription:
@@ -213,6 +232,8 @@ class PlatformCore:
                 changes.append(InputChange(spec.name, spec.kind, spec.pin, old, new, wall_ns))
                 if spec.is_bit:
                     self._edges.feed(spec.name, bool(old), bool(new), now, wall_ns)
+                if spec.kind is IOKind.DI:
+                    self._events.edge(spec.pin, spec.name, bool(new), wall_ns)
         if changes:
             self._feed.publish(changes)
         for write in self._schedule.pop_due(now):

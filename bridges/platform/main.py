@@ -27,7 +27,13 @@ def build_core(settings: PlatformSettings) -> PlatformCore:
         rpi.cleanup()
         raise
     simulated = not stat.S_ISCHR(settings.procimg.stat().st_mode)
-    return PlatformCore(rpi, table, cycle_s=settings.platform_cycle_ms / 1000, simulated=simulated)
+    return PlatformCore(
+        rpi,
+        table,
+        cycle_s=settings.platform_cycle_ms / 1000,
+        simulated=simulated,
+        event_log_size=settings.platform_event_log_size,
+    )
 
 
 async def run_platform_bridge(settings: PlatformSettings) -> None:

@@ -23,6 +23,7 @@ from bridges.platform.errors import (
     UnknownIOError,
     UnknownLeaseError,
 )
+from bridges.platform.events import LoggedEvent
 from bridges.platform.feed import InputChange, SubscriberTooSlowError
 from bridges.platform.iotable import IOKind, IOSpec, IOValue
 from bridges.platform.power import PowerControl, PowerSettings
@@ -49,6 +50,7 @@ _STATUS: dict[type[PlatformError], grpc.StatusCode] = {
 _KINDS = {kind: pb.IOKind.Value(f"IO_KIND_{kind.value}") for kind in IOKind}
 _EDGES = {pb.EDGE_UNSPECIFIED: Edge.RISING, pb.EDGE_RISING: Edge.RISING}
 _EDGES |= {pb.EDGE_FALLING: Edge.FALLING, pb.EDGE_BOTH: Edge.BOTH}
+_EVENT_EDGES = _EDGES | {pb.EDGE_UNSPECIFIED: Edge.BOTH}
 DEFAULT_RATE_WINDOW_S = 20.0
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -172,6 +174,18 @@ def _change(change: InputChange) -> pb.InputChange:
     if change.old is not None:
         message.old_value.CopyFrom(to_pb_value(change.old))
     message.time.FromNanoseconds(change.time_ns)
+    return message
+
+
+def _event(event: LoggedEvent) -> pb.Event:
+    message = pb.Event(
+        event_id=event.event_id,
+        event=event.event,
+        pin=event.pin,
+        name=event.name,
+        value=event.value,
+    )
+    message.time.FromNanoseconds(event.time_ns)
     return message
 
 
@@ -310,6 +324,22 @@ class PlatformServicer(pb_grpc.PlatformServiceServicer):
     def StopPulseCounter(self, request: pb.StopPulseCounterRequest) -> pb.StopPulseCounterResponse:
         return pb.StopPulseCounterResponse(
             count=self.core.stop_pulse_counter(request.counter_id).count
+        )
+
+    @unary
+    def GetEvents(self, request: pb.GetEventsRequest) -> pb.GetEventsResponse:
+        page = self.core.events(
+            request.events_from,
+            list(request.di_pins),
+            _EVENT_EDGES[request.edge],
+            request.include_system_events,
+            not request.exclude_di_events,
+        )
+        return pb.GetEventsResponse(
+            events=[_event(e) for e in page.events],
+            events_synced=page.synced,
+            run_id=page.run_id,
+            last_event_id=page.last_event_id,
         )
 
     @unary

@@ -30,6 +30,12 @@ class PlatformSettings(BridgeSettings):
         default_factory=dict,
         description="Watchdog safe value per output name (JSON); others fall back to off/0.",
     )
+    platform_event_log_size: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="How many DI edges and system events GetEvents keeps (oldest go first).",
+    )
     platform_allow_power_control: bool = Field(
         default=False,
         description="Let apps reboot and shut down the device (Reboot, Shutdown, schedules).",

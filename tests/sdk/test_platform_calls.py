@@ -105,3 +105,16 @@ async def test_async_twins_and_awaitable_plain_names(platform: PlatformInterface
     assert await platform.test_comms("b") == "b"
     assert await platform.get_location() is None
     assert (await platform.get_io_table_async())["AO"] == [0, 1]
+
+
+def test_analog_reads_are_floats(platform: PlatformInterface, plant: Plant) -> None:
+    plant.set_inputs(InputValue_1=-1234, RTDValue_1=215)
+    value = platform.get_ai(0)
+    assert isinstance(value, float)
+    assert value == -1234.0
+    assert platform.get_ai(0, 4) == [-1234.0, 215.0]
+    assert all(isinstance(v, float) for v in platform.get_ai(0, 4))
+    platform.set_ao(1, 7777)
+    ao = platform.get_ao(1)
+    assert isinstance(ao, float)
+    assert ao == 7777.0

@@ -1777,3 +1777,125 @@ class ShutdownResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ShutdownResponse: _TypeAlias = ShutdownResponse  # noqa: Y015
+
+@_typing.final
+class GetEventsRequest(_message.Message):
+    """GetEventsRequest selects events from the bridge's event log."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FROM_FIELD_NUMBER: _builtins.int
+    DI_PINS_FIELD_NUMBER: _builtins.int
+    EDGE_FIELD_NUMBER: _builtins.int
+    INCLUDE_SYSTEM_EVENTS_FIELD_NUMBER: _builtins.int
+    EXCLUDE_DI_EVENTS_FIELD_NUMBER: _builtins.int
+    events_from: _builtins.int
+    """First event to return: an event id, or a Unix time in milliseconds when at least
+    1000000000000; 0 returns every event the log holds.
+    """
+    edge: Global___Edge.ValueType
+    """Which edges to return; EDGE_UNSPECIFIED returns both."""
+    include_system_events: _builtins.bool
+    """When true, system events (such as the bridge starting) are returned too."""
+    exclude_di_events: _builtins.bool
+    """When true, no DI edges are returned (only system events, if asked for)."""
+    @_builtins.property
+    def di_pins(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """DI pins whose edges to return; empty returns the edges of every DI."""
+
+    def __init__(
+        self,
+        *,
+        events_from: _builtins.int = ...,
+        di_pins: _abc.Iterable[_builtins.int] | None = ...,
+        edge: Global___Edge.ValueType = ...,
+        include_system_events: _builtins.bool = ...,
+        exclude_di_events: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["di_pins", b"di_pins", "edge", b"edge", "events_from", b"events_from", "exclude_di_events", b"exclude_di_events", "include_system_events", b"include_system_events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEventsRequest: _TypeAlias = GetEventsRequest  # noqa: Y015
+
+@_typing.final
+class Event(_message.Message):
+    """Event is one entry of the bridge's event log."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    EVENT_FIELD_NUMBER: _builtins.int
+    PIN_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.int
+    """Monotonic within one run of the bridge, starting at 1."""
+    event: _builtins.str
+    """"DI_R" (rising edge), "DI_F" (falling edge) or a system event ("BRIDGE_START")."""
+    pin: _builtins.int
+    """DI pin of an edge; 0 for system events."""
+    name: _builtins.str
+    """piCtory name of the DI; empty for system events."""
+    value: _builtins.bool
+    """Value of the DI after the edge."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the bridge saw it."""
+
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.int = ...,
+        event: _builtins.str = ...,
+        pin: _builtins.int = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        name: _builtins.str = ...,
+        value: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_id", b"event_id", "name", b"name", "pin", b"pin", "time", b"time", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Event: _TypeAlias = Event  # noqa: Y015
+
+@_typing.final
+class GetEventsResponse(_message.Message):
+    """GetEventsResponse answers GetEventsRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    EVENTS_SYNCED_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    LAST_EVENT_ID_FIELD_NUMBER: _builtins.int
+    events_synced: _builtins.bool
+    """True when the log still holds every event from events_from on (none were dropped)."""
+    run_id: _builtins.str
+    """Identifies this run of the bridge: event ids start again when it changes."""
+    last_event_id: _builtins.int
+    """Id of the newest event logged so far (0 when none)."""
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___Event]:
+        """The matching events, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___Event] | None = ...,
+        events_synced: _builtins.bool = ...,
+        run_id: _builtins.str = ...,
+        last_event_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "events_synced", b"events_synced", "last_event_id", b"last_event_id", "run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEventsResponse: _TypeAlias = GetEventsResponse  # noqa: Y015

@@ -191,6 +191,11 @@ class PlatformServiceStub:
                 request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ShutdownRequest.SerializeToString,
                 response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ShutdownResponse.FromString,
                 _registered_method=True)
+        self.GetEvents = channel.unary_unary(
+                '/revlink.platform.v1.PlatformService/GetEvents',
+                request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.GetEventsRequest.SerializeToString,
+                response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.GetEventsResponse.FromString,
+                _registered_method=True)
 
 
 class PlatformServiceServicer:
@@ -420,6 +425,13 @@ class PlatformServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetEvents(self, request, context):
+        """GetEvents reads the bridge's in-memory event log: DI edges and system events, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlatformServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -572,6 +584,11 @@ def add_PlatformServiceServicer_to_server(servicer, server):
                     servicer.Shutdown,
                     request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ShutdownRequest.FromString,
                     response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ShutdownResponse.SerializeToString,
+            ),
+            'GetEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvents,
+                    request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.GetEventsRequest.FromString,
+                    response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.GetEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1391,6 +1408,33 @@ class PlatformService:
             '/revlink.platform.v1.PlatformService/Shutdown',
             revlink_dot_platform_dot_v1_dot_platform__pb2.ShutdownRequest.SerializeToString,
             revlink_dot_platform_dot_v1_dot_platform__pb2.ShutdownResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/revlink.platform.v1.PlatformService/GetEvents',
+            revlink_dot_platform_dot_v1_dot_platform__pb2.GetEventsRequest.SerializeToString,
+            revlink_dot_platform_dot_v1_dot_platform__pb2.GetEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

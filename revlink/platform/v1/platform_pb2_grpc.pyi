@@ -114,6 +114,8 @@ class PlatformServiceStub:
     """
     Shutdown: _grpc.UnaryUnaryMultiCallable[_platform_pb2.ShutdownRequest, _platform_pb2.ShutdownResponse]
     """Shutdown runs the operator's shutdown command, with the same conditions as Reboot."""
+    GetEvents: _grpc.UnaryUnaryMultiCallable[_platform_pb2.GetEventsRequest, _platform_pb2.GetEventsResponse]
+    """GetEvents reads the bridge's in-memory event log: DI edges and system events, oldest first."""
 
 @_typing.type_check_only
 class PlatformServiceAsyncStub(PlatformServiceStub):
@@ -201,6 +203,8 @@ class PlatformServiceAsyncStub(PlatformServiceStub):
     """
     Shutdown: _aio.UnaryUnaryMultiCallable[_platform_pb2.ShutdownRequest, _platform_pb2.ShutdownResponse]  # type: ignore[assignment]
     """Shutdown runs the operator's shutdown command, with the same conditions as Reboot."""
+    GetEvents: _aio.UnaryUnaryMultiCallable[_platform_pb2.GetEventsRequest, _platform_pb2.GetEventsResponse]  # type: ignore[assignment]
+    """GetEvents reads the bridge's in-memory event log: DI edges and system events, oldest first."""
 
 class PlatformServiceServicer(metaclass=_abc_1.ABCMeta):
     """PlatformService owns the RevPi's process image through revpimodio2.
@@ -465,5 +469,13 @@ class PlatformServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_platform_pb2.ShutdownResponse, _abc.Awaitable[_platform_pb2.ShutdownResponse]]:
         """Shutdown runs the operator's shutdown command, with the same conditions as Reboot."""
+
+    @_abc_1.abstractmethod
+    def GetEvents(
+        self,
+        request: _platform_pb2.GetEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_platform_pb2.GetEventsResponse, _abc.Awaitable[_platform_pb2.GetEventsResponse]]:
+        """GetEvents reads the bridge's in-memory event log: DI edges and system events, oldest first."""
 
 def add_PlatformServiceServicer_to_server(servicer: PlatformServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
