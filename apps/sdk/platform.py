@@ -13,16 +13,25 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
-from google.protobuf.duration_pb2 import Duration
 
 from apps.sdk.errors import NotFoundError
 from apps.sdk.handles import BridgeHandle
 from apps.sdk.platform_shapes import analog_values, digital_values, flat_pins
 from apps.sdk.platform_system import Location, PlatformSystemCalls
+from apps.sdk.platform_types import (
+    Event,
+    EventPage,
+    IOInfo,
+    SystemStatus,
+    Value,
+    duration,
+    one_or_many,
+    plain,
+    typed,
+)
 from apps.sdk.pulses import EdgeWatch, PulseCallback, PulseCounter, check_edge
 from apps.sdk.runtime import callback_loop, dispatch, maybe_async
 from revlink.error_reasons import UNKNOWN_LEASE
@@ -31,78 +40,11 @@ from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
 
 __all__ = ["Event", "IOInfo", "Location", "PlatformInterface", "SystemStatus"]
 
-T = TypeVar("T")
-
 log = structlog.get_logger(__name__)
 
-Value = bool | int
 InputCallback = Callable[[str, Value], Any]
 _EDGES = {"rising": pb.EDGE_RISING, "falling": pb.EDGE_FALLING, "both": pb.EDGE_BOTH}
 _KIND_NAMES = {value: name.removeprefix("IO_KIND_") for name, value in pb.IOKind.items()}
-
-
-def _one_or_many(values: Sequence[T]) -> T | list[T]:
-    return values[0] if len(values) == 1 else list(values)
-
-
-def _duration(seconds: float) -> Duration:
-    duration = Duration()
-    duration.FromNanoseconds(int(seconds * 1e9))
-    return duration
-
-
-def _plain(value: pb.IOValue) -> Value:
-    result: Value = getattr(value, value.WhichOneof("kind") or "int_value")
-    return result
-
-
-def _typed(value: Value) -> pb.IOValue:
-    if isinstance(value, bool):
-        return pb.IOValue(bool_value=value)
-    return pb.IOValue(int_value=value)
-
-
-@dataclass(frozen=True, slots=True)
-class IOInfo:
-    name: str
-    kind: str  # "DI", "DO", "AI", "AO", "COUNTER" or "OTHER"
-    pin: int
-    writable: bool
-    is_input: bool
-    bit_length: int
-    min_value: int
-    max_value: int
-    device_name: str
-    unit: str = ""  # of analog values: "mV", "uA", "0.1 degC"; empty when not fixed
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One entry of the bridge's event log (pydoover's Event: ``event``, ``pin``, ``time``)."""
-
-    event_id: int  # monotonic within one run of the bridge
-    event: str  # "DI_R" (rising edge), "DI_F" (falling edge), or "BRIDGE_START"
-    pin: int  # DI pin of an edge; 0 for system events
-    time: int  # Unix time in milliseconds
-    value: bool = False  # the DI's value after the edge
-    name: str = ""  # the DI's piCtory name
-
-
-@dataclass(frozen=True, slots=True)
-class EventPage:
-    events: list[Event]
-    synced: bool
-    run_id: str
-    last_event_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class SystemStatus:
-    core_temperature_celsius: int
-    cpu_frequency_mhz: int
-    picontrol_running: bool
-    io_cycle_ms: int
-    simulated: bool
 
 
 class PlatformInterface(PlatformSystemCalls):
@@ -148,29 +90,29 @@ class PlatformInterface(PlatformSystemCalls):
     # -- reading ---------------------------------------------------------------------------
 
     async def get_di_async(self, *pins: int | Sequence[Any]) -> bool | list[bool]:
-        return _one_or_many(
+        return one_or_many(
             (await self._call("GetDI", pb.GetDIRequest(pins=flat_pins(pins)))).values
         )
 
     async def get_do_async(self, *pins: int | Sequence[Any]) -> bool | list[bool]:
-        return _one_or_many(
+        return one_or_many(
             (await self._call("GetDO", pb.GetDORequest(pins=flat_pins(pins)))).values
         )
 
     async def get_ai_async(self, *pins: int | Sequence[Any]) -> float | list[float]:
         """Analog inputs as floats (pydoover's type), in the IO's unit, exact."""
         reply = await self._call("GetAI", pb.GetAIRequest(pins=flat_pins(pins)))
-        return _one_or_many([float(v) for v in reply.values])
+        return one_or_many([float(v) for v in reply.values])
 
     async def get_ao_async(self, *pins: int | Sequence[Any]) -> float | list[float]:
         """Analog outputs as floats (pydoover's type), in the IO's unit, exact."""
         reply = await self._call("GetAO", pb.GetAORequest(pins=flat_pins(pins)))
-        return _one_or_many([float(v) for v in reply.values])
+        return one_or_many([float(v) for v in reply.values])
 
     async def get_io_async(self, *names: str) -> Value | list[Value]:
         reply = await self._call("GetIO", pb.GetIORequest(names=names))
-        values: list[Value] = [_plain(v) for v in reply.values]
-        return _one_or_many(values)
+        values: list[Value] = [plain(v) for v in reply.values]
+        return one_or_many(values)
 
     async def list_io_async(self) -> list[IOInfo]:
         reply = await self._call("ListIO", pb.ListIORequest())
@@ -227,13 +169,13 @@ class PlatformInterface(PlatformSystemCalls):
         )
 
     async def set_io_async(self, values: Mapping[str, Value]) -> None:
-        items = [pb.NamedValue(name=k, value=_typed(v)) for k, v in values.items()]
+        items = [pb.NamedValue(name=k, value=typed(v)) for k, v in values.items()]
         await self._leased("SetIO", lambda lease: pb.SetIORequest(values=items, lease_id=lease))
 
     async def schedule_do_async(
         self, do: int | Sequence[Any], value: bool | Sequence[Any], in_secs: float
     ) -> None:
-        pins, values, delay = flat_pins(do), digital_values(value), _duration(in_secs)
+        pins, values, delay = flat_pins(do), digital_values(value), duration(in_secs)
         await self._leased(
             "ScheduleDO",
             lambda lease: pb.ScheduleDORequest(
@@ -244,7 +186,7 @@ class PlatformInterface(PlatformSystemCalls):
     async def schedule_ao_async(
         self, ao: int | Sequence[Any], value: float | Sequence[Any], in_secs: float
     ) -> None:
-        pins, values, delay = flat_pins(ao), analog_values(value), _duration(in_secs)
+        pins, values, delay = flat_pins(ao), analog_values(value), duration(in_secs)
         await self._leased(
             "ScheduleAO",
             lambda lease: pb.ScheduleAORequest(
@@ -272,7 +214,7 @@ class PlatformInterface(PlatformSystemCalls):
     async def get_counters_async(self, *pins: int | Sequence[Any]) -> int | list[int]:
         reply = await self._call("GetCounters", pb.GetCountersRequest(pins=flat_pins(pins)))
         counts: list[int] = list(reply.counts)
-        return _one_or_many(counts)
+        return one_or_many(counts)
 
     async def reset_counters_async(self, *pins: int | Sequence[Any]) -> None:
         await self._call("ResetCounters", pb.ResetCountersRequest(pins=flat_pins(pins)))
@@ -392,7 +334,7 @@ class PlatformInterface(PlatformSystemCalls):
     # -- leases (used by Application) ------------------------------------------------------
 
     async def acquire_lease_async(self, ttl_secs: float) -> str:
-        request = pb.AcquireLeaseRequest(holder=self.app_key or "app", ttl=_duration(ttl_secs))
+        request = pb.AcquireLeaseRequest(holder=self.app_key or "app", ttl=duration(ttl_secs))
         self.lease_id = (await self._call("AcquireLease", request)).lease_id
         self._lease_ttl = ttl_secs
         return self.lease_id
@@ -432,7 +374,7 @@ class PlatformInterface(PlatformSystemCalls):
 
         def handle(reply: pb.WatchInputsResponse) -> None:
             for change in reply.changes:
-                value = _plain(change.new_value)
+                value = plain(change.new_value)
                 snapshot = not change.HasField("old_value")
                 # A snapshot after a reconnect reports what changed while we were away.
                 if not snapshot or (change.name in last and last[change.name] != value):

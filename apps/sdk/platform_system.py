@@ -16,6 +16,7 @@ from datetime import UTC
 from google.protobuf.duration_pb2 import Duration
 
 from apps.sdk.client import BridgeClient
+from apps.sdk.platform_types import duration
 from apps.sdk.runtime import maybe_async
 from revlink.platform.v1 import platform_pb2 as pb
 
@@ -31,12 +32,6 @@ class Location:
     altitude_m: float | None = None
     accuracy_m: float | None = None
     timestamp: str | None = None  # ISO 8601
-
-
-def duration(seconds: float) -> Duration:
-    value = Duration()
-    value.FromNanoseconds(round(seconds * 1e9))
-    return value
 
 
 def _seconds(value: Duration) -> float:

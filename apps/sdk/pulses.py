@@ -25,7 +25,8 @@ from revlink.error_reasons import UNKNOWN_COUNTER
 from revlink.platform.v1 import platform_pb2 as pb
 
 if TYPE_CHECKING:
-    from apps.sdk.platform import Event, PlatformInterface
+    from apps.sdk.platform import PlatformInterface
+    from apps.sdk.platform_types import Event
 
 __all__ = ["EDGES", "EdgeWatch", "PulseCallback", "PulseCounter", "PulseReading"]
 
