@@ -25,7 +25,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,14 +41,6 @@ from tests.rig.uplink import uplink_client
 SCRIPT = "bench/dashboard.perf.ts"
 SENSORS = 50
 RATE_HZ = 5
-
-
-def register(cloud: CloudServer, admin: str, name: str) -> tuple[str, str]:
-    with cloud.http(admin) as client:
-        reply = client.post("/api/v1/devices", json={"name": name})
-        reply.raise_for_status()
-        body: dict[str, str] = reply.json()
-    return body["id"], body["token"]
 
 
 async def seed_history(cloud: CloudServer, token: str, points: int, start: datetime) -> None:
@@ -77,7 +68,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def history_bench(cloud: CloudServer, admin: str, runs: int, points: int) -> None:
-    _, token = register(cloud, admin, "bench-history")
+    _, token = cloud.device("bench-history")
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1, minutes=1)
     asyncio.run(seed_history(cloud, token, points, start))
     with cloud.http(admin) as client:
@@ -118,7 +109,7 @@ def history_bench(cloud: CloudServer, admin: str, runs: int, points: int) -> Non
 
 
 def live_bench(cloud: CloudServer, admin: str, seconds: float, workdir: Path) -> None:
-    device_id, token = register(cloud, admin, "bench-live")
+    device_id, token = cloud.device("bench-live")
     fields = [f"s{i:02d}" for i in range(SENSORS)]
     with start_agent(workdir / "agent", workdir / "logs", cloud.base_url, token) as agent:
         poll(lambda: agent_status(agent.target).cloud_connected, 20, "the bench agent online")
@@ -126,7 +117,7 @@ def live_bench(cloud: CloudServer, admin: str, seconds: float, workdir: Path) ->
         try:
             dda.publish_to_channel("bench", dict.fromkeys(fields, 0.0))
             keys = [f"bench.{f}" for f in fields]
-            ids = sensor_ids(cloud.base_url, admin, uuid.UUID(device_id), keys)
+            ids = sensor_ids(cloud.base_url, admin, device_id, keys)
             env = {
                 "E2E_BASE_URL": cloud.base_url,
                 "E2E_TOKEN": admin,

@@ -85,9 +85,7 @@ def stack(
     assert "text/html" in page.headers.get("content-type", ""), f"/fleet is not HTML: {served}"
     admin = cloud.admin_token()
     workdir = tmp_path_factory.mktemp("e2e-device")
-    with streaming_device(
-        cloud.base_url, admin, workdir / "agent", workdir / "logs", unique("e2e-tank")
-    ) as device:
+    with streaming_device(cloud, workdir / "agent", workdir / "logs", unique("e2e-tank")) as device:
         sensors = sensor_ids(cloud.base_url, admin, device.id, ["tank.level", "tank.temperature"])
         offline_id, _ = cloud.device(unique("e2e-offline"))
         yield Stack(

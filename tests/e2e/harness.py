@@ -26,6 +26,7 @@ import httpx
 
 from apps.sdk.agent import DeviceAgentInterface
 from tests.rig.agent import AgentProcess, agent_status, start_agent
+from tests.rig.cloud import CloudServer
 
 __all__ = [
     "CHROMIUM",
@@ -188,8 +189,7 @@ def tank_reading(tick: int) -> dict[str, float]:
 
 @contextlib.contextmanager
 def streaming_device(
-    base_url: str,
-    admin_token: str,
+    cloud: CloudServer,
     data_dir: Path,
     log_dir: Path,
     name: str,
@@ -200,14 +200,11 @@ def streaming_device(
     The ``pump`` channel's subscriber records each command it receives and publishes it back
     as the channel aggregate ``{"last_command": payload}``, so the dashboard can show it too.
     """
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {admin_token}"}) as c:
-        reply = c.post("/api/v1/devices", json={"name": name})
-        reply.raise_for_status()
-        created = reply.json()
-    with start_agent(data_dir, log_dir, cloud_url=base_url, token=created["token"]) as agent:
+    device_id, token = cloud.device(name)
+    with start_agent(data_dir, log_dir, cloud_url=cloud.base_url, token=token) as agent:
         poll(lambda: agent_status(agent.target).cloud_connected, 20, "the agent to reach the cloud")
         dda = DeviceAgentInterface("e2e-tank", agent.target)
-        device = Device(uuid.UUID(created["id"]), name, agent, dda)
+        device = Device(device_id, name, agent, dda)
 
         def on_command(channel: str, payload: dict[str, Any]) -> None:
             with device._lock:
