@@ -45,6 +45,47 @@ def platform(
             "[env REVLINK_PLATFORM_SAFE_VALUES; default off/0]."
         ),
     ] = None,
+    event_log_size: Annotated[
+        int | None,
+        typer.Option(
+            help="DI edges and system events GetEvents keeps, 1-1000000 "
+            "[env REVLINK_PLATFORM_EVENT_LOG_SIZE; default 10000].",
+            show_default=False,
+        ),
+    ] = None,
+    allow_power_control: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-power-control/--no-power-control",
+            help="Let apps reboot and shut down the device "
+            "[env REVLINK_PLATFORM_ALLOW_POWER_CONTROL; default off].",
+            show_default=False,
+        ),
+    ] = None,
+    reboot_command: Annotated[
+        str | None,
+        typer.Option(
+            help="Command Reboot runs [env REVLINK_PLATFORM_REBOOT_COMMAND; "
+            "default systemctl reboot].",
+            show_default=False,
+        ),
+    ] = None,
+    shutdown_command: Annotated[
+        str | None,
+        typer.Option(
+            help="Command Shutdown runs [env REVLINK_PLATFORM_SHUTDOWN_COMMAND; "
+            "default systemctl poweroff].",
+            show_default=False,
+        ),
+    ] = None,
+    rtc_sync_command: Annotated[
+        str | None,
+        typer.Option(
+            help="Command SyncRtc runs, empty refuses [env REVLINK_PLATFORM_RTC_SYNC_COMMAND; "
+            "default hwclock --systohc].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the RevPi's I/O over gRPC (default 127.0.0.1:50053)."""
     from bridges.kit import BridgeStartError
@@ -67,6 +108,11 @@ def platform(
         configrsc=configrsc,
         platform_cycle_ms=cycle_ms,
         platform_safe_values=parsed_safe,
+        platform_event_log_size=event_log_size,
+        platform_allow_power_control=allow_power_control,
+        platform_reboot_command=reboot_command,
+        platform_shutdown_command=shutdown_command,
+        platform_rtc_sync_command=rtc_sync_command,
     )
     try:
         asyncio.run(run_platform_bridge(settings))

@@ -7,6 +7,8 @@ is seen the way hardware would see it, not through the bridge's own eyes.
 
 from __future__ import annotations
 
+import shlex
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -25,10 +27,12 @@ from tests.rig.bridges import BridgeProcess, free_port, python_module_argv, star
 __all__ = [
     "Plant",
     "PlatformBridge",
+    "marker_command",
     "plant",
     "platform_argv",
     "platform_bridge",
     "platform_stub",
+    "power_flags",
     "procimg",
     "wait_for",
 ]
@@ -93,6 +97,25 @@ def platform_argv(procimg: Path, target: str, *extra: str) -> list[str]:
         "--listen",
         target,
         *extra,
+    )
+
+
+def marker_command(marker: Path, word: str) -> str:
+    """A command line that appends ``word`` to ``marker``: a stand-in for reboot and friends."""
+    script = f"open({str(marker)!r}, 'a').write({word!r} + '\\n')"
+    return shlex.join([sys.executable, "-c", script])
+
+
+def power_flags(marker: Path) -> tuple[str, ...]:
+    """Flags enabling power control with commands that only write ``marker``."""
+    return (
+        "--allow-power-control",
+        "--reboot-command",
+        marker_command(marker, "reboot"),
+        "--shutdown-command",
+        marker_command(marker, "shutdown"),
+        "--rtc-sync-command",
+        marker_command(marker, "rtc"),
     )
 
 

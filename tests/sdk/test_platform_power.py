@@ -16,12 +16,7 @@ import pytest
 from apps.sdk.errors import BridgeError, FailedPreconditionError
 from apps.sdk.platform import PlatformInterface
 from tests.rig.bridges import free_port, start_bridge
-from tests.rig.platform import platform_argv, wait_for
-
-
-def _append(marker: Path, word: str) -> str:
-    script = f"open({str(marker)!r}, 'a').write({word!r} + '\\n')"
-    return shlex.join([sys.executable, "-c", script])
+from tests.rig.platform import marker_command, platform_argv, wait_for
 
 
 @pytest.fixture
@@ -34,11 +29,14 @@ def platform(procimg: Path, tmp_path: Path, marker: Path) -> Iterator[PlatformIn
     target = f"127.0.0.1:{free_port()}"
     env = {
         "REVLINK_PLATFORM_ALLOW_POWER_CONTROL": "true",
-        "REVLINK_PLATFORM_REBOOT_COMMAND": _append(marker, "reboot"),
-        "REVLINK_PLATFORM_SHUTDOWN_COMMAND": _append(marker, "shutdown"),
-        "REVLINK_PLATFORM_RTC_SYNC_COMMAND": _append(marker, "rtc"),
+        "REVLINK_PLATFORM_REBOOT_COMMAND": marker_command(marker, "reboot"),
+        "REVLINK_PLATFORM_SHUTDOWN_COMMAND": marker_command(marker, "shutdown"),
+        # The flag below wins over its variable.
+        "REVLINK_PLATFORM_RTC_SYNC_COMMAND": marker_command(marker, "rtc-from-env"),
     }
-    with start_bridge(platform_argv(procimg, target), target, tmp_path / "logs", env=env):
+    flags = ("--rtc-sync-command", marker_command(marker, "rtc"))
+    argv = platform_argv(procimg, target, *flags)
+    with start_bridge(argv, target, tmp_path / "logs", env=env):
         client = PlatformInterface("test-app", target)
         yield client
         client.close()
@@ -95,3 +93,27 @@ def test_a_failing_command_is_reported(procimg: Path, tmp_path: Path) -> None:
                 client.reboot()  # power control stays off without the operator's setting
         finally:
             client.close()
+
+
+def test_the_flags_set_power_control_over_the_environment(procimg: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "actions.txt"
+    target = f"127.0.0.1:{free_port()}"
+    env = {"REVLINK_PLATFORM_ALLOW_POWER_CONTROL": "true"}
+    reboot = ("--reboot-command", marker_command(marker, "reboot"))
+    argv = platform_argv(procimg, target, "--no-power-control", *reboot)
+    with start_bridge(argv, target, tmp_path / "logs", env=env):
+        client = PlatformInterface("test-app", target)
+        try:
+            with pytest.raises(FailedPreconditionError) as refused:
+                client.reboot()
+            assert refused.value.reason == "POWER_CONTROL_DISABLED"
+        finally:
+            client.close()
+    argv = platform_argv(procimg, target, "--allow-power-control", *reboot)
+    with start_bridge(argv, target, tmp_path / "logs2"):
+        client = PlatformInterface("test-app", target)
+        try:
+            client.reboot()
+        finally:
+            client.close()
+    assert actions(marker) == ["reboot"]

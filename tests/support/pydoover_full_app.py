@@ -1,7 +1,8 @@
 """Two apps written as pydoover 0.x apps are, importing from revlink instead, that between
 them reach past I/O and channels: state machines, reference and conditional config,
 pulse counters with callbacks, the event log, system calls, tag batches and watchers, and
-the shutdown hooks. With pydoover the imports read ``from pydoover.docker import
+the shutdown hooks, power control, the display name and a Modbus call that has no bus yet.
+With pydoover the imports read ``from pydoover.docker import
 Application``, ``from pydoover import config`` and ``from pydoover.state import
 StateMachine``; nothing else would change.
 """
@@ -49,7 +50,9 @@ class AsyncStation(Application):
         self.location = await self.platform_iface.get_location()
         self.voltage = await self.platform_iface.get_system_voltage()
         await self.platform_iface.set_immunity_seconds(60)
+        await self.platform_iface.sync_rtc()
         await self.set_ao(0, 2500.4)
+        self.shutdown_due = None
 
     async def main_loop(self):
         if self.state == "idle" and self.counter.receiving_pulses:
@@ -57,6 +60,8 @@ class AsyncStation(Application):
         target = self.get_tag("target", default=3)
         if self.state == "counting" and self.counter.get_counter() >= target:
             await self.finish()
+        if self.state == "done" and self.shutdown_due is None:
+            self.shutdown_due = await self.platform_iface.schedule_shutdown(600)
         _, edges = await self.platform_iface.get_di_events(self.config.pulse_di.value, "rising")
         await self.set_tags({"state": self.state, "edges": len(edges)})
 
@@ -86,12 +91,19 @@ class SyncStation(Application):
             states=self.states, transitions=self.transitions, model=self, initial="closed"
         )
         self.inputs = []
+        try:
+            self.meter = self.modbus_iface.read_registers(1, 1, 0, 2, 4)
+        except Exception as error:
+            self.meter = str(error)
 
     def main_loop(self):
         self.inputs.append(self.platform_iface.get_di([0, [1]]))
         self.toggle()
         self.set_do(0, self.state == "open")
-        self.publish_to_channel("station_log", "valve " + self.state)
+        self.publish_to_channel("station_log", self.app_display_name + ": valve " + self.state)
         self.set_tag("valve", self.state)
         self.set_global_tag("last_station", self.app_key)
         self.events = self.platform_iface.get_events()
+        if self.get_tag("reboot_now", default=False):
+            self.set_tag("reboot_now", False)
+            self.platform_iface.reboot()
