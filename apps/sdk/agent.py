@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 
 from apps.sdk.client import BridgeClient
+from apps.sdk.errors import BridgeError, BridgeUnavailableError
 from apps.sdk.runtime import callback_loop, dispatch, maybe_async
 from revlink.agent.v1 import agent_pb2 as pb
 from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
@@ -89,11 +90,46 @@ class DeviceAgentInterface(BridgeClient):
     # Publish always carries an idempotency key, and its retries reuse it.
     idempotent_methods = frozenset({"Publish", "GetAggregate", "ListChannels", "GetStatus"})
 
-    def __init__(self, app_key: str = "", dda_uri: str = "localhost:50051", **kwargs: Any):
-        super().__init__(dda_uri, app_key=app_key, **kwargs)
+    default_uri = "localhost:50051"
+
+    def __init__(
+        self,
+        app_key: str = "",
+        dda_uri: str = default_uri,
+        is_async: bool | None = None,
+        dda_timeout: float = 7.0,
+        max_conn_attempts: int = 5,
+        time_between_connection_attempts: float = 10.0,
+        **kwargs: Any,
+    ):
+        """pydoover's arguments in its order; ``dda_timeout`` is each call's deadline.
+
+        ``max_conn_attempts`` and ``time_between_connection_attempts`` are kept for
+        pydoover's sake: revlink retries an unavailable agent for ``retry_for`` seconds
+        (default 10) with backoff instead.
+        """
+        kwargs.setdefault("timeout", dda_timeout)
+        super().__init__(dda_uri, app_key=app_key, is_async=is_async, **kwargs)
+        self.dda_timeout = dda_timeout
+        self.max_connection_attempts = max_conn_attempts
+        self.time_between_connection_attempts = time_between_connection_attempts
         self._subscriptions: dict[str, list[_Subscription]] = {}
-        # Whether any status this process read said the agent reached the cloud.
-        self.has_been_online = False
+        # pydoover's cached status, kept by every call and stream event and by
+        # refresh_status (the application refreshes it every few seconds).
+        self.is_dda_available = False
+        self.is_dda_online = False
+        self.has_dda_been_online = False
+        self.agent_id: str | None = None
+        self.last_channel_message_ts: dict[str, float] = {}
+
+    async def _call(self, method: str, request: Any, *, timeout: float | None = None) -> Any:
+        try:
+            reply = await super()._call(method, request, timeout=timeout)
+        except BridgeUnavailableError:
+            self.is_dda_available = self.is_dda_online = False
+            raise
+        self.is_dda_available = True
+        return reply
 
     async def publish_async(
         self,
@@ -158,7 +194,8 @@ class DeviceAgentInterface(BridgeClient):
 
     async def get_status_async(self) -> AgentStatus:
         s = await self._call("GetStatus", pb.GetStatusRequest())
-        self.has_been_online = self.has_been_online or s.cloud_connected
+        self.is_dda_online = s.cloud_connected
+        self.has_dda_been_online = self.has_dda_been_online or s.cloud_connected
         return AgentStatus(
             s.cloud_connected,
             s.queue_depth,
@@ -168,11 +205,46 @@ class DeviceAgentInterface(BridgeClient):
         )
 
     async def get_is_dda_online_async(self) -> bool:
+        """Whether the agent reaches the cloud now (a call; the plain name is the cache)."""
         return (await self.get_status_async()).cloud_connected
 
     async def get_is_dda_available_async(self) -> bool:
         """True when the agent answers (online or not); a probe, never an exception."""
-        return await self.health_async()
+        self.is_dda_available = await self.health_async()
+        if not self.is_dda_available:
+            self.is_dda_online = False
+        return self.is_dda_available
+
+    async def refresh_status_async(self) -> None:
+        """Update the cached status (``is_dda_available``, ``is_dda_online``) from one probe
+        and, when the agent answers, one status call; never raises."""
+        if not await self.get_is_dda_available_async():
+            return
+        try:
+            await self.get_status_async()
+        except BridgeError as exc:
+            log.debug("sdk.status_refresh_failed", reason=str(exc))
+
+    async def await_dda_available_async(self, timeout: float = 10) -> bool:
+        """Wait until the agent answers, at most ``timeout`` seconds; False if it did not."""
+        deadline = time.monotonic() + timeout
+        while not await self.get_is_dda_available_async():
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.2)
+        return True
+
+    # pydoover's status getters are plain methods answering from the cache, never awaitable
+    # and never raising; the ``_async`` methods above ask the agent.
+
+    def get_is_dda_available(self) -> bool:
+        return self.is_dda_available
+
+    def get_is_dda_online(self) -> bool:
+        return self.is_dda_online
+
+    def get_has_dda_been_online(self) -> bool:
+        return self.has_dda_been_online
 
     def add_subscription(
         self,
@@ -236,7 +308,10 @@ class DeviceAgentInterface(BridgeClient):
         # agent really started it, which can be lower after its clock was set back.
         if event.event_id:
             sub.last_event = event.event_id
+        self.is_dda_available = True
         kind = event.WhichOneof("event")
+        if kind in ("aggregate", "message"):
+            self.last_channel_message_ts[sub.channel] = time.time()
         if kind == "aggregate":
             data = json.loads(event.aggregate.aggregate_json or "{}")
             sub.synced.set()
@@ -277,6 +352,6 @@ class DeviceAgentInterface(BridgeClient):
     publish_to_channel = maybe_async(publish_to_channel_async)
     get_channel_aggregate = maybe_async(get_channel_aggregate_async)
     get_status = maybe_async(get_status_async)
-    get_is_dda_online = maybe_async(get_is_dda_online_async)
-    get_is_dda_available = maybe_async(get_is_dda_available_async)
+    refresh_status = maybe_async(refresh_status_async)
+    await_dda_available = maybe_async(await_dda_available_async)
     wait_for_channels_sync = maybe_async(wait_for_channels_sync_async)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
 import typing
 from pathlib import Path
@@ -37,6 +38,7 @@ log = structlog.get_logger(__name__)
 
 DEPLOYMENT_CHANNEL = "deployment_config"
 OVERRUN_WARNING_INTERVAL = 6.0
+AGENT_STATUS_INTERVAL = 2.0
 
 
 class AppFailedError(RuntimeError):
@@ -48,6 +50,8 @@ class Application(PydooverHelpers, TagHelpers):
     loop_target_period: float = 1.0
     error_wait_period: float = 10.0
     max_consecutive_failures: int = 5
+    # How long run() waits for the device agent to answer before going on (pydoover's).
+    dda_startup_timeout: float = 300.0
     # Outputs written by the app return to their safe values when it stops renewing;
     # None: max(5 s, three loop periods).
     lease_ttl: float | None = None
@@ -70,11 +74,18 @@ class Application(PydooverHelpers, TagHelpers):
         """Build the app; the arguments are pydoover 0.x's, in its order, plus revlink's.
 
         ``config`` is a schema instance (0.x's ``run_app(MyApp(config=MyConfig()))`` or
-        ``MyApp(MyConfig())``) used instead of ``config_cls()``. ``is_async`` is accepted
-        and ignored: each hook may be plain or ``async def``. ``modbus_iface`` is whatever
-        object the app should use as one (there is no revlink Modbus bridge yet).
+        ``MyApp(MyConfig())``) used instead of ``config_cls()``. ``is_async`` says how the
+        plain-name methods answer, as in pydoover: awaitable in async code when True,
+        always blocking when False; by default True when ``setup`` or ``main_loop`` is an
+        ``async def``. ``modbus_iface`` is whatever object the app should use as one (there
+        is no revlink Modbus bridge yet).
         """
-        del is_async
+        self._is_async = (
+            is_async
+            if is_async is not None
+            else inspect.iscoroutinefunction(self.setup)
+            or inspect.iscoroutinefunction(self.main_loop)
+        )
         self.name = name or type(self).__name__
         schema_class = self.schema_class()
         if config is None and schema_class is not None:
@@ -98,7 +109,9 @@ class Application(PydooverHelpers, TagHelpers):
         self._step_done = asyncio.Event()
         self._last_overrun_warning = 0.0
         self._shutdown_at = None
-        self._display_name: str | None = None
+        self._last_interval_time: float | None = None
+        # pydoover's: the deployment's APP_DISPLAY_NAME for this app once config is read.
+        self.app_display_name = ""
         # pydoover apps reach for these in setup(); their bridges are not part of revlink
         # yet, so a use fails at the call and says so.
         self.modbus_iface: Any = modbus_iface or Unavailable(
@@ -139,6 +152,9 @@ class Application(PydooverHelpers, TagHelpers):
         self.device_agent = device_agent
         self.platform_iface = platform_iface
         self.plugins_iface = plugins_iface
+        for interface in (device_agent, platform_iface, plugins_iface):
+            if interface._is_async is None:  # one built for this app answers as the app does
+                interface._is_async = self._is_async
         self.config_fp = Path(config_fp) if config_fp else None
         self.healthcheck = (
             HealthServer(lambda: self.healthy, port=healthcheck_port)
@@ -146,11 +162,6 @@ class Application(PydooverHelpers, TagHelpers):
             else None
         )
         self.log = log.bind(app=self.name, app_key=app_key)
-
-    @property
-    def app_display_name(self) -> str:
-        """The name the deployment gives this app (``APP_DISPLAY_NAME``), else its own."""
-        return self._display_name or self.name
 
     # -- hooks for subclasses --------------------------------------------------------------
 
@@ -189,7 +200,10 @@ class Application(PydooverHelpers, TagHelpers):
         """The whole lifecycle; returns the process exit code."""
         if self.healthcheck is not None:
             await self.healthcheck.start()
+        status = asyncio.create_task(self._keep_agent_status())
         try:
+            if not await self.device_agent.await_dda_available_async(self.dda_startup_timeout):
+                self.log.warning("app.agent_unavailable", waited_s=self.dda_startup_timeout)
             await self._load_config()
             self.device_agent.add_subscription(
                 TAG_CHANNEL, self._on_tag_values, events=("aggregate",)
@@ -211,7 +225,14 @@ class Application(PydooverHelpers, TagHelpers):
             self.log.error("app.bad_config", problems=exc.problems)
             return 2
         finally:
+            status.cancel()
             await self._shutdown()
+
+    async def _keep_agent_status(self) -> None:
+        """Keep the agent interface's cached status (``get_is_dda_online()``) current."""
+        while True:
+            await self.device_agent.refresh_status_async()
+            await asyncio.sleep(AGENT_STATUS_INTERVAL)
 
     async def _setup(self) -> None:
         try:
@@ -284,33 +305,39 @@ class Application(PydooverHelpers, TagHelpers):
     # -- config, lease, shutdown -----------------------------------------------------------
 
     async def _load_config(self) -> None:
-        if self.config is None:
-            return
         if self.config_fp is not None:
-            self.config.load_file(self.config_fp)
+            if self.config is not None:
+                self.config.load_file(self.config_fp)
             return
+        # Also without a schema: the deployment names the app (APP_DISPLAY_NAME, AGENT_ID).
         self.device_agent.add_subscription(
             DEPLOYMENT_CHANNEL, self._deployment_update, events=("aggregate",)
         )
         if not await self.device_agent.wait_for_channels_sync_async([DEPLOYMENT_CHANNEL], 5):
             self.log.warning("app.config_not_synced", channel=DEPLOYMENT_CHANNEL)
         aggregate = await self.device_agent.get_channel_aggregate_async(DEPLOYMENT_CHANNEL)
-        self.config.load(self._app_section(aggregate))
+        section = self._app_section(aggregate)
+        if self.config is not None:
+            self.config.load(section)
 
     def _app_section(self, aggregate: dict[str, Any]) -> dict[str, Any]:
         section = aggregate.get("applications", {}).get(self.app_key, {})
         if not isinstance(section, dict):
             return {}
-        name = section.get("APP_DISPLAY_NAME")
-        self._display_name = name if isinstance(name, str) and name else self._display_name
+        name, agent_id = section.get("APP_DISPLAY_NAME"), section.get("AGENT_ID")
+        self.app_display_name = name if isinstance(name, str) else ""
+        self.device_agent.agent_id = agent_id if isinstance(agent_id, str) else None
         return section
 
     async def _deployment_update(self, channel: str, aggregate: dict[str, Any]) -> None:
-        if self.config is None or not self._ready.is_set():
+        if not self._ready.is_set():
+            return
+        section = self._app_section(aggregate)
+        if self.config is None:
             return
         before = self.config.values()
         try:
-            self.config.load(self._app_section(aggregate))
+            self.config.load(section)
         except ConfigError as exc:
             self.log.error("app.config_update_refused", problems=exc.problems)
             return

@@ -68,17 +68,27 @@ class BridgeClient:
     # key). Besides UNAVAILABLE these are also retried after CANCELLED, which is what a
     # bridge shutting down gracefully answers the calls it was serving.
     idempotent_methods: frozenset[str] = frozenset()
+    default_uri = ""
 
     def __init__(
         self,
         uri: str,
         *,
         app_key: str = "",
+        is_async: bool | None = None,
         token: str | None = None,
         timeout: float = 7.0,
         retry_for: float = 10.0,
     ) -> None:
+        """``uri`` empty means the bridge's default (pydoover builds interfaces with "").
+
+        ``is_async`` is how the plain-name methods answer (see :func:`maybe_async`): None
+        decides per call (awaitable where an event loop runs), False always blocks, as for
+        an app whose hooks are plain functions.
+        """
+        uri = uri or self.default_uri
         self.uri = uri
+        self._is_async = is_async
         self.target = normalise_target(uri)
         self.app_key = app_key
         self.token = token if token is not None else os.environ.get("REVLINK_BRIDGE_TOKEN")
@@ -218,4 +228,4 @@ class BridgeClient:
     def close(self) -> None:
         """Twin of :meth:`close_async` (a subclass's override included): awaitable in async
         code, blocking elsewhere."""
-        return await_or_block(self.close_async())
+        return await_or_block(self.close_async(), self._is_async)

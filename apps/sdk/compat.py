@@ -10,6 +10,7 @@ shutdown hooks are in :mod:`apps.sdk.tag_helpers`.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from apps.sdk.agent import DeviceAgentInterface, SubscriptionCallback
@@ -29,10 +30,48 @@ class PydooverHelpers:
     ui_manager: Any
     _ready: asyncio.Event
 
+    error_wait_period: float
+    force_log_on_shutdown: bool = False  # pydoover's; there is no app UI to log yet
+    _last_interval_time: float | None
+
     @property
     def is_ready(self) -> bool:
         """True once ``setup`` has finished and the loop is about to run."""
         return self._ready.is_set()
+
+    @property
+    def _error_wait_period(self) -> float:
+        """pydoover's name for :attr:`error_wait_period`."""
+        return self.error_wait_period
+
+    @_error_wait_period.setter
+    def _error_wait_period(self, seconds: float) -> None:
+        self.error_wait_period = seconds
+
+    async def wait_for_interval(self, target_time: float) -> None:
+        """Sleep so that calls are ``target_time`` seconds apart (the first waits half of
+        it), as pydoover's loop does; for apps that pace their own inner loops."""
+        now = time.monotonic()
+        if self._last_interval_time is None:
+            self._last_interval_time = now
+            await asyncio.sleep(target_time / 2)
+            return
+        remaining = target_time - (now - self._last_interval_time)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+        self._last_interval_time = time.monotonic()
+
+    async def close(self) -> None:
+        """Close the bridge interfaces (``run`` does it when the app stops)."""
+        for interface in (self.device_agent, self.platform_iface):
+            await interface.close_async()
+
+    async def __aenter__(self) -> PydooverHelpers:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._ready.clear()
+        await self.close()
 
     # -- platform ---------------------------------------------------------------------------
 
@@ -48,17 +87,19 @@ class PydooverHelpers:
     async def get_ao_async(self, ao: int) -> float | list[float]:
         return await self.platform_iface.get_ao_async(ao)
 
-    async def set_do_async(self, do: int, value: bool) -> None:
-        await self.platform_iface.set_do_async(do, value)
+    async def set_do_async(self, do: int, value: bool) -> bool | list[bool]:
+        return await self.platform_iface.set_do_async(do, value)
 
-    async def set_ao_async(self, ao: int, value: int) -> None:
-        await self.platform_iface.set_ao_async(ao, value)
+    async def set_ao_async(self, ao: int, value: float) -> float | list[float]:
+        return await self.platform_iface.set_ao_async(ao, value)
 
-    async def schedule_do_async(self, do: int, value: bool, delay_secs: float) -> None:
-        await self.platform_iface.schedule_do_async(do, value, delay_secs)
+    async def schedule_do_async(self, do: int, value: bool, delay_secs: float) -> bool | list[bool]:
+        return await self.platform_iface.schedule_do_async(do, value, delay_secs)
 
-    async def schedule_ao_async(self, ao: int, value: int, delay_secs: float) -> None:
-        await self.platform_iface.schedule_ao_async(ao, value, delay_secs)
+    async def schedule_ao_async(
+        self, ao: int, value: float, delay_secs: float
+    ) -> float | list[float]:
+        return await self.platform_iface.schedule_ao_async(ao, value, delay_secs)
 
     get_di = maybe_async(get_di_async)
     get_do = maybe_async(get_do_async)
@@ -93,14 +134,20 @@ class PydooverHelpers:
 
     publish_to_channel = maybe_async(publish_to_channel_async)
     get_channel_aggregate = maybe_async(get_channel_aggregate_async)
-    get_is_dda_available = maybe_async(get_is_dda_available_async)
-    get_is_dda_online = maybe_async(get_is_dda_online_async)
 
     def subscribe_to_channel(self, channel_name: str, callback: SubscriptionCallback) -> None:
         self.device_agent.add_subscription(channel_name, callback)
 
+    # As in pydoover: plain methods answering from the agent interface's cached status.
+
+    def get_is_dda_available(self) -> bool:
+        return self.device_agent.get_is_dda_available()
+
+    def get_is_dda_online(self) -> bool:
+        return self.device_agent.get_is_dda_online()
+
     def get_has_dda_been_online(self) -> bool:
-        return self.device_agent.has_been_online
+        return self.device_agent.get_has_dda_been_online()
 
     # -- UI and Modbus: pass-throughs to parts revlink does not have yet ---------------------
     # (``self.ui_manager`` / ``self.modbus_iface`` answer each call with a named error.)
@@ -125,6 +172,9 @@ class PydooverHelpers:
 
     def start_ui_comms(self) -> Any:
         return self.ui_manager.start_comms()
+
+    async def await_ui_comms_sync(self, timeout: float = 10) -> Any:
+        return self.ui_manager.await_comms_sync(timeout)
 
     def set_ui_update_period(self, period: float) -> Any:
         return self.ui_manager.set_min_ui_update_period(period)

@@ -52,9 +52,10 @@ class _Reference(String):
 
 
 class Application(_Reference):
-    """Another Doover application (``format: doover-resource-application``), chosen in a list."""
+    """An installed application, chosen in a list (pydoover 0.x: ``format:
+    doover-application``, the same as :class:`ApplicationInstall`)."""
 
-    _format, _description = "doover-resource-application", "Application"
+    _format, _description = "doover-application", "Application"
 
 
 class ApplicationInstall(_Reference):

@@ -19,7 +19,7 @@ import structlog
 
 from apps.sdk.errors import NotFoundError
 from apps.sdk.handles import BridgeHandle
-from apps.sdk.platform_shapes import analog_values, digital_values, flat_pins
+from apps.sdk.platform_shapes import analog_values, digital_values, flat_pins, per_pin
 from apps.sdk.platform_system import Location, PlatformSystemCalls
 from apps.sdk.platform_types import (
     Event,
@@ -73,8 +73,16 @@ class PlatformInterface(PlatformSystemCalls):
         }
     )
 
-    def __init__(self, app_key: str = "", plt_uri: str = "localhost:50053", **kwargs: Any):
-        super().__init__(plt_uri, app_key=app_key, **kwargs)
+    default_uri = "localhost:50053"
+
+    def __init__(
+        self,
+        app_key: str = "",
+        plt_uri: str = default_uri,
+        is_async: bool | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(plt_uri, app_key=app_key, is_async=is_async, **kwargs)
         self._lease = BridgeHandle(UNKNOWN_LEASE, self._take_new_lease)
         self._lease_ttl = 0.0
 
@@ -156,17 +164,27 @@ class PlatformInterface(PlatformSystemCalls):
 
     # -- writing ---------------------------------------------------------------------------
 
-    async def set_do_async(self, do: int | Sequence[Any], value: bool | Sequence[Any]) -> None:
+    # Writes answer what they wrote, one value per pin (a scalar for one pin), as
+    # pydoover's echo does: ``if not self.set_do(0, True)`` keeps its 0.x meaning.
+
+    async def set_do_async(
+        self, do: int | Sequence[Any], value: bool | Sequence[Any]
+    ) -> bool | list[bool]:
         pins, values = flat_pins(do), digital_values(value)
         await self._leased(
             "SetDO", lambda lease: pb.SetDORequest(pins=pins, values=values, lease_id=lease)
         )
+        return one_or_many(per_pin(pins, values))
 
-    async def set_ao_async(self, ao: int | Sequence[Any], value: float | Sequence[Any]) -> None:
+    async def set_ao_async(
+        self, ao: int | Sequence[Any], value: float | Sequence[Any]
+    ) -> float | list[float]:
+        """Write analog outputs; answers the values written (rounded to the IO's integers)."""
         pins, values = flat_pins(ao), analog_values(value)
         await self._leased(
             "SetAO", lambda lease: pb.SetAORequest(pins=pins, values=values, lease_id=lease)
         )
+        return one_or_many([float(v) for v in per_pin(pins, values)])
 
     async def set_io_async(self, values: Mapping[str, Value]) -> None:
         items = [pb.NamedValue(name=k, value=typed(v)) for k, v in values.items()]
@@ -174,7 +192,7 @@ class PlatformInterface(PlatformSystemCalls):
 
     async def schedule_do_async(
         self, do: int | Sequence[Any], value: bool | Sequence[Any], in_secs: float
-    ) -> None:
+    ) -> bool | list[bool]:
         pins, values, delay = flat_pins(do), digital_values(value), duration(in_secs)
         await self._leased(
             "ScheduleDO",
@@ -182,10 +200,11 @@ class PlatformInterface(PlatformSystemCalls):
                 pins=pins, values=values, delay=delay, lease_id=lease
             ),
         )
+        return one_or_many(per_pin(pins, values))
 
     async def schedule_ao_async(
         self, ao: int | Sequence[Any], value: float | Sequence[Any], in_secs: float
-    ) -> None:
+    ) -> float | list[float]:
         pins, values, delay = flat_pins(ao), analog_values(value), duration(in_secs)
         await self._leased(
             "ScheduleAO",
@@ -193,6 +212,7 @@ class PlatformInterface(PlatformSystemCalls):
                 pins=pins, values=values, delay=delay, lease_id=lease
             ),
         )
+        return one_or_many([float(v) for v in per_pin(pins, values)])
 
     async def _leased(self, method: str, make_request: Callable[[str], Any]) -> Any:
         """A call under the app's lease; a lease the bridge no longer knows is taken afresh.

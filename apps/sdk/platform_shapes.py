@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["analog_values", "digital_values", "flat_pins", "flatten"]
+__all__ = ["analog_values", "digital_values", "flat_pins", "flatten", "per_pin"]
 
 
 def flatten(values: Any, what: str) -> list[Any]:
@@ -63,3 +63,8 @@ def analog_values(values: Any) -> list[int]:
             raise ValueError(f"analog values must be finite, not {value!r}")
         result.append(round(value))
     return result
+
+
+def per_pin(pins: list[int], values: list[Any]) -> list[Any]:
+    """One value per pin, as a write applies them (a single value goes to every pin)."""
+    return values * len(pins) if len(values) == 1 else values

@@ -69,9 +69,11 @@ class PlatformSystemCalls(BridgeClient):
             stamp,
         )
 
-    async def sync_rtc_async(self) -> None:
-        """Write the system time to the hardware clock (the operator's command)."""
+    async def sync_rtc_async(self) -> bool:
+        """Write the system time to the hardware clock (the operator's command); True when
+        it ran (pydoover answers its truthy response)."""
         await self._call("SyncRtc", pb.SyncRtcRequest())
+        return True
 
     async def get_immunity_seconds_async(self) -> float:
         """Seconds for which reboot and shutdown requests are still refused (0: none)."""
@@ -97,11 +99,15 @@ class PlatformSystemCalls(BridgeClient):
         due = float(reply.due_time.ToNanoseconds()) / 1e9
         return max(0.0, due - time.time())
 
-    async def reboot_async(self) -> None:
+    async def reboot_async(self) -> bool:
+        """Run the operator's reboot command; True when it ran."""
         await self._call("Reboot", pb.RebootRequest())
+        return True
 
-    async def shutdown_async(self) -> None:
+    async def shutdown_async(self) -> bool:
+        """Run the operator's shutdown command; True when it ran."""
         await self._call("Shutdown", pb.ShutdownRequest())
+        return True
 
     test_comms = maybe_async(test_comms_async)
     get_system_voltage = maybe_async(get_system_voltage_async)

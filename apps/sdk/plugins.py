@@ -142,8 +142,16 @@ class PluginsInterface(BridgeClient):
         }
     )
 
-    def __init__(self, app_key: str = "", plugins_uri: str = "localhost:50055", **kwargs: Any):
-        super().__init__(plugins_uri, app_key=app_key, **kwargs)
+    default_uri = "localhost:50055"
+
+    def __init__(
+        self,
+        app_key: str = "",
+        plugins_uri: str = default_uri,
+        is_async: bool | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(plugins_uri, app_key=app_key, is_async=is_async, **kwargs)
 
     async def list_plugins_async(self) -> list[PluginInfo]:
         reply = await self._call("ListPlugins", pb.ListPluginsRequest())

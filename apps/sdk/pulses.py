@@ -146,22 +146,23 @@ class PulseCounter:
 
     def __init__(
         self,
-        platform: PlatformInterface,
-        di: int,
+        plt_iface: PlatformInterface,
+        pin: int,
         edge: str = "rising",
         callback: PulseCallback | None = None,
-        rate_window_secs: float = 20,
+        rate_window_secs: float = 60,
         auto_start: bool = True,
     ) -> None:
-        self.platform = platform
-        self.pin = di
+        """pydoover's arguments and defaults (``get_new_pulse_counter`` uses a 20 s window)."""
+        self.platform = self.platform_iface = plt_iface
+        self.pin = pin
         self.edge = check_edge(edge)
         self.callback = callback
         self.set_rate_window(rate_window_secs)
-        self.pulse_timestamps: deque[float] = deque(maxlen=MAX_TIMESTAMPS)
+        self._timestamps: deque[float] = deque(maxlen=MAX_TIMESTAMPS)
         self._loop = callback_loop(callback) if callback is not None else None
         self._counter = BridgeHandle(UNKNOWN_COUNTER, self._restart)
-        self._watch = EdgeWatch(platform, di, edge, self._pulse)
+        self._watch = EdgeWatch(plt_iface, pin, edge, self._pulse)
         self._carried = 0  # the count of counters the bridge lost
         self._last_count = 0  # the bridge counter's count at the last read
         self._offset = 0  # set_counter's adjustment, and pulses from events
@@ -183,6 +184,15 @@ class PulseCounter:
     def count(self) -> int:
         return self._carried + self._last_count + self._offset + len(self._since_base)
 
+    @count.setter
+    def count(self, counter: int) -> None:  # pydoover apps assign it
+        self.set_counter(counter)
+
+    @property
+    def pulse_timestamps(self) -> list[float]:
+        """Times (Unix seconds) of the pulses seen, oldest first (the last 10,000)."""
+        return list(self._timestamps)
+
     def _pulse(self, value: bool, time_ns: int, edge: str) -> None:
         if self._counter.value:
             self._since_base.append(time_ns)
@@ -196,7 +206,7 @@ class PulseCounter:
     def _note(self, value: bool, at: float, edge: str) -> None:
         dt = at - self._last_pulse if self._last_pulse is not None else 0.0
         self._last_pulse = at
-        self.pulse_timestamps.append(at)
+        self._timestamps.append(at)
         if self.callback is not None:
             dispatch(self.callback, self._loop, self.pin, value, dt, self.count, edge)
 
@@ -267,6 +277,7 @@ class PulseCounter:
         _report(sdk_loop.submit(self.start_async()), "sdk.pulse_counter_start_failed", self.pin)
 
     start_listener_pulses = start
+    start_listener = start  # pydoover's older name
 
     @property
     def receiving_pulses(self) -> bool:
@@ -328,7 +339,7 @@ class PulseCounter:
 
     def add_existing_events(self, time_stamps: Iterable[float]) -> None:
         for at in time_stamps:
-            self.pulse_timestamps.append(at)
+            self._timestamps.append(at)
             self._offset += 1
 
     # -- pydoover's plain reads ----------------------------------------------------------
@@ -336,7 +347,7 @@ class PulseCounter:
     def get_pulses_in_window(self) -> list[float]:
         """Times (Unix seconds) of the pulses within the rate window up to now."""
         since = time.time() - self.rate_window_secs
-        return [t for t in self.pulse_timestamps if t > since]
+        return [t for t in self._timestamps if t > since]
 
     def set_rate_window(self, rate_window_secs: float) -> None:
         if isinstance(rate_window_secs, bool) or not rate_window_secs > 0:

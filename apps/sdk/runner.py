@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -32,6 +33,8 @@ class AppOptions:
     config_fp: str | None
     healthcheck_port: int
     debug: bool
+    modbus_uri: str = "localhost:50054"
+    remote_dev: str | None = None
 
 
 def parse_options(argv: Sequence[str] | None = None) -> AppOptions:
@@ -41,6 +44,13 @@ def parse_options(argv: Sequence[str] | None = None) -> AppOptions:
     parser.add_argument("--dda-uri", default=env.get("DDA_URI", "localhost:50051"))
     parser.add_argument("--plt-uri", default=env.get("PLT_URI", "localhost:50053"))
     parser.add_argument("--plugins-uri", default=env.get("PLUGINS_URI", "localhost:50055"))
+    # Kept for the Modbus bridge to come; pydoover deployments pass it today.
+    parser.add_argument("--modbus-uri", default=env.get("MODBUS_URI", "localhost:50054"))
+    parser.add_argument(
+        "--remote-dev",
+        default=env.get("REMOTE_DEV") or None,
+        help="Host of a device whose bridges to use: replaces 'localhost' in every URI.",
+    )
     parser.add_argument("--config-fp", default=env.get("CONFIG_FP") or None)
     parser.add_argument(
         "--healthcheck-port", type=int, default=int(env.get("HEALTHCHECK_PORT", "49200"))
@@ -51,14 +61,21 @@ def parse_options(argv: Sequence[str] | None = None) -> AppOptions:
         default=env.get("DEBUG", "").lower() in ("1", "true", "yes"),
     )
     args = parser.parse_args(argv)
+
+    def on_device(uri: str) -> str:
+        # pydoover's remote development: an app on a laptop using a device's bridges.
+        return uri.replace("localhost", args.remote_dev) if args.remote_dev else uri
+
     return AppOptions(
         args.app_key,
-        args.dda_uri,
-        args.plt_uri,
-        args.plugins_uri,
+        on_device(args.dda_uri),
+        on_device(args.plt_uri),
+        on_device(args.plugins_uri),
         args.config_fp,
         args.healthcheck_port,
         args.debug,
+        on_device(args.modbus_uri),
+        args.remote_dev,
     )
 
 
@@ -88,20 +105,40 @@ async def _serve(app: Application) -> int:
     return await app.run()
 
 
+def _setup_logging(
+    debug: bool,
+    formatter: logging.Formatter | None,
+    filters: logging.Filter | Sequence[logging.Filter] | None,
+) -> None:
+    from revlink.logs import configure_logging
+
+    configure_logging("debug" if debug else "info", "console")
+    handler = logging.getLogger().handlers[0]
+    if formatter is not None:
+        handler.setFormatter(formatter)
+    for log_filter in [filters] if isinstance(filters, logging.Filter) else filters or []:
+        handler.addFilter(log_filter)
+
+
 def run_app(
     app: Application | type[Application],
     start: bool = True,
+    setup_logging: bool = True,
+    log_formatter: logging.Formatter | None = None,
+    log_filters: logging.Filter | Sequence[logging.Filter] | None = None,
+    *,
     argv: Sequence[str] | None = None,
 ) -> Any:
     """Run ``app`` (an instance, or a class built from flags/env) until SIGTERM/SIGINT.
 
     With ``start=False`` the coroutine is returned instead (pydoover's test seam). The
     process exits with the app's code: 0 after a clean stop, 1 after too many failures.
+    ``setup_logging=False`` leaves logging as the caller configured it; ``log_formatter``
+    and ``log_filters`` go on the stderr handler, as in pydoover.
     """
-    from revlink.logs import configure_logging
-
     options = parse_options(argv)
-    configure_logging("debug" if options.debug else "info", "console")
+    if setup_logging:
+        _setup_logging(options.debug, log_formatter, log_filters)
     instance = build(app, options)
     runner: Coroutine[Any, Any, int] = _serve(instance)
     if not start:

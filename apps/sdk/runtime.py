@@ -92,9 +92,13 @@ def _in_event_loop() -> bool:
     return True
 
 
-def await_or_block(coro: Coroutine[Any, Any, T]) -> T:
-    """``coro`` itself in async code (for the caller to await), else its result."""
-    if _in_event_loop():
+def await_or_block(coro: Coroutine[Any, Any, T], is_async: bool | None = None) -> T:
+    """``coro`` itself in async code (for the caller to await), else its result.
+
+    ``is_async=False`` (a sync app's interfaces, or pydoover's ``run_sync=True``) blocks even
+    where an event loop runs, as pydoover does for apps whose hooks are plain functions.
+    """
+    if is_async is not False and _in_event_loop():
         return cast(T, coro)
     return sdk_loop.run(coro)
 
@@ -106,14 +110,18 @@ def maybe_async(
 
     Called from a coroutine (an ``async def`` app: ``await self.get_di(0)``) it returns the
     awaitable; called from plain code (a sync app's hooks, its threads) it blocks and returns
-    the result. The annotation names the blocking result; async code that wants the checker's
-    help calls the ``_async`` method itself.
+    the result. As in pydoover, an object whose ``_is_async`` is False (the interfaces of an
+    app whose ``setup``/``main_loop`` are plain functions) always blocks, and so does any call
+    given ``run_sync=True``. The annotation names the blocking result; async code that wants
+    the checker's help calls the ``_async`` method itself.
     """
 
     def twin(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        run_sync = bool(kwargs.pop("run_sync", False))
         coro = method(self, *args, **kwargs)
         assert asyncio.iscoroutine(coro)
-        return cast(T, await_or_block(coro))
+        is_async = False if run_sync else getattr(self, "_is_async", None)
+        return cast(T, await_or_block(coro, is_async))
 
     functools.update_wrapper(twin, method)
     twin.__name__ = method.__name__.removesuffix("_async")

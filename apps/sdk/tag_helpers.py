@@ -1,17 +1,18 @@
 """pydoover 0.x's tags and shutdown hooks on ``Application``.
 
 Tags live where pydoover keeps them, in the aggregate of channel ``tag_values``
-(:mod:`apps.sdk.tags`); sets are committed once per loop, as pydoover does. The power
-manager's global tags drive the shutdown hooks: ``shutdown_at`` (a Unix time) calls
-``on_shutdown_at``; while ``shutdown_requested`` is set, ``check_can_shutdown`` is asked
-every loop and its answer written to this app's ``shutdown_check_ok`` tag.
+(:mod:`apps.sdk.tags`); sets are committed once per loop. The power manager's global tags
+drive the shutdown hooks: ``shutdown_at`` (a Unix time) calls ``on_shutdown_at`` with a
+naive local datetime, as pydoover does; while ``shutdown_requested`` is set,
+``check_can_shutdown`` is asked every loop and its answer written to this app's
+``shutdown_check_ok`` tag.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -51,10 +52,11 @@ class TagHelpers:
         value: Any,
         app_key: str | None = None,
         only_if_changed: bool = True,
-        log: bool = False,
+        log: bool = True,
     ) -> None:
-        """Set a tag: seen by ``get_tag`` at once, committed after this loop; ``log`` also
-        keeps the commit as a channel message."""
+        """Set a tag: seen by ``get_tag`` at once, committed after this loop and, as pydoover
+        keeps every tag publish, also as a channel message (``log=False``, revlink's, only
+        merges it into the aggregate)."""
         self._tags.set({tag_key: value}, app_key, only_if_changed=only_if_changed, log=log)
 
     async def set_tags_async(
@@ -62,12 +64,12 @@ class TagHelpers:
         tags: Mapping[str, Any],
         app_key: str | None = None,
         only_if_changed: bool = True,
-        log: bool = False,
+        log: bool = True,
     ) -> None:
         self._tags.set(tags, app_key, only_if_changed=only_if_changed, log=log)
 
     async def set_global_tag_async(
-        self, tag_key: str, value: Any, only_if_changed: bool = True, log: bool = False
+        self, tag_key: str, value: Any, only_if_changed: bool = True, log: bool = True
     ) -> None:
         self._tags.set({tag_key: value}, is_global=True, only_if_changed=only_if_changed, log=log)
 
@@ -126,9 +128,11 @@ class TagHelpers:
         when = self._tags.get_global("shutdown_at")
         if not self._ready.is_set() or not isinstance(when, int | float):
             return
-        at = datetime.fromtimestamp(when, UTC)
-        if at <= datetime.now(UTC) or (self._shutdown_at is not None and at <= self._shutdown_at):
-            return  # past, or not later than the one already announced
+        # pydoover's rule and type: a naive local datetime; the first one is announced even
+        # when past, a later one only when it is still ahead.
+        at = datetime.fromtimestamp(when)
+        if self._shutdown_at is not None and not (at > self._shutdown_at and at > datetime.now()):
+            return
         self._shutdown_at = at
         log.info("app.shutdown_scheduled", app_key=self.app_key, at=at.isoformat())
         await call_hook(self.on_shutdown_at, at)

@@ -98,7 +98,7 @@ EXPECTED: dict[str, Any] = {
         | {"default": False, "deprecated": True, "x-position": 8},
         "pump_app": head("Pump App", "pump_app", "string", True)
         | {
-            "format": "doover-resource-application",
+            "format": "doover-application",
             "description": "The pump controller",
             "x-position": 9,
         },

@@ -168,3 +168,18 @@ def test_events_and_event_counter(platform: PlatformInterface, plant: Plant) -> 
     time.sleep(0.1)
     counter.update_events()
     assert counter.get_counter() == 3
+
+
+def test_a_counter_built_as_pydoover_builds_one(platform: PlatformInterface, plant: Plant) -> None:
+    counter = PulseCounter(plt_iface=platform, pin=1, edge="rising", auto_start=False)
+    assert (counter.get_rate_window(), counter.platform_iface) == (60.0, platform)
+    counter.start_listener()  # pydoover's older name for start
+    wait_for(lambda: counter.receiving_pulses, 5, "the counter to start")
+    pulse(plant, "I_2", 3)
+    wait_for(lambda: counter.count == 3, 5, "three pulses")
+    assert len(counter.pulse_timestamps[-2:]) == 2  # a list, so apps can slice it
+    counter.count = 10  # pydoover apps assign the count
+    assert counter.get_counter() == 10
+    pulse(plant, "I_2", 1)
+    wait_for(lambda: counter.count == 11, 5, "a pulse after the assignment")
+    counter.stop()

@@ -117,9 +117,12 @@ async def test_an_async_app_uses_state_machines_pulses_events_system_calls_and_t
 async def test_a_sync_app_uses_its_state_machine_text_payloads_tags_and_events(
     platform_bridge: PlatformBridge, agent: AgentProcess, plant: Plant, power_log: Path
 ) -> None:
-    app = SyncStation(None, "station-2", **interfaces("station-2", platform_bridge, agent))
-    run = asyncio.create_task(app.run())
     peer = DeviceAgentInterface("operator", agent.target)
+    deployment = {"applications": {"station-2": {"APP_DISPLAY_NAME": "Valve Station"}}}
+    await peer.publish_to_channel_async("deployment_config", deployment, False)
+    app = SyncStation(None, "station-2", **interfaces("station-2", platform_bridge, agent))
+    assert app.app_display_name == ""  # pydoover's, until the deployment names the app
+    run = asyncio.create_task(app.run())
     try:
         plant.set_inputs(I_1=True, I_2=False)
         await app.wait_until_ready()
@@ -128,7 +131,7 @@ async def test_a_sync_app_uses_its_state_machine_text_payloads_tags_and_events(
         await app.next()
         assert (app.state, plant.get("O_1")) == ("closed", False)
         assert app.inputs == [[True, False], [True, False]]
-        assert aggregate(agent, "station_log") == {"message": "SyncStation: valve closed"}
+        assert aggregate(agent, "station_log") == {"message": "Valve Station: valve closed"}
         assert str(app.meter).startswith("modbus_iface.read_registers(): ")
         tags = aggregate(agent, "tag_values")
         assert (tags["station-2"]["valve"], tags["last_station"]) == ("closed", "station-2")

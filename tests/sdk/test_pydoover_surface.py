@@ -95,14 +95,14 @@ async def test_tags_are_committed_once_per_loop_and_seen_by_everyone(
         assert app.get_tag("speed") == 3
         values, messages = tag_values(agent)
         assert values["tagger"] == {"mode": "manual", "speed": 3}
-        assert messages == 0  # log=False: the aggregate only
+        assert messages == 1  # kept as a message too, as pydoover keeps every tag publish
 
-        # Unchanged values are not sent again; log=True keeps the commit as a message.
+        # Unchanged values are not sent again; log=False (revlink's) merges without a message.
         await app.set_tag("speed", 3)
         await app.next()
         assert agent_status(agent.target).last_enqueued_seq == before + 1
-        await app.set_tag("speed", 4, log=True)
-        await app.set_global_tag("site", "north")
+        await app.set_tag("speed", 4, log=False)
+        await app.set_global_tag("site", "north", log=False)
         await app.next()
         values, messages = tag_values(agent)
         assert (values["tagger"]["speed"], values["site"], messages) == (4, "north", 1)
@@ -179,7 +179,7 @@ async def test_positional_config_display_name_and_missing_parts(
     )
     assert app.config is config  # pydoover 0.x's Application(config), not an app key
     assert app.app_key == "tagger"
-    assert app.app_display_name == "Named"
+    assert app.app_display_name == ""  # pydoover's, until the deployment names it
     app.test_mode = True
     run = asyncio.create_task(app.run())
     try:

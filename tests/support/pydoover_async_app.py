@@ -39,8 +39,12 @@ class AsyncPumpApplication(Application):
         await self.set_tag("running", self.running)
         if self.get_tag("running") != self.running:
             raise RuntimeError("a tag just set must read back")
-        if not await self.device_agent.get_is_dda_available():
+        if not self.device_agent.get_is_dda_available():  # a cached bool, as in pydoover
             raise RuntimeError("the agent answers, so it is available")
+        if self.get_is_dda_online() or self.get_has_dda_been_online():
+            raise RuntimeError("this agent has no cloud")
+        if await self.set_do(self.config.pump_do.value, self.running) != self.running:
+            raise RuntimeError("set_do answers the value it wrote")
 
     async def on_tags(self, channel, aggregate):
         self.tag_updates += 1
