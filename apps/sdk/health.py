@@ -10,7 +10,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-__all__ = ["HealthServer"]
+__all__ = ["HealthPortError", "HealthServer"]
+
+
+class HealthPortError(OSError):
+    """The health port cannot be bound (another app or the demo holds it)."""
 
 
 class HealthServer:
@@ -21,7 +25,15 @@ class HealthServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._answer, self.host, self.port)
+        try:
+            self._server = await asyncio.start_server(self._answer, self.host, self.port)
+        except OSError as exc:
+            raise HealthPortError(
+                exc.errno,
+                f"cannot serve the health endpoint on {self.host}:{self.port} ({exc.strerror}); "
+                "another app may hold it: choose a free port with --healthcheck-port or "
+                "HEALTHCHECK_PORT",
+            ) from None
         sockets = self._server.sockets
         if sockets and self.port == 0:
             self.port = sockets[0].getsockname()[1]

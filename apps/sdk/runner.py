@@ -18,6 +18,7 @@ from typing import Any
 
 from apps.sdk.agent import DeviceAgentInterface
 from apps.sdk.app import Application
+from apps.sdk.health import HealthPortError
 from apps.sdk.platform import PlatformInterface
 from apps.sdk.plugins import PluginsInterface
 
@@ -143,5 +144,9 @@ def run_app(
     runner: Coroutine[Any, Any, int] = _serve(instance)
     if not start:
         return runner
-    code = asyncio.run(runner)
+    try:
+        code = asyncio.run(runner)
+    except HealthPortError as exc:
+        print(f"{instance.name}: {exc.strerror}", file=sys.stderr)
+        code = 2
     sys.exit(code)

@@ -5,6 +5,11 @@ on below ``start_below`` and off above ``stop_above`` (hysteresis, so it does no
 Each loop publishes the level and pump state to the ``tank_level`` channel. A cloud command
 on ``tank_level.commands`` with ``{"start_below": 25, "stop_above": 85}`` moves the
 setpoints (validated; refused ones are logged and change nothing).
+
+The setpoints in force are kept in the channel's aggregate (``setpoints``, with the
+configured ones they started from under ``configured``), so the cloud always shows what the
+device is doing: at start the app takes the setpoints a command set before a restart, unless
+the config changed since, and publishes what it runs with.
 """
 
 from __future__ import annotations
@@ -65,17 +70,41 @@ class TankLevel(Application):
         return self.config
 
     async def setup(self) -> None:
-        self._apply_config()
+        self.setpoints = await self._restored_setpoints()
+        await self._publish_setpoints()
         await self.platform_iface.set_do_async(self.settings.pump_do.value, False)
         self.device_agent.add_subscription(
             f"{self.settings.channel.value}.commands", self.on_command, events=("command",)
         )
 
-    def _apply_config(self) -> None:
-        self.setpoints = Setpoints(self.settings.start_below.value, self.settings.stop_above.value)
+    def _configured(self) -> Setpoints:
+        return Setpoints(self.settings.start_below.value, self.settings.stop_above.value)
 
-    def on_config_update(self, config: Schema) -> None:
-        self._apply_config()
+    async def _restored_setpoints(self) -> Setpoints:
+        """The setpoints a command set before this start, unless the config changed since."""
+        configured = self._configured()
+        saved = await self.device_agent.get_channel_aggregate_async(self.settings.channel.value)
+        if saved.get("configured") != configured.as_dict():
+            return configured  # first start, or a new config: it wins over older commands
+        try:
+            restored = Setpoints(**saved["setpoints"])
+        except (KeyError, TypeError, ValueError):
+            return configured
+        if restored.as_dict() != configured.as_dict():
+            self.log.info("tank.setpoints_restored", **restored.as_dict())
+        return restored
+
+    async def _publish_setpoints(self) -> None:
+        await self.device_agent.publish_to_channel_async(
+            self.settings.channel.value,
+            {"setpoints": self.setpoints.as_dict(), "configured": self._configured().as_dict()},
+            record_log=False,
+        )
+
+    async def on_config_update(self, config: Schema) -> None:
+        self.setpoints = self._configured()
+        self.log.info("tank.setpoints_changed", source="config", **self.setpoints.as_dict())
+        await self._publish_setpoints()
 
     async def on_command(self, channel: str, command: dict[str, Any]) -> None:
         try:
@@ -86,10 +115,8 @@ class TankLevel(Application):
         except (TypeError, ValueError) as exc:
             self.log.warning("tank.command_refused", command=command, reason=str(exc))
             return
-        self.log.info("tank.setpoints_changed", **self.setpoints.as_dict())
-        await self.device_agent.publish_to_channel_async(
-            self.settings.channel.value, {"setpoints": self.setpoints.as_dict()}, record_log=False
-        )
+        self.log.info("tank.setpoints_changed", source="command", **self.setpoints.as_dict())
+        await self._publish_setpoints()
 
     async def main_loop(self) -> None:
         raw = await self.platform_iface.get_ai_async(self.settings.level_ai.value)

@@ -1,9 +1,12 @@
-"""``revlink app run apps.<name>``: run a device app by its module."""
+"""``revlink app run MODULE``: run a device app by its module (found from the current
+directory too, as ``python -m`` finds it)."""
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -20,12 +23,18 @@ app_app = typer.Typer(
 @app_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run(
     ctx: typer.Context,
-    module: Annotated[str, typer.Argument(help="The app's module, e.g. apps.tank_level.")],
+    module: Annotated[
+        str,
+        typer.Argument(help="The app's module, e.g. apps.tank_level, or mirror for ./mirror.py."),
+    ],
 ) -> None:
     """Run the app in MODULE (its Application subclass); other flags go to run_app."""
     from apps.sdk.app import Application
     from apps.sdk.runner import run_app
 
+    # As `python -m` does: an app module in the current directory is found.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         loaded = importlib.import_module(module)
     except ImportError as exc:

@@ -108,3 +108,78 @@ async def test_controls_the_pump_and_takes_setpoints_from_the_cloud(
         await connection.close()
     assert [r["value"] for r in levels] == [20.0, 50.0, 90.0, 50.0, 50.0]
     assert float(setpoints) == 60.0
+
+
+def tank_app(agent: AgentProcess, bridge: PlatformBridge, **kwargs: object) -> TankLevel:
+    return TankLevel(
+        app_key="tank",
+        device_agent=DeviceAgentInterface("tank", agent.target),
+        platform_iface=PlatformInterface("tank", bridge.target),
+        healthcheck_port=free_port(),
+        test_mode=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def cloud_setpoints(cloud: CloudServer, device_id: object) -> object:
+    with cloud.http(cloud.admin_token()) as client:
+        reply = client.get(f"/api/v1/devices/{device_id}/channels/tank_level/aggregate")
+    if reply.status_code == 404:  # nothing arrived yet
+        return None
+    assert reply.status_code == 200, reply.text
+    return reply.json()["payload"].get("setpoints")
+
+
+async def test_setpoints_survive_a_restart_and_the_cloud_shows_what_runs(
+    platform_bridge: PlatformBridge,
+    online_agent: tuple[AgentProcess, object],
+    cloud: CloudServer,
+    tmp_path: Path,
+) -> None:
+    agent, device_id = online_agent
+    first = tank_app(agent, platform_bridge)
+    run = asyncio.create_task(first.run())
+    await first.wait_until_ready()
+    default = {"start_below": 30.0, "stop_above": 80.0}
+    await asyncio.to_thread(
+        wait_for, lambda: cloud_setpoints(cloud, device_id) == default, 15, "published at start"
+    )
+    _, operator = cloud.user("operator")
+    with cloud.http(operator) as client:
+        sent = client.post(
+            f"/api/v1/devices/{device_id}/commands",
+            json={
+                "channel": "tank_level.commands",
+                "payload": {"start_below": 50, "stop_above": 60},
+            },
+        )
+        assert sent.status_code == 202, sent.text
+    await asyncio.to_thread(wait_for, lambda: first.setpoints.start_below == 50, 10, "command")
+    first.stop()
+    assert await run == 0
+
+    # A restart runs with the commanded setpoints, not the defaults, and says so.
+    second = tank_app(agent, platform_bridge)
+    run = asyncio.create_task(second.run())
+    await second.wait_until_ready()
+    assert second.setpoints.as_dict() == {"start_below": 50.0, "stop_above": 60.0}
+    second.stop()
+    assert await run == 0
+    commanded = {"start_below": 50.0, "stop_above": 60.0}
+    await asyncio.to_thread(
+        wait_for, lambda: cloud_setpoints(cloud, device_id) == commanded, 15, "cloud agrees"
+    )
+
+    # A config changed while the app was down wins over the older command, visibly.
+    config_fp = tmp_path / "tank.json"
+    config_fp.write_text('{"start_below": 20, "stop_above": 70}')
+    third = tank_app(agent, platform_bridge, config_fp=config_fp)
+    run = asyncio.create_task(third.run())
+    await third.wait_until_ready()
+    assert third.setpoints.as_dict() == {"start_below": 20.0, "stop_above": 70.0}
+    third.stop()
+    assert await run == 0
+    configured = {"start_below": 20.0, "stop_above": 70.0}
+    await asyncio.to_thread(
+        wait_for, lambda: cloud_setpoints(cloud, device_id) == configured, 15, "cloud agrees"
+    )
