@@ -113,7 +113,10 @@ def _setup_logging(
 ) -> None:
     from revlink.logs import configure_logging
 
-    configure_logging("debug" if debug else "info", "console")
+    # The same variables every revlink process reads; DEBUG (pydoover's) forces debug.
+    level = "debug" if debug else os.environ.get("REVLINK_LOG_LEVEL", "info").lower()
+    fmt = "json" if os.environ.get("REVLINK_LOG_FORMAT", "").lower() == "json" else "console"
+    configure_logging(level, fmt)
     handler = logging.getLogger().handlers[0]
     if formatter is not None:
         handler.setFormatter(formatter)

@@ -6,6 +6,7 @@ name takes, cached agent status, what writes answer, the shutdown hook's datetim
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -226,3 +227,17 @@ def test_run_app_sets_up_logging_as_asked(root_logging: logging.Logger) -> None:
     (handler,) = root_logging.handlers
     assert handler.formatter is formatter
     assert only_errors in handler.filters
+
+
+def test_apps_log_in_the_format_every_revlink_process_reads(
+    root_logging: logging.Logger,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("REVLINK_LOG_FORMAT", "json")
+    monkeypatch.setenv("REVLINK_LOG_LEVEL", "warning")
+    run_app(AsyncEchoes, start=False, argv=[]).close()
+    logging.getLogger("probe").info("hidden")
+    logging.getLogger("probe").warning("shown")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [json.loads(line)["event"] for line in lines] == ["shown"]
