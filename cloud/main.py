@@ -9,7 +9,16 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from cloud.api.routes import auth, channels, datapoints, devices, health, sensors, users
+from cloud.api.routes import (
+    auth,
+    channels,
+    datapoints,
+    device_sensors,
+    devices,
+    health,
+    sensors,
+    users,
+)
 from cloud.core.config import CloudSettings
 from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
@@ -73,7 +82,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         redoc_url="/redoc",
         openapi_url="/openapi.json",
     )
-    for module in (auth, users, devices, sensors, datapoints, channels):
+    for module in (auth, users, devices, sensors, datapoints, channels, device_sensors):
         app.include_router(module.router, prefix=API_PREFIX)
     for kind in _STATUS_FOR:
         app.add_exception_handler(kind, _service_error)

@@ -16,7 +16,9 @@ from revlink.commands.app import app_app
 from revlink.commands.bridge import bridge_app
 from revlink.commands.cloud import cloud_app
 from revlink.commands.demo import demo_command
+from revlink.commands.io import io_app
 from revlink.commands.plugins import plugins_app
+from revlink.commands.probe import probe_app
 from revlink.commands.sample import sample_config_command
 from revlink.commands.sim import sim_command
 from revlink.logs import LogFormat, configure_logging
@@ -65,6 +67,8 @@ app.add_typer(bridge_app, name="bridge")
 app.add_typer(app_app, name="app")
 app.add_typer(cloud_app, name="cloud")
 app.add_typer(plugins_app, name="plugins")
+app.add_typer(probe_app, name="probe")
+app.add_typer(io_app, name="io")
 app.command("sim")(sim_command)
 app.command("demo")(demo_command)
 app.command("sample-config")(sample_config_command)

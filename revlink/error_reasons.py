@@ -13,6 +13,7 @@ __all__ = [
     "INVALID_VALUE",
     "NOT_SUPPORTED",
     "NOT_WRITABLE",
+    "OUTPUT_OWNED",
     "POWER_CONTROL_DISABLED",
     "REASON_KEY",
     "SHUTDOWN_IMMUNITY",
@@ -28,6 +29,9 @@ UNKNOWN_LEASE = "UNKNOWN_LEASE"
 UNKNOWN_COUNTER = "UNKNOWN_COUNTER"
 NOT_WRITABLE = "NOT_WRITABLE"
 INVALID_VALUE = "INVALID_VALUE"
+# The output belongs to another app's watchdog lease (see the platform bridge's ownership
+# rule); the message names the holder and when its lease expires.
+OUTPUT_OWNED = "OUTPUT_OWNED"
 # The system calls: reboot and shutdown need the operator's consent and no immunity; what the
 # hardware cannot do, or a system command that failed.
 POWER_CONTROL_DISABLED = "POWER_CONTROL_DISABLED"

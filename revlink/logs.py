@@ -48,7 +48,9 @@ def configure_logging(level: str = "info", fmt: LogFormat = "console") -> None:
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # Not cached: a process (or a test run) that configures logging again, as run_app does,
+        # must reach loggers already used, and structlog.testing.capture_logs with them.
+        cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactTokens())

@@ -2,14 +2,20 @@
 
 Every service runs a real ``revlink`` command, every variable it sets is one the code reads,
 every app has a healthcheck on its own port, and every secret it asks for is documented.
+Every service has a healthcheck (``revlink probe``, tried against a real bridge here), the
+services start in order, each waiting for what it needs to be healthy, their stop grace
+periods fit their shutdowns, and the image runs as the unprivileged user it creates.
 """
 
 from __future__ import annotations
 
+import http.server
 import importlib
+import inspect
 import re
 import subprocess
 import sys
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -17,10 +23,14 @@ from typing import Any
 import pytest
 import yaml
 
+from apps.sdk.client import BridgeClient
 from bridges.agent.settings import AgentSettings
+from bridges.kit import BridgeSettings
 from bridges.platform.settings import PlatformSettings
 from bridges.plugin_host.settings import PluginHostSettings
 from cloud.core.config import CloudSettings
+from tests.rig.agent import start_agent
+from tests.rig.bridges import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ["docker-compose.device.yml", "docker-compose.cloud.yml"]
@@ -121,3 +131,235 @@ def test_the_image_holds_the_built_dashboard() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert "frontend" not in ignored
     assert {"frontend/node_modules", "frontend/dist"} <= set(ignored)
+
+
+# -- healthchecks, start and stop order ----------------------------------------------------
+
+ALL_SERVICES = services()
+BRIDGE_TIERS = {"agent": 0, "platform": 0, "plugins": 1}  # `bridge <name>`: start tier
+APP_TIER = 2
+
+
+def _revlink_help(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "revlink", *args, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _listen(command: list[str]) -> str:
+    return command[command.index("--listen") + 1]
+
+
+def start_tier(spec: dict[str, Any]) -> int | None:
+    """Where a device service starts: bridges the apps need first, then the apps."""
+    command = spec["command"]
+    if command[:2] == ["app", "run"]:
+        return APP_TIER
+    if command[0] == "bridge":
+        return BRIDGE_TIERS[command[1]]
+    return None
+
+
+def seconds(duration: str) -> float:
+    """A Compose duration (``1m30s``, ``10s``, ``500ms``) in seconds."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    assert "".join(n + u for n, u in parts) == duration, duration
+    scale = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+@pytest.mark.parametrize(("file", "service", "spec"), ALL_SERVICES)
+def test_every_service_has_a_healthcheck_that_is_a_real_command(
+    file: str, service: str, spec: dict[str, Any]
+) -> None:
+    test = spec.get("healthcheck", {}).get("test")
+    assert test, f"{file}:{service} has no healthcheck"
+    if spec not in [s for _, _, s in REVLINK_SERVICES]:
+        return  # another image's own tool (pg_isready)
+    # Exec form, so no shell is needed; the image's own console script, so no extra binary.
+    assert test[:2] == ["CMD", "revlink"], f"{file}:{service}: {test}"
+    assert test[2] == "probe", f"{file}:{service}: {test}"
+    probe, target = test[3], test[4]
+    result = _revlink_help(["probe", probe])
+    assert result.returncode == 0, f"{file}:{service}: {result.stderr}"
+    command = spec["command"]
+    if command[0] == "bridge":
+        assert probe == "grpc"
+        assert target == _listen(command), f"{file}:{service} probes another address"
+    elif command[:2] == ["app", "run"]:
+        assert (probe, target) == (
+            "http",
+            f"http://127.0.0.1:{spec['environment']['HEALTHCHECK_PORT']}/",
+        )
+    else:
+        port = _listen(command).rpartition(":")[2]
+        assert (probe, target) == ("http", f"http://127.0.0.1:{port}/healthz"), service
+    timeout = seconds(spec["healthcheck"]["timeout"])
+    assert timeout > 3.0, f"{file}:{service}: the probe waits 3 s for its answer"
+
+
+def test_services_start_in_order_each_waiting_for_the_ones_it_needs_to_be_healthy() -> None:
+    for file, service, spec in ALL_SERVICES:
+        depends = spec.get("depends_on", {})
+        assert isinstance(depends, dict), f"{file}:{service}: depends_on without conditions"
+        for needed, condition in depends.items():
+            assert condition == {"condition": "service_healthy"}, f"{file}:{service}->{needed}"
+    device = {service: spec for file, service, spec in ALL_SERVICES if "device" in file}
+    tiers: dict[str, int] = {}
+    for service, spec in device.items():
+        tier = start_tier(spec)
+        assert tier is not None, f"{service}: neither a bridge nor an app"
+        tiers[service] = tier
+    assert sorted(set(tiers.values())) == [0, 1, APP_TIER]
+    for service, spec in device.items():
+        # Every service of an earlier tier, and nothing of its own tier or later.
+        earlier = {other for other, t in tiers.items() if t < tiers[service]}
+        assert set(spec.get("depends_on", {})) == earlier, service
+    cloud = {service: spec for file, service, spec in ALL_SERVICES if "cloud" in file}
+    assert set(cloud["cloud"]["depends_on"]) == {"db"}
+    assert "depends_on" not in cloud["db"]
+
+
+def test_stop_grace_periods_fit_what_each_service_does_when_it_stops() -> None:
+    # The defaults, whatever this machine's environment says.
+    drain = BridgeSettings.model_fields["grace_period"].default  # in-flight calls finish
+    plugin_call = PluginHostSettings.model_fields["plugin_call_timeout"].default  # disconnect
+    sdk_retry = inspect.signature(BridgeClient.__init__).parameters["retry_for"].default
+    needs = {0: drain, 1: drain + plugin_call, APP_TIER: sdk_retry}
+    for file, service, spec in ALL_SERVICES:
+        assert "stop_grace_period" in spec, f"{file}:{service}"
+        grace = seconds(spec["stop_grace_period"])
+        tier = start_tier(spec) if "device" in file else None
+        if tier is not None:
+            assert grace >= needs[tier], f"{file}:{service}: {grace} s < {needs[tier]} s"
+    # PostgreSQL stops last and gets the longest: its shutdown checkpoint must not be cut.
+    cloud = {service: spec for file, service, spec in ALL_SERVICES if "cloud" in file}
+    assert seconds(cloud["db"]["stop_grace_period"]) > seconds(cloud["cloud"]["stop_grace_period"])
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the last stage, continuation lines joined, comments out."""
+    text = (ROOT / "Dockerfile").read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
+    instructions = [
+        (word.upper(), rest.strip())
+        for word, _, rest in (line.strip().partition(" ") for line in joined.splitlines())
+        if word
+    ]
+    last_from = max(i for i, (word, _) in enumerate(instructions) if word == "FROM")
+    return instructions[last_from:]
+
+
+def test_the_image_runs_as_the_unprivileged_user_it_creates() -> None:
+    instructions = _dockerfile_instructions()
+    words = [word for word, _ in instructions]
+    created = next((i, args) for i, (word, args) in enumerate(instructions) if "useradd" in args)
+    useradd = created[1].split("useradd", 1)[1].split("&&")[0].split()
+    name, uid = useradd[-1], useradd[useradd.index("--uid") + 1]
+    users = [i for i, word in enumerate(words) if word == "USER"]
+    assert users, "the image never switches to its user"
+    user = instructions[users[-1]][1].split(":")[0]
+    assert user in (name, uid)
+    assert user not in ("root", "0")
+    assert created[0] < users[-1], "USER comes before the user is created"
+    for word in ("ENTRYPOINT", "CMD"):
+        assert users[-1] < words.index(word), f"USER comes after {word}"
+    assert not [w for w in words[users[-1] + 1 :] if w == "RUN"], "RUN after USER runs as it"
+    # What the processes write is the user's: the data directory and every volume mounted
+    # into a revlink service (a named volume starts as a copy of the image's directory).
+    owned: set[str] = set()
+    for _, args in instructions:
+        for step in args.split("&&"):
+            tokens = step.split()
+            if tokens[:2] == ["install", "-d"] and "-o" in tokens:
+                if tokens[tokens.index("-o") + 1] in (name, uid):
+                    owned |= {t for t in tokens if t.startswith("/")}
+            elif tokens and tokens[0] == "chown" and tokens[-2].split(":")[0] in (name, uid):
+                owned.add(tokens[-1])
+    env = dict(
+        pair.split("=", 1) for word, args in instructions if word == "ENV" for pair in args.split()
+    )
+    needed = {env["REVLINK_DATA_DIR"]}
+    for _, _, spec in REVLINK_SERVICES:
+        for volume in spec.get("volumes", []):
+            source, target = volume.split(":")[:2]
+            if not source.startswith(("/", ".")):  # a named volume, not a host file
+                needed.add(target)
+    assert needed <= owned, f"not owned by {name}: {sorted(needed - owned)}"
+
+
+# -- revlink probe ---------------------------------------------------------------------------
+
+
+def probe(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "revlink", "probe", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_probe_grpc_answers_for_a_real_bridge_without_its_token(tmp_path: Path) -> None:
+    # The bridge requires a token for everything but health: the healthcheck needs none.
+    with start_agent(
+        tmp_path / "agent", tmp_path / "logs", env={"REVLINK_BRIDGE_TOKEN": "s3cret"}
+    ) as agent:
+        serving = probe("grpc", agent.target)
+        assert serving.returncode == 0, serving.stderr
+        assert serving.stdout.split() == [agent.target, "SERVING"]
+        named = probe("grpc", agent.target, "--service", "revlink.agent.v1.DeviceAgentService")
+        assert named.returncode == 0, named.stderr
+        unknown = probe("grpc", agent.target, "--service", "no.such.Service")
+        assert unknown.returncode == 1
+        (line,) = unknown.stderr.splitlines()
+        assert line == (
+            f"revlink probe grpc: {agent.target}: NOT_FOUND: "
+            "the server has no service 'no.such.Service'"
+        )
+        metrics = probe("http", agent.metrics_url)
+        assert metrics.returncode == 0, metrics.stderr
+        assert metrics.stdout.split() == [agent.metrics_url, "HTTP", "200"]
+
+
+def test_probe_says_why_in_one_line_when_nothing_answers() -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    grpc_probe = probe("grpc", dead, "--timeout", "1")
+    assert grpc_probe.returncode == 1
+    assert grpc_probe.stdout == ""
+    (line,) = grpc_probe.stderr.splitlines()
+    assert line.startswith(f"revlink probe grpc: {dead}: UNAVAILABLE: ")
+    http_probe = probe("http", f"http://{dead}/", "--timeout", "1")
+    assert http_probe.returncode == 1
+    (line,) = http_probe.stderr.splitlines()
+    assert line.startswith(f"revlink probe http: http://{dead}/: ")
+    assert "refused" in line.lower()
+
+
+def test_probe_http_fails_on_an_unhealthy_answer() -> None:
+    class Unhealthy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(503)
+            self.end_headers()
+            self.wfile.write(b"not ready")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unhealthy) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/"
+            result = probe("http", url)
+        finally:
+            server.shutdown()
+            thread.join()
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"revlink probe http: {url}: HTTP 503 Service Unavailable"
+    ]

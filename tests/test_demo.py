@@ -1,12 +1,17 @@
-"""``revlink demo`` starts what exists, shows a live plant, and stops everything together."""
+"""``revlink demo`` starts what exists, shows a live plant, and stops everything in order."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
@@ -16,7 +21,7 @@ from revlink.agent.v1 import agent_pb2_grpc as apb_grpc
 from revlink.platform.v1 import platform_pb2 as pb
 from revlink.platform.v1 import platform_pb2_grpc as pb_grpc
 from tests.rig.agent import agent_status
-from tests.rig.bridges import free_port, wait_until_serving
+from tests.rig.bridges import free_port, free_port_run, wait_until_serving
 from tests.rig.platform import wait_for
 
 
@@ -26,6 +31,40 @@ def agent_channels(target: str) -> set[str]:
             apb.ListChannelsRequest(), timeout=5
         )
     return {c.name for c in reply.channels if c.message_count}
+
+
+def metric_samples(url: str) -> list[str]:
+    """The sample lines of a Prometheus text page; none when nothing answers there."""
+    try:
+        page = httpx.get(url, timeout=5)
+    except httpx.HTTPError:
+        return []
+    assert page.status_code == 200, url
+    return [line for line in page.text.splitlines() if line and not line.startswith("#")]
+
+
+CONSOLE_LINE = re.compile(r"^\S+ \[(?P<level>\w+)\s*\] (?P<event>\S+)")
+
+
+def log_records(path: Path) -> list[dict[str, Any]]:
+    """Every line of a part's log as a record with a level and an event.
+
+    Lines are JSON (REVLINK_LOG_FORMAT=json) or, from the apps, whose SDK logs in the console
+    format whatever the variable says, ``<time> [<level>] <event> ...``. A line that is
+    neither (a traceback, a stray print, a C library's message) counts as an error, so that
+    it cannot go unnoticed.
+    """
+    records: list[dict[str, Any]] = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            match = CONSOLE_LINE.match(line)
+            record = match.groupdict() if match else {"level": "error", "event": "?"}
+        if not isinstance(record, dict):
+            record = {"level": "error", "event": "?"}
+        records.append({**record, "line": line})
+    return records
 
 
 def _healthy(port: int) -> bool:
@@ -45,10 +84,18 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     argv += ["--plugins-listen", plugins]
     health = free_port()
     argv += ["--app-health-port", str(health)]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as demo:
+    metrics = free_port_run(3, step=2)
+    argv += ["--metrics-port-base", str(metrics)]
+    # Every part logs JSON (they inherit the variable), so levels can be read back exactly.
+    env = {**os.environ, "REVLINK_LOG_FORMAT": "json"}
+    supervisor_log = tmp_path / "supervisor.log"
+    with (
+        supervisor_log.open("w") as stderr,
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env) as demo,
+    ):
         try:
             assert demo.stdout is not None
-            banner = [demo.stdout.readline() for _ in range(8)]
+            banner = [demo.stdout.readline() for _ in range(14)]
             assert "revlink demo is running" in banner[0]
             # The dashboard comes first: the URL a newcomer opens, then the login to use there.
             assert banner[1].split() == ["dashboard", f"http://{cloud}/"]
@@ -94,12 +141,56 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
             # Both example apps report healthy once they have completed a loop.
             for port in (health, health + 1):
                 wait_for(lambda p=port: _healthy(p), 20, f"the app on :{port}")
-            demo.send_signal(signal.SIGINT)
-            assert demo.wait(30) == 0
+            # The three Prometheus endpoints, on the base port and the next two even offsets.
+            urls = {line.split()[0]: line.split()[-1] for line in banner[10:13]}
+            assert urls == {
+                "agent": f"http://127.0.0.1:{metrics}/metrics",
+                "platform": f"http://127.0.0.1:{metrics + 2}/metrics",
+                "plugins": f"http://127.0.0.1:{metrics + 4}/metrics",
+            }
+            assert any(
+                line.startswith("revlink_agent_queue_depth")
+                for line in metric_samples(urls["agent"])
+            )
+            # Checked after the stop, so that the stop is checked whatever they answer.
+            unscraped = [
+                part
+                for part in ("platform", "plugins")
+                if not any(line.startswith("revlink_") for line in metric_samples(urls[part]))
+            ]
+            assert banner[13].split() == ["logs", f"{tmp_path / 'logs'}/"]
+            demo.send_signal(signal.SIGTERM)
+            assert demo.wait(60) == 0
         finally:
             demo.kill()
     logs = tmp_path / "logs"
+    # Stopped in tiers: the apps, then the plugin host, then the bridges and the plant, then
+    # the cloud; each part exited by itself, none was killed, nothing logged an error.
+    supervisor = log_records(supervisor_log)
+    stops = [(i, r["parts"]) for i, r in enumerate(supervisor) if r["event"] == "demo.stopping"]
+    tiers = [tier for _, tier in stops]
+    assert tiers == [
+        ["tank_level", "pulse_meter"],
+        ["plugins"],
+        ["agent", "platform", "sim"],
+        ["cloud"],
+    ]
+    stopped_at = {
+        r["part"]: i for i, r in enumerate(supervisor) if r["event"] == "demo.part_stopped"
+    }
+    for (_, earlier), (next_tier_at, _) in itertools.pairwise(stops):
+        assert all(stopped_at[part] < next_tier_at for part in earlier), supervisor
+    parts = ["cloud", "agent", "platform", "sim", "plugins", "tank_level", "pulse_meter"]
+    for name in ["supervisor", *parts]:
+        path = supervisor_log if name == "supervisor" else logs / f"{name}.log"
+        bad = [r for r in log_records(path) if r["level"] in ("error", "critical")]
+        assert not bad, f"{path.name}: {bad}"
+    assert not [r for r in supervisor if r["event"] == "demo.part_killed"]
+    assert {r["part"] for r in supervisor if r["event"] == "demo.part_stopped"} == set(parts)
     assert "bridge.stopped" in (logs / "platform.log").read_text()
     assert (tmp_path / "cloud.db").exists()  # the demo's cloud runs on the embedded SQLite
     assert (logs / "sim.log").exists()
     assert "bridge.stopped" in (logs / "plugins.log").read_text()
+    for app in ("tank_level", "pulse_meter"):
+        assert "app.stopped" in (logs / f"{app}.log").read_text()
+    assert not unscraped, f"no revlink_ metrics at the {unscraped} /metrics endpoints"

@@ -45,6 +45,14 @@ class PulseMeter(Application):
         return self.config
 
     async def setup(self) -> None:
+        await self.device_agent.declare_fields_async(
+            self.settings.channel.value,
+            {
+                "flow_l_per_min": {"unit": "l/min", "name": "Flow"},
+                "total_l": {"unit": "l", "name": "Total volume"},
+                "pulses": {"name": "Pulses"},
+            },
+        )
         self.counter = await self.platform_iface.get_new_pulse_counter_async(
             self.settings.pulse_di.value, "rising", rate_window_secs=self.settings.rate_window.value
         )

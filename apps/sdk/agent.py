@@ -8,6 +8,10 @@ the agent restarts, from the last event they saw.
 the channel aggregate, and ``record_log`` only decides whether it is also kept as a message;
 subscribers get the merged aggregate. :meth:`DeviceAgentInterface.publish` is the plain
 record call underneath, with the message and the aggregate patch given apart.
+
+:meth:`DeviceAgentInterface.declare_fields` gives a channel's fields their units and display
+names; the cloud puts them on the fields' sensors (see :mod:`revlink.fields`). A publish with
+``datapoints=False`` is bookkeeping: stored and shown, but no sensors or datapoints.
 """
 
 from __future__ import annotations
@@ -29,11 +33,20 @@ from apps.sdk.errors import BridgeError, BridgeUnavailableError
 from apps.sdk.runtime import callback_loop, dispatch, maybe_async
 from revlink.agent.v1 import agent_pb2 as pb
 from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
+from revlink.fields import FIELDS_KEY, check_fields
 
-__all__ = ["DEFAULT_EVENTS", "AgentStatus", "DeviceAgentInterface", "channel_payload"]
+__all__ = [
+    "DEFAULT_EVENTS",
+    "AgentStatus",
+    "DeviceAgentInterface",
+    "FieldDeclarations",
+    "channel_payload",
+]
 
 
 SubscriptionCallback = Callable[[str, dict[str, Any]], Any]
+# {"level": {"unit": "%", "name": "Tank level"}}: field path -> unit and/or display name.
+FieldDeclarations = Mapping[str, Mapping[str, str]]
 ALL_EVENTS = frozenset({"message", "aggregate", "command"})
 # pydoover's callbacks see the merged aggregate after each change; raw messages are opt-in.
 DEFAULT_EVENTS = frozenset({"aggregate", "command"})
@@ -139,12 +152,15 @@ class DeviceAgentInterface(BridgeClient):
         aggregate: Mapping[str, Any] | None = None,
         timestamp: datetime | None = None,
         idempotency_key: str | None = None,
+        datapoints: bool = True,
     ) -> int:
         """Store one record: a channel message and/or a merge patch of the aggregate, each
         only when given; returns the record's seq.
 
         Retries inside this call reuse one idempotency key; pass your own
         ``idempotency_key`` to make a retry of the whole call safe as well.
+        ``datapoints=False`` marks the record's numbers as bookkeeping, not readings: the
+        cloud keeps the message and aggregate but makes no sensors or datapoints of them.
         """
         request = pb.PublishRequest(
             channel=channel_name,
@@ -152,6 +168,7 @@ class DeviceAgentInterface(BridgeClient):
             aggregate_json=_json(aggregate),
             idempotency_key=idempotency_key or uuid.uuid4().hex,
             app_key=self.app_key,
+            no_datapoints=not datapoints,
         )
         if timestamp is not None:
             request.source_time.FromDatetime(timestamp)
@@ -168,14 +185,16 @@ class DeviceAgentInterface(BridgeClient):
         aggregate: Mapping[str, Any] | None = None,
         timestamp: datetime | None = None,
         idempotency_key: str | None = None,
+        datapoints: bool = True,
     ) -> bool:
         """Publish as pydoover does: ``message`` is merged into the channel aggregate and, with
         ``record_log`` (the default), also kept as a channel message. True once stored;
         failures raise typed errors rather than answering False.
 
         ``message`` may be a mapping or a string (see :func:`channel_payload`). ``aggregate``
-        (revlink's addition) merges that patch instead of the message. ``max_age`` is
-        accepted for pydoover compatibility; every record is sent in order.
+        (revlink's addition) merges that patch instead of the message; ``datapoints`` is
+        :meth:`publish_async`'s. ``max_age`` is accepted for pydoover compatibility; every
+        record is sent in order.
         """
         payload = channel_payload(message)
         await self.publish_async(
@@ -184,8 +203,38 @@ class DeviceAgentInterface(BridgeClient):
             aggregate=aggregate if aggregate is not None else payload,
             timestamp=timestamp,
             idempotency_key=idempotency_key,
+            datapoints=datapoints,
         )
         return True
+
+    async def declare_fields_async(
+        self,
+        channel_name: str,
+        fields: FieldDeclarations,
+        *,
+        idempotency_key: str | None = None,
+    ) -> int:
+        """Declare units and display names of a channel's fields; returns the record's seq.
+
+        ``fields`` maps a field path, as in the sensor key ``<channel>.<path>`` (nested
+        fields joined by dots), to ``{"unit": ..., "name": ...}``, either may be left out:
+        ``declare_fields("tank_level", {"level_percent": {"unit": "%", "name": "Tank
+        level"}})``. The cloud sets them on the fields' sensors, now or when they first
+        appear, except where a person has edited that unit or name. Declarations merge into
+        the channel aggregate under ``$fields`` (a later one for a field replaces what it
+        names); the record itself carries no readings. Call it at start-up, before or after
+        the first publish; a bad declaration raises ``ValueError`` before anything is sent.
+        """
+        declarations = {
+            path: dict(meta) if isinstance(meta, Mapping) else meta for path, meta in fields.items()
+        }
+        check_fields({FIELDS_KEY: declarations})  # InvalidPayloadError is a ValueError
+        return await self.publish_async(
+            channel_name,
+            aggregate={FIELDS_KEY: declarations},
+            idempotency_key=idempotency_key,
+            datapoints=False,
+        )
 
     async def get_channel_aggregate_async(self, channel_name: str) -> dict[str, Any]:
         reply = await self._call("GetAggregate", pb.GetAggregateRequest(channel=channel_name))
@@ -350,6 +399,7 @@ class DeviceAgentInterface(BridgeClient):
 
     publish = maybe_async(publish_async)
     publish_to_channel = maybe_async(publish_to_channel_async)
+    declare_fields = maybe_async(declare_fields_async)
     get_channel_aggregate = maybe_async(get_channel_aggregate_async)
     get_status = maybe_async(get_status_async)
     refresh_status = maybe_async(refresh_status_async)

@@ -1,12 +1,15 @@
 """``Application``: what a device app subclasses (pydoover's lifecycle, made robust).
 
 Order of a run: health endpoint → config (``CONFIG_FP`` or the ``deployment_config``
-aggregate, key ``applications.<APP_KEY>``) → ``setup()`` → watchdog lease on the platform,
-sized for the loop period ``setup`` chose → ``main_loop()`` at a fixed rate, tags committed
-after each loop. ``setup``/``main_loop``/hooks may be plain or ``async``; plain ones run in a
-worker thread so the loop stays responsive to signals and health probes. A ``setup`` that
-raises is logged, the app waits ``error_wait_period`` and exits 1 (pydoover's policy: the
-container restarts it).
+aggregate, key ``applications.<APP_KEY>``) → watchdog lease on the platform (so the outputs
+``setup`` writes are the app's too; renewed while it runs) → ``setup()`` → the lease resized
+for the loop period ``setup`` chose, its outputs kept → ``main_loop()`` at a fixed rate,
+tags committed after each loop. A write refused because another app owns the output
+(``OUTPUT_OWNED``) is logged as ``app.output_owned`` with the owner; the loop goes on.
+``setup``/``main_loop``/hooks may be plain or ``async``; plain ones run in a worker thread
+so the loop stays responsive to signals and health probes. A ``setup`` that raises is
+logged, the app waits ``error_wait_period`` and exits 1 (pydoover's policy: the container
+restarts it).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from typing import Any, ClassVar
 import structlog
 
 from apps.sdk.agent import DeviceAgentInterface
+from apps.sdk.app_lease import WatchdogLease
 from apps.sdk.compat import PydooverHelpers
 from apps.sdk.config import ConfigError, Schema
+from apps.sdk.errors import FailedPreconditionError
 from apps.sdk.health import HealthServer
 from apps.sdk.platform import PlatformInterface
 from apps.sdk.plugins import PluginsInterface
@@ -31,6 +36,7 @@ from apps.sdk.runtime import call_hook
 from apps.sdk.tag_helpers import TagHelpers
 from apps.sdk.tags import TAG_CHANNEL, TagStore
 from apps.sdk.unavailable import Unavailable
+from revlink.error_reasons import OUTPUT_OWNED
 
 __all__ = ["AppFailedError", "Application"]
 
@@ -45,7 +51,7 @@ class AppFailedError(RuntimeError):
     """``setup`` failed, or ``main_loop`` too many times in a row; the process exits 1."""
 
 
-class Application(PydooverHelpers, TagHelpers):
+class Application(PydooverHelpers, TagHelpers, WatchdogLease):
     config_cls: ClassVar[type[Schema] | None] = None
     loop_target_period: float = 1.0
     error_wait_period: float = 10.0
@@ -212,8 +218,9 @@ class Application(PydooverHelpers, TagHelpers):
             # cannot land after (and over) the app's first commit.
             if not await self.device_agent.wait_for_channels_sync_async([TAG_CHANNEL], 10):
                 self.log.warning("app.tags_not_synced", channel=TAG_CHANNEL)
+            await self._acquire_lease()  # before setup: what it writes is the app's too
             await self._setup()
-            await self._acquire_lease()
+            await self._resize_lease()
             self._ready.set()
             self.log.info("app.started", period_s=self.loop_target_period)
             await self._loop()
@@ -236,7 +243,8 @@ class Application(PydooverHelpers, TagHelpers):
 
     async def _setup(self) -> None:
         try:
-            await call_hook(self.setup)
+            async with self._lease_kept_alive():
+                await call_hook(self.setup)
             await self.commit_tags_async()
         except Exception:
             self.log.exception("app.setup_failed", wait_s=self.error_wait_period)
@@ -271,8 +279,11 @@ class Application(PydooverHelpers, TagHelpers):
             await call_hook(self.main_loop)
             await self._answer_shutdown_request()
             await self.commit_tags_async()
-        except Exception:
+        except Exception as exc:
             self.healthy = False
+            if isinstance(exc, FailedPreconditionError) and exc.reason == OUTPUT_OWNED:
+                await self._output_owned(exc)
+                return
             self.consecutive_failures += 1
             self.log.exception("app.loop_failed", consecutive=self.consecutive_failures)
             if self.consecutive_failures >= self.max_consecutive_failures:
@@ -286,6 +297,16 @@ class Application(PydooverHelpers, TagHelpers):
         self.healthy = True
         if self.platform_iface.lease_id:
             await self.platform_iface.renew_lease_async()
+
+    async def _output_owned(self, exc: FailedPreconditionError) -> None:
+        """Another app (or an operator) owns an output the loop writes: a warning naming the
+        owner. A restart cannot change that, so it does not count towards
+        ``max_consecutive_failures``; the app is alive, so the outputs it does own stay its
+        own (the lease is renewed through the wait)."""
+        self.log.warning("app.output_owned", error=exc.details, wait_s=self.error_wait_period)
+        await self._renew_alive()
+        async with self._lease_kept_alive():
+            await self._sleep_until(time.monotonic() + self.error_wait_period)
 
     async def _sleep_until(self, deadline: float) -> None:
         delay = deadline - time.monotonic()
@@ -345,11 +366,6 @@ class Application(PydooverHelpers, TagHelpers):
             return  # another part of the deployment changed, not this app's section
         self.log.info("app.config_updated", values=self.config.values())
         await call_hook(self.on_config_update, self.config)
-
-    async def _acquire_lease(self) -> None:
-        ttl = self.lease_ttl or max(5.0, 3 * self.loop_target_period)
-        if not self.test_mode:
-            await self.platform_iface.acquire_lease_async(ttl)
 
     async def _shutdown(self) -> None:
         try:

@@ -5,13 +5,16 @@ elsewhere. Pins and values take pydoover's shapes (see :mod:`apps.sdk.platform_s
 Analog values are integers in the IO's unit (``IOInfo.unit``: mV, uA, 0.1 degC); floats
 written to them are rounded. Outputs written while the app holds a watchdog lease (see
 :class:`~apps.sdk.app.Application`) return to their safe values if the app stops renewing it.
-A failed call raises a typed error (:mod:`apps.sdk.errors`), where pydoover 0.x returned None.
+They belong to the app until then: another app's write to one raises
+:class:`~apps.sdk.errors.FailedPreconditionError` with ``reason == "OUTPUT_OWNED"`` and a
+message naming the owner (``IOInfo.owner`` in :meth:`list_io` shows it too), and only
+:meth:`take_over_outputs` moves it. A failed call raises a typed error
+(:mod:`apps.sdk.errors`), where pydoover 0.x returned None.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -19,6 +22,7 @@ import structlog
 
 from apps.sdk.errors import NotFoundError
 from apps.sdk.handles import BridgeHandle
+from apps.sdk.platform_counters import PulseFactories
 from apps.sdk.platform_shapes import analog_values, digital_values, flat_pins, per_pin
 from apps.sdk.platform_system import Location, PlatformSystemCalls
 from apps.sdk.platform_types import (
@@ -28,11 +32,12 @@ from apps.sdk.platform_types import (
     SystemStatus,
     Value,
     duration,
+    io_info,
     one_or_many,
     plain,
     typed,
 )
-from apps.sdk.pulses import EdgeWatch, PulseCallback, PulseCounter, check_edge
+from apps.sdk.pulses import check_edge
 from apps.sdk.runtime import callback_loop, dispatch, maybe_async
 from revlink.error_reasons import UNKNOWN_LEASE
 from revlink.platform.v1 import platform_pb2 as pb
@@ -44,10 +49,9 @@ log = structlog.get_logger(__name__)
 
 InputCallback = Callable[[str, Value], Any]
 _EDGES = {"rising": pb.EDGE_RISING, "falling": pb.EDGE_FALLING, "both": pb.EDGE_BOTH}
-_KIND_NAMES = {value: name.removeprefix("IO_KIND_") for name, value in pb.IOKind.items()}
 
 
-class PlatformInterface(PlatformSystemCalls):
+class PlatformInterface(PlatformSystemCalls, PulseFactories):
     name = "platform"
     stub_class = pb_grpc.PlatformServiceStub
     # Reads and absolute writes; not schedules, counter resets or lease changes.
@@ -66,6 +70,7 @@ class PlatformInterface(PlatformSystemCalls):
             "SetAO",
             "SetIO",
             "RenewLease",
+            "TakeOverOutputs",
             "TestComms",
             "GetLocation",
             "GetShutdownImmunity",
@@ -95,6 +100,11 @@ class PlatformInterface(PlatformSystemCalls):
     def lease_id(self, value: str) -> None:
         self._lease.value = value
 
+    @property
+    def lease_ttl(self) -> float:
+        """The time to live of the lease this interface acquired (0 when none)."""
+        return self._lease_ttl
+
     # -- reading ---------------------------------------------------------------------------
 
     async def get_di_async(self, *pins: int | Sequence[Any]) -> bool | list[bool]:
@@ -123,22 +133,9 @@ class PlatformInterface(PlatformSystemCalls):
         return one_or_many(values)
 
     async def list_io_async(self) -> list[IOInfo]:
+        """The IO table, with each output's owner (``IOInfo.owner``)."""
         reply = await self._call("ListIO", pb.ListIORequest())
-        return [
-            IOInfo(
-                io.name,
-                _KIND_NAMES[io.kind],
-                io.pin,
-                io.writable,
-                io.is_input,
-                io.bit_length,
-                io.min_value,
-                io.max_value,
-                io.device_name,
-                io.unit,
-            )
-            for io in reply.ios
-        ]
+        return [io_info(io) for io in reply.ios]
 
     async def get_io_table_async(self) -> dict[str, list[int]]:
         """pydoover's IO table: the pins of each kind, ``{"DI": [0, 1, ...], "DO": ..., "AI":
@@ -239,77 +236,6 @@ class PlatformInterface(PlatformSystemCalls):
     async def reset_counters_async(self, *pins: int | Sequence[Any]) -> None:
         await self._call("ResetCounters", pb.ResetCountersRequest(pins=flat_pins(pins)))
 
-    def get_new_pulse_counter(
-        self,
-        di: int,
-        edge: str = "rising",
-        callback: PulseCallback | None = None,
-        rate_window_secs: float = 20,
-        auto_start: bool = True,
-    ) -> PulseCounter:
-        """pydoover's pulse counter on a DI, returned at once (no await, also in async code).
-
-        With ``auto_start`` it starts counting in the background on the SDK loop; otherwise
-        call ``start()``. ``callback(di, di_value, dt_secs, count, edge)`` runs on each pulse
-        (an ``async def`` one on the loop that created the counter).
-        """
-        return PulseCounter(self, di, edge, callback, rate_window_secs, auto_start)
-
-    async def get_new_pulse_counter_async(
-        self,
-        di: int,
-        edge: str = "rising",
-        callback: PulseCallback | None = None,
-        rate_window_secs: float = 20,
-        auto_start: bool = True,
-    ) -> PulseCounter:
-        """Like :meth:`get_new_pulse_counter`, returning once the counter runs (with
-        ``auto_start``): pulses from then on are counted."""
-        counter = PulseCounter(self, di, edge, callback, rate_window_secs, auto_start=False)
-        if auto_start:
-            await counter.start_async()
-        return counter
-
-    def get_new_event_counter(
-        self,
-        di: int,
-        edge: str = "rising",
-        callback: PulseCallback | None = None,
-        rate_window_secs: float = 20,
-        auto_collect: bool = True,
-    ) -> PulseCounter:
-        """pydoover's event counter: a :class:`PulseCounter` fed from the bridge's event log
-        (``update_events()`` collects what was logged since; with ``auto_collect`` once now,
-        blocking in plain code, in the background in async code)."""
-        counter = PulseCounter(self, di, edge, callback, rate_window_secs, auto_start=False)
-        if auto_collect:
-            counter.update_events()
-        return counter
-
-    def start_di_pulse_listener(
-        self,
-        di: int,
-        callback: PulseCallback,
-        edge: str = "rising",
-        start_count: int = 0,
-    ) -> EdgeWatch:
-        """Call ``callback(di, di_value, dt_secs, count, edge)`` on each edge of a DI
-        (pydoover's listener), counting from ``start_count``; starts in the background and
-        returns at once. ``stop()`` on the result ends it."""
-        check_edge(edge)
-        loop = callback_loop(callback)
-        state = {"count": start_count, "last": time.time()}
-
-        def on_edge(value: bool, time_ns: int, kind: str) -> None:
-            at = time_ns / 1e9
-            state["count"] += 1
-            dt, state["last"] = at - state["last"], at
-            dispatch(callback, loop, di, value, dt, int(state["count"]), kind)
-
-        watch = EdgeWatch(self, di, edge, on_edge)
-        watch.start()
-        return watch
-
     # -- events ----------------------------------------------------------------------------
 
     async def _events_page(
@@ -359,10 +285,40 @@ class PlatformInterface(PlatformSystemCalls):
         self._lease_ttl = ttl_secs
         return self.lease_id
 
-    async def renew_lease_async(self) -> None:
-        """Renew the lease; one the bridge lost (it restarted) is replaced by a new one."""
-        if self.lease_id:
-            await self._leased("RenewLease", lambda lease: pb.RenewLeaseRequest(lease_id=lease))
+    async def renew_lease_async(self, ttl_secs: float | None = None) -> None:
+        """Renew the lease (with ``ttl_secs``, resized to that from now on; its outputs stay
+        its own); one the bridge lost (it restarted) is replaced by a new one."""
+        if not self.lease_id:
+            return
+        ttl = None if ttl_secs is None else duration(ttl_secs)
+        await self._leased(
+            "RenewLease", lambda lease: pb.RenewLeaseRequest(lease_id=lease, ttl=ttl)
+        )
+        if ttl_secs is not None:
+            self._lease_ttl = ttl_secs  # also the size of a lease taken afresh from now on
+
+    async def take_over_outputs_async(
+        self,
+        names: Sequence[str] = (),
+        *,
+        do_pins: Sequence[int] = (),
+        ao_pins: Sequence[int] = (),
+        reason: str = "",
+    ) -> dict[str, str]:
+        """Move outputs (by name, DO pin or AO pin) to this interface's lease, whoever owns
+        them: an operator's override, logged by the bridge with ``reason``. Answers each
+        output's previous owner ("" when nobody owned it). Needs a lease (acquire one)."""
+        reply = await self._leased(
+            "TakeOverOutputs",
+            lambda lease: pb.TakeOverOutputsRequest(
+                lease_id=lease,
+                names=list(names),
+                do_pins=list(do_pins),
+                ao_pins=list(ao_pins),
+                reason=reason,
+            ),
+        )
+        return {taken.name: taken.previous_owner for taken in reply.outputs}
 
     async def release_lease_async(self, restore_safe_values: bool = True) -> None:
         lease, self.lease_id = self.lease_id, ""
@@ -427,3 +383,4 @@ class PlatformInterface(PlatformSystemCalls):
     acquire_lease = maybe_async(acquire_lease_async)
     renew_lease = maybe_async(renew_lease_async)
     release_lease = maybe_async(release_lease_async)
+    take_over_outputs = maybe_async(take_over_outputs_async)

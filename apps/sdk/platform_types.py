@@ -8,17 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from google.protobuf.duration_pb2 import Duration
 
 from revlink.platform.v1 import platform_pb2 as pb
 
-__all__ = ["Event", "EventPage", "IOInfo", "SystemStatus", "Value", "duration", "one_or_many"]
+__all__ = [
+    "Event",
+    "EventPage",
+    "IOInfo",
+    "SystemStatus",
+    "Value",
+    "duration",
+    "io_info",
+    "one_or_many",
+]
 
 T = TypeVar("T")
 
 Value = bool | int
+_KIND_NAMES = {value: name.removeprefix("IO_KIND_") for name, value in pb.IOKind.items()}
 
 
 def one_or_many(values: Sequence[T]) -> T | list[T]:
@@ -54,6 +65,30 @@ class IOInfo:
     max_value: int
     device_name: str
     unit: str = ""  # of analog values: "mV", "uA", "0.1 degC"; empty when not fixed
+    # Outputs have one owner: the holder (app key) of the lease that owns this output, and
+    # when that lease lapses unless renewed (UTC); "" and None while nobody owns it.
+    owner: str = ""
+    owner_lease_expire_time: datetime | None = None
+
+
+def io_info(io: pb.IODescriptor) -> IOInfo:
+    expires = None
+    if io.HasField("owner_lease_expire_time"):
+        expires = io.owner_lease_expire_time.ToDatetime(tzinfo=UTC)
+    return IOInfo(
+        io.name,
+        _KIND_NAMES[io.kind],
+        io.pin,
+        io.writable,
+        io.is_input,
+        io.bit_length,
+        io.min_value,
+        io.max_value,
+        io.device_name,
+        io.unit,
+        io.owner,
+        expires,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,11 +111,13 @@ def _setup_logging(
     formatter: logging.Formatter | None,
     filters: logging.Filter | Sequence[logging.Filter] | None,
 ) -> None:
-    from revlink.logs import configure_logging
+    from revlink.logs import LogFormat, configure_logging
 
     # The same variables every revlink process reads; DEBUG (pydoover's) forces debug.
     level = "debug" if debug else os.environ.get("REVLINK_LOG_LEVEL", "info").lower()
-    fmt = "json" if os.environ.get("REVLINK_LOG_FORMAT", "").lower() == "json" else "console"
+    fmt: LogFormat = (
+        "json" if os.environ.get("REVLINK_LOG_FORMAT", "").lower() == "json" else "console"
+    )
     configure_logging(level, fmt)
     handler = logging.getLogger().handlers[0]
     if formatter is not None:

@@ -70,6 +70,14 @@ class TankLevel(Application):
         return self.config
 
     async def setup(self) -> None:
+        await self.device_agent.declare_fields_async(
+            self.settings.channel.value,
+            {
+                "level_percent": {"unit": "%", "name": "Tank level"},
+                "level_mv": {"unit": "mV", "name": "Level sensor"},
+                "pump": {"name": "Pump running"},
+            },
+        )
         self.setpoints = await self._restored_setpoints()
         await self._publish_setpoints()
         await self.platform_iface.set_do_async(self.settings.pump_do.value, False)
@@ -99,6 +107,7 @@ class TankLevel(Application):
             self.settings.channel.value,
             {"setpoints": self.setpoints.as_dict(), "configured": self._configured().as_dict()},
             record_log=False,
+            datapoints=False,  # state, kept in the aggregate; the levels are the series
         )
 
     async def on_config_update(self, config: Schema) -> None:

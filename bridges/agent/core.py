@@ -70,6 +70,7 @@ class DeviceAgent:
         replace_aggregate: bool = False,
         source_time_ns: int | None = None,
         idempotency_key: str = "",
+        no_datapoints: bool = False,
     ) -> PublishResult:
         check_channel(channel)
         size = len(message_json.encode()) + len(aggregate_json.encode())
@@ -85,6 +86,7 @@ class DeviceAgent:
                 replace_aggregate,
                 source_time_ns,
                 idempotency_key,
+                no_datapoints,
             )
         )
         if not result.duplicate:

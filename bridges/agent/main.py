@@ -8,14 +8,14 @@ import contextlib
 import structlog
 
 from bridges.agent.core import DeviceAgent
-from bridges.agent.metrics import serve_metrics
+from bridges.agent.metrics import agent_registry
 from bridges.agent.queue.admission import QueueLimits
 from bridges.agent.queue.store import DurableQueue
 from bridges.agent.servicer import SERVICE_NAME, AgentServicer
 from bridges.agent.settings import AgentSettings
 from bridges.agent.uplink.backoff import Backoff
 from bridges.agent.uplink.client import UplinkClient
-from bridges.kit import ServiceBinding, serve
+from bridges.kit import ServiceBinding, serve, start_metrics_endpoint
 from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
 
 __all__ = ["run_agent"]
@@ -37,11 +37,8 @@ async def run_agent(settings: AgentSettings) -> None:
         settings.data_dir / "queue.db", limits, synchronous=settings.queue_sync.upper()
     )
     agent = DeviceAgent(queue)
-    metrics = (
-        serve_metrics(agent, settings.agent_metrics_listen)
-        if settings.agent_metrics_listen
-        else None
-    )
+    registry = agent_registry(agent)
+    metrics = start_metrics_endpoint(settings.agent_metrics_listen, registry)
     uplink: asyncio.Task[None] | None = None
     if url:
         client = UplinkClient(
@@ -64,7 +61,7 @@ async def run_agent(settings: AgentSettings) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await uplink
         if metrics is not None:
-            metrics.shutdown()
+            metrics.close()
         await agent.committer.close()
         queue.close()
 
@@ -76,7 +73,13 @@ async def run_agent(settings: AgentSettings) -> None:
         on_drain=agent.hub.end_streams,
     )
     try:
-        await serve(settings.server_config(settings.agent_listen), [binding])
+        await serve(
+            settings.server_config(settings.agent_listen),
+            [binding],
+            registry=registry if metrics is not None else None,
+        )
     finally:
         if uplink is not None and not uplink.done():
             await stop()
+        if metrics is not None:  # also when the gRPC server could not start
+            metrics.close()

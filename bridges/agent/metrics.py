@@ -1,18 +1,21 @@
-"""The agent's Prometheus endpoint: the GetStatus figures, read at scrape time."""
+"""The agent's Prometheus metrics: the GetStatus figures, read at scrape time.
+
+The endpoint itself (and the RPC metrics every bridge has) comes from :mod:`bridges.kit.metrics`.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bridges.agent.core import DeviceAgent
+from bridges.kit import bridge_registry
 
-__all__ = ["AgentCollector", "serve_metrics"]
+__all__ = ["AgentCollector", "agent_registry"]
 
 
 class AgentCollector(Collector):
@@ -51,9 +54,8 @@ class AgentCollector(Collector):
         )
 
 
-def serve_metrics(agent: DeviceAgent, listen: str) -> WSGIServer:
-    host, _, port = listen.rpartition(":")
-    registry = CollectorRegistry()
+def agent_registry(agent: DeviceAgent) -> CollectorRegistry:
+    """The agent's own registry: its queue and uplink figures (the kit adds the RPCs)."""
+    registry = bridge_registry()
     registry.register(AgentCollector(agent))
-    server, _thread = start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
-    return server
+    return registry

@@ -64,6 +64,7 @@ class AgentServicer(pb_grpc.DeviceAgentServiceServicer):
                 replace_aggregate=request.replace_aggregate,
                 source_time_ns=source_ns,
                 idempotency_key=request.idempotency_key,
+                no_datapoints=request.no_datapoints,
             )
         except InvalidPayloadError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

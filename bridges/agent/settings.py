@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from bridges.agent.queue.admission import FullPolicy
-from bridges.kit import BridgeSettings
+from bridges.kit import BridgeSettings, MetricsListen
 
 __all__ = ["AgentSettings"]
 
@@ -28,7 +28,7 @@ class AgentSettings(BridgeSettings):
     queue_sync: Literal["full", "normal"] = Field(
         default="full", description="SQLite synchronous mode: full survives power loss."
     )
-    agent_metrics_listen: str = Field(
+    agent_metrics_listen: MetricsListen = Field(
         default="127.0.0.1:9151", description="Prometheus endpoint; empty disables it."
     )
     uplink_backoff_max: float = Field(default=2.0, gt=0, le=60)

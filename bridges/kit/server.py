@@ -1,4 +1,4 @@
-"""Running a bridge's grpc.aio server: health, reflection, limits, auth, graceful stop."""
+"""Running a bridge's grpc.aio server: health, reflection, limits, auth, metrics, graceful stop."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry
 
 from bridges.kit.address import ListenAddress
 from bridges.kit.auth import BearerTokenInterceptor
 from bridges.kit.config import ServerConfig
+from bridges.kit.metrics import GrpcServerMetrics
 
 __all__ = ["BridgeServer", "BridgeStartError", "ServiceBinding", "serve"]
 
@@ -47,12 +49,23 @@ class ServiceBinding:
 
 
 class BridgeServer:
-    """A started-on-demand grpc.aio server with the kit's standard equipment."""
+    """A started-on-demand grpc.aio server with the kit's standard equipment.
 
-    def __init__(self, config: ServerConfig, services: Sequence[ServiceBinding]) -> None:
+    With a ``registry``, every call is counted and timed into it (see
+    :mod:`bridges.kit.metrics`); without one, no interceptor costs the calls anything.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        services: Sequence[ServiceBinding],
+        *,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self.config = config
         self.services = tuple(services)
         self.health = health_aio.HealthServicer()
+        self.rpc_metrics = GrpcServerMetrics(registry) if registry is not None else None
         self._server: grpc.aio.Server | None = None
         self._bound: ListenAddress | None = None
 
@@ -64,7 +77,11 @@ class BridgeServer:
         return self._bound
 
     async def start(self) -> None:
-        interceptors = [BearerTokenInterceptor(self.config.token)] if self.config.token else []
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if self.rpc_metrics is not None:  # first, so it also counts the calls auth refuses
+            interceptors.append(self.rpc_metrics.interceptor())
+        if self.config.token:
+            interceptors.append(BearerTokenInterceptor(self.config.token))
         server = grpc.aio.server(interceptors=interceptors, options=self.config.grpc_options())
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         for service in self.services:
@@ -115,13 +132,20 @@ class BridgeServer:
             await self._server.wait_for_termination()
 
 
-async def serve(config: ServerConfig, services: Sequence[ServiceBinding]) -> None:
+async def serve(
+    config: ServerConfig,
+    services: Sequence[ServiceBinding],
+    *,
+    registry: CollectorRegistry | None = None,
+) -> None:
     """Run a bridge until SIGTERM or SIGINT, then stop it gracefully.
 
     The handlers stay installed until the stop has finished: a second signal (Ctrl-C reaching
     the whole process group, then a supervisor's SIGTERM) must not cut the drain short.
+    With a ``registry`` (the bridge's own, served by its metrics endpoint) every RPC is
+    counted and timed into it.
     """
-    server = BridgeServer(config, services)
+    server = BridgeServer(config, services, registry=registry)
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -4,6 +4,11 @@ Everything runs on one asyncio loop: the IO cycle task and the gRPC handlers tak
 the revpimodio2 buffers never see two writers. Writes go to the process image at once
 (shared_procimg: only the changed IOs, so other processes' bits survive); the cycle reads
 the image, reports input changes, applies due schedules and expires leases.
+
+Outputs have one owner: an output written under a lease belongs to it until the lease is
+released or expires, and a write by anyone else (another lease, or no lease) is refused with
+:class:`OutputOwnedError` naming the owner. Only :meth:`PlatformCore.take_over` moves an
+output to another lease, and it is logged.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from bridges.platform.errors import InvalidValueError, NotWritableError
 from bridges.platform.events import BRIDGE_START, EventLog, EventPage
 from bridges.platform.feed import ChangeFeed, InputChange, Subscription
 from bridges.platform.iotable import IOKind, IOSpec, IOTable, IOValue, check_value
-from bridges.platform.leases import Lease, LeaseBook
+from bridges.platform.leases import Lease, LeaseBook, Throttle, owned_error
 from bridges.platform.pulses import Edge, EdgeCounter, EdgeCounters
 from bridges.platform.schedules import PendingWrite, WriteSchedule
 
@@ -68,6 +73,7 @@ class PlatformCore:
         self._edges = EdgeCounters()
         self._events = EventLog(event_log_size)
         self._events.add(BRIDGE_START, time.time_ns())
+        self._refusals = Throttle()  # the log hears of a refused writer once a minute
         self._inputs = table.inputs()
         self.rpi.readprocimg()
         self._snapshot: dict[str, IOValue] = self._values(self._inputs)
@@ -113,6 +119,7 @@ class PlatformCore:
         if lease_id:
             self._leases.get(lease_id)
         names = [spec.name for spec, _ in checked]
+        self._check_owners(lease_id or None, names)
         self._schedule.cancel(names)
         self._apply(checked)
         self._leases.claim(lease_id or None, names)
@@ -131,6 +138,7 @@ class PlatformCore:
         checked = self.validate(assignments)
         if lease_id:
             self._leases.get(lease_id)
+        self._check_owners(lease_id or None, [spec.name for spec, _ in checked])
         due = self._clock() + delay_s
         for spec, value in checked:
             self._schedule.add(PendingWrite(spec, value, due, lease_id or None))
@@ -143,8 +151,12 @@ class PlatformCore:
         log.info("lease.acquired", lease_id=lease.lease_id, holder=lease.holder, ttl_s=ttl_s)
         return lease
 
-    def renew_lease(self, lease_id: str) -> Lease:
-        return self._leases.renew(lease_id, self._clock())
+    def renew_lease(self, lease_id: str, ttl_s: float | None = None) -> Lease:
+        """Extend a lease; with ``ttl_s`` it lives that long without renewal from now on."""
+        lease = self._leases.renew(lease_id, self._clock(), ttl_s)
+        if ttl_s is not None:
+            log.info("lease.resized", lease_id=lease_id, holder=lease.holder, ttl_s=ttl_s)
+        return lease
 
     def release_lease(self, lease_id: str, restore_safe_values: bool) -> None:
         lease = self._leases.release(lease_id)
@@ -154,6 +166,48 @@ class PlatformCore:
 
     def lease_expiry_unix(self, lease: Lease) -> float:
         return time.time() + (lease.expires_at - self._clock())
+
+    def owner(self, spec: IOSpec) -> Lease | None:
+        """The lease that owns the output, None when it is unowned (and for inputs)."""
+        return self._leases.owner(spec.name)
+
+    def take_over(
+        self, lease_id: str, specs: Sequence[IOSpec], reason: str
+    ) -> list[tuple[IOSpec, Lease | None]]:
+        """Move the outputs to ``lease_id``, whoever owns them (an operator's override).
+
+        Answers each output with its previous owner; the previous owner's next write is
+        refused, naming the new one. Logged at warning level, with the reason given.
+        """
+        if not specs:
+            raise InvalidValueError("no outputs given to take over")
+        for spec in specs:
+            if not spec.writable:
+                raise NotWritableError(f"{spec.name} is not an output and cannot be taken over")
+        taker = self._leases.get(lease_id)
+        previous = self._leases.take_over(lease_id, [spec.name for spec in specs])
+        log.warning(
+            "lease.takeover",
+            to_holder=taker.holder,
+            to_lease_id=lease_id,
+            from_holders=sorted({lease.holder for lease in previous.values() if lease}),
+            outputs=sorted(previous),
+            previous={name: lease.holder if lease else "" for name, lease in previous.items()},
+            reason=reason,
+        )
+        return [(spec, previous[spec.name]) for spec in specs]
+
+    def _check_owners(self, lease_id: str | None, names: Sequence[str]) -> None:
+        """Refuse the whole write when another lease owns any of ``names``."""
+        conflicts = self._leases.conflicts(lease_id, names)
+        if not conflicts:
+            return
+        writer = self._leases.get(lease_id).holder if lease_id else ""
+        now = self._clock()
+        for name, owner in conflicts:
+            if self._refusals.due((name, writer, owner.lease_id), now):
+                log.warning("output.write_refused", output=name, writer=writer, owner=owner.holder)
+        raise owned_error(conflicts, writer, now, time.time())
 
     def _restore(self, lease: Lease) -> None:
         specs = [self.table.by_name(name) for name in sorted(lease.outputs)]
@@ -237,9 +291,7 @@ class PlatformCore:
         if changes:
             self._feed.publish(changes)
         for write in self._schedule.pop_due(now):
-            self._apply([(write.spec, write.value)])
-            owner = write.lease_id if write.lease_id in self._leases else None
-            self._leases.claim(owner, [write.spec.name])
+            self._apply_due(write)
         for lease in self._leases.expired(now):
             log.warning(
                 "lease.expired",
@@ -250,14 +302,47 @@ class PlatformCore:
             self._restore(lease)
         return changes
 
-    async def run(self) -> None:
-        """Cycle forever at a fixed rate (no catch-up after a stall)."""
+    def _apply_due(self, write: PendingWrite) -> None:
+        """A scheduled write, unless its output now belongs to another lease (then skipped)."""
+        name = write.spec.name
+        owner = self._leases.owner(name)
+        if owner is not None and owner.lease_id != write.lease_id:
+            writer = self._leases.find(write.lease_id)
+            log.warning(
+                "schedule.skipped",
+                output=name,
+                writer=writer.holder if writer else "",
+                owner=owner.holder,
+                reason="the output belongs to another lease now",
+            )
+            return
+        self._apply([(write.spec, write.value)])
+        alive = self._leases.find(write.lease_id)
+        self._leases.claim(alive.lease_id if alive else None, [name])
+
+    async def run(self, on_cycle: Callable[[float, int, bool], None] | None = None) -> None:
+        """Cycle forever at a fixed rate (no catch-up after a stall).
+
+        ``on_cycle(seconds, expired_leases, failed)`` hears of every cycle (the metrics): how
+        long :meth:`cycle` took, how many leases it expired, and whether it raised.
+        """
         next_at = self._clock()
         while True:
+            leases = len(self._leases)
+            started = time.perf_counter()
+            failed = False
             try:
                 self.cycle()
             except Exception:
+                failed = True
                 log.exception("cycle.failed")
+            if on_cycle is not None:
+                # Nothing else runs during cycle(), and it removes leases only by expiring them.
+                expired = max(0, leases - len(self._leases))
+                try:
+                    on_cycle(time.perf_counter() - started, expired, failed)
+                except Exception:  # a metrics fault must never stop the IO cycle
+                    log.exception("cycle.observer_failed")
             next_at = max(next_at + self.cycle_s, self._clock())
             await asyncio.sleep(next_at - self._clock())
 
@@ -279,3 +364,25 @@ class PlatformCore:
         for lease in self._leases.release_all():
             self._restore(lease)
         self.rpi.cleanup()
+
+    # -- figures for the metrics (read-only; each one len() call, safe from the scrape thread)
+
+    @property
+    def lease_count(self) -> int:
+        """Leases alive now."""
+        return len(self._leases)
+
+    @property
+    def leased_output_count(self) -> int:
+        """Outputs that belong to a lease now."""
+        return len(self._leases._owner)
+
+    @property
+    def pulse_counter_count(self) -> int:
+        """Pulse counters running now."""
+        return len(self._edges._counters)
+
+    @property
+    def watch_count(self) -> int:
+        """WatchInputs streams open now."""
+        return len(self._feed)

@@ -20,6 +20,7 @@ __all__ = [
     "InvalidValueError",
     "NotSupportedError",
     "NotWritableError",
+    "OutputOwnedError",
     "PlatformError",
     "PowerControlDisabledError",
     "ProcessImageError",
@@ -58,6 +59,12 @@ class NotWritableError(PlatformError):
     """The IO is an input (or memory) and cannot be written."""
 
     reason = error_reasons.NOT_WRITABLE
+
+
+class OutputOwnedError(PlatformError):
+    """The output belongs to another lease; the message names its holder and expiry."""
+
+    reason = error_reasons.OUTPUT_OWNED
 
 
 class InvalidValueError(PlatformError, ValueError):

@@ -1,4 +1,4 @@
-"""Entry point of the platform bridge: open the image, build the core, serve it."""
+"""Entry point of the platform bridge: open the image, build the core, serve it (and metrics)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import stat
 
-from bridges.kit import ServiceBinding, serve
+from bridges.kit import ServiceBinding, serve, start_metrics_endpoint
 from bridges.platform.core import PlatformCore
 from bridges.platform.image import open_process_image
 from bridges.platform.iotable import IOTable
+from bridges.platform.metrics import PlatformMetrics
 from bridges.platform.power import PowerControl
 from bridges.platform.servicer import SERVICE_NAME, PlatformServicer
 from bridges.platform.settings import PlatformSettings
@@ -41,7 +42,10 @@ async def run_platform_bridge(settings: PlatformSettings) -> None:
     core = build_core(settings)
     power = PowerControl(settings.power_settings())
     servicer = PlatformServicer(core, power)
-    cycle = asyncio.create_task(core.run(), name="io-cycle")
+    metrics = PlatformMetrics(core)
+    endpoint = start_metrics_endpoint(settings.platform_metrics_listen, metrics.registry)
+    on_cycle = metrics.cycle_done if endpoint is not None else None
+    cycle = asyncio.create_task(core.run(on_cycle), name="io-cycle")
 
     async def stop_core() -> None:
         cycle.cancel()
@@ -57,7 +61,13 @@ async def run_platform_bridge(settings: PlatformSettings) -> None:
         on_drain=core.end_watches,
     )
     try:
-        await serve(settings.server_config(settings.platform_listen), [binding])
+        await serve(
+            settings.server_config(settings.platform_listen),
+            [binding],
+            registry=metrics.registry if endpoint is not None else None,
+        )
     finally:
         if not cycle.done():
             await stop_core()
+        if endpoint is not None:
+            endpoint.close()

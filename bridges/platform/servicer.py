@@ -1,4 +1,5 @@
-"""gRPC face of the platform core: translates messages and maps errors to status codes."""
+"""gRPC face of the platform core: translates messages (:mod:`bridges.platform.messages`) and
+maps errors to status codes."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from bridges.platform.core import PlatformCore
 from bridges.platform.errors import (
@@ -16,6 +15,7 @@ from bridges.platform.errors import (
     InvalidValueError,
     NotSupportedError,
     NotWritableError,
+    OutputOwnedError,
     PlatformError,
     PowerControlDisabledError,
     ShutdownImmunityError,
@@ -23,9 +23,19 @@ from bridges.platform.errors import (
     UnknownIOError,
     UnknownLeaseError,
 )
-from bridges.platform.events import LoggedEvent
-from bridges.platform.feed import InputChange, SubscriberTooSlowError
-from bridges.platform.iotable import IOKind, IOSpec, IOValue
+from bridges.platform.feed import SubscriberTooSlowError
+from bridges.platform.iotable import IOKind
+from bridges.platform.messages import (
+    change_message,
+    descriptor,
+    duration,
+    event_message,
+    from_pb_value,
+    pair,
+    seconds,
+    timestamp,
+    to_pb_value,
+)
 from bridges.platform.power import PowerControl, PowerSettings
 from bridges.platform.pulses import Edge
 from revlink.error_reasons import REASON_KEY
@@ -41,13 +51,13 @@ _STATUS: dict[type[PlatformError], grpc.StatusCode] = {
     UnknownLeaseError: grpc.StatusCode.NOT_FOUND,
     UnknownCounterError: grpc.StatusCode.NOT_FOUND,
     NotWritableError: grpc.StatusCode.FAILED_PRECONDITION,
+    OutputOwnedError: grpc.StatusCode.FAILED_PRECONDITION,
     InvalidValueError: grpc.StatusCode.INVALID_ARGUMENT,
     PowerControlDisabledError: grpc.StatusCode.FAILED_PRECONDITION,
     ShutdownImmunityError: grpc.StatusCode.FAILED_PRECONDITION,
     NotSupportedError: grpc.StatusCode.FAILED_PRECONDITION,
     CommandFailedError: grpc.StatusCode.INTERNAL,
 }
-_KINDS = {kind: pb.IOKind.Value(f"IO_KIND_{kind.value}") for kind in IOKind}
 _EDGES = {pb.EDGE_UNSPECIFIED: Edge.RISING, pb.EDGE_RISING: Edge.RISING}
 _EDGES |= {pb.EDGE_FALLING: Edge.FALLING, pb.EDGE_BOTH: Edge.BOTH}
 _EVENT_EDGES = _EDGES | {pb.EDGE_UNSPECIFIED: Edge.BOTH}
@@ -103,92 +113,6 @@ def unary_async(
     return handler
 
 
-def to_pb_value(value: IOValue) -> pb.IOValue:
-    if isinstance(value, bool):
-        return pb.IOValue(bool_value=value)
-    return pb.IOValue(int_value=value)
-
-
-def from_pb_value(name: str, value: pb.IOValue) -> IOValue:
-    kind = value.WhichOneof("kind")
-    if kind is None:
-        raise InvalidValueError(f"no value given for {name}")
-    result: IOValue = getattr(value, kind)
-    return result
-
-
-def _timestamp(unix_s: float) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromNanoseconds(int(unix_s * 1e9))
-    return stamp
-
-
-def _seconds(duration: Duration) -> float:
-    return float(duration.seconds + duration.nanos / 1e9)
-
-
-def _duration(seconds: float) -> Duration:
-    duration = Duration()
-    duration.FromNanoseconds(round(seconds * 1e9))
-    return duration
-
-
-def _pair(specs: Sequence[IOSpec], values: Sequence[object]) -> list[tuple[IOSpec, object]]:
-    if len(values) == 1:
-        return [(spec, values[0]) for spec in specs]
-    if len(values) != len(specs):
-        raise InvalidValueError(
-            f"{len(specs)} pins but {len(values)} values (give one value, or one per pin)"
-        )
-    return list(zip(specs, values, strict=True))
-
-
-def _descriptor(spec: IOSpec) -> pb.IODescriptor:
-    return pb.IODescriptor(
-        name=spec.name,
-        kind=_KINDS[spec.kind],
-        pin=spec.pin,
-        bit_length=spec.bit_length,
-        signed=spec.signed,
-        byte_address=spec.byte_address,
-        bit_address=spec.bit_address,
-        writable=spec.writable,
-        is_input=spec.is_input,
-        device_name=spec.device_name,
-        device_position=spec.device_position,
-        default_value=to_pb_value(spec.default_value),
-        safe_value=to_pb_value(spec.safe_value),
-        min_value=spec.min_value,
-        max_value=spec.max_value,
-        unit=spec.unit,
-    )
-
-
-def _change(change: InputChange) -> pb.InputChange:
-    message = pb.InputChange(
-        name=change.name,
-        kind=_KINDS[change.kind],
-        pin=change.pin,
-        new_value=to_pb_value(change.new),
-    )
-    if change.old is not None:
-        message.old_value.CopyFrom(to_pb_value(change.old))
-    message.time.FromNanoseconds(change.time_ns)
-    return message
-
-
-def _event(event: LoggedEvent) -> pb.Event:
-    message = pb.Event(
-        event_id=event.event_id,
-        event=event.event,
-        pin=event.pin,
-        name=event.name,
-        value=event.value,
-    )
-    message.time.FromNanoseconds(event.time_ns)
-    return message
-
-
 class PlatformServicer(pb_grpc.PlatformServiceServicer):
     def __init__(self, core: PlatformCore, power: PowerControl | None = None) -> None:
         self.core = core
@@ -219,13 +143,13 @@ class PlatformServicer(pb_grpc.PlatformServiceServicer):
     @unary
     def SetDO(self, request: pb.SetDORequest) -> pb.SetDOResponse:
         specs = self.core.pins(IOKind.DO, request.pins)
-        self.core.write(_pair(specs, request.values), request.lease_id)
+        self.core.write(pair(specs, request.values), request.lease_id)
         return pb.SetDOResponse()
 
     @unary
     def SetAO(self, request: pb.SetAORequest) -> pb.SetAOResponse:
         specs = self.core.pins(IOKind.AO, request.pins)
-        self.core.write(_pair(specs, request.values), request.lease_id)
+        self.core.write(pair(specs, request.values), request.lease_id)
         return pb.SetAOResponse()
 
     @unary
@@ -246,7 +170,12 @@ class PlatformServicer(pb_grpc.PlatformServiceServicer):
 
     @unary
     def ListIO(self, request: pb.ListIORequest) -> pb.ListIOResponse:
-        return pb.ListIOResponse(ios=[_descriptor(spec) for spec in self.core.table])
+        ios = []
+        for spec in self.core.table:
+            owner = self.core.owner(spec)
+            expiry = self.core.lease_expiry_unix(owner) if owner else 0.0
+            ios.append(descriptor(spec, owner, expiry))
+        return pb.ListIOResponse(ios=ios)
 
     @unary
     def GetSystemStatus(self, request: pb.GetSystemStatusRequest) -> pb.GetSystemStatusResponse:
@@ -269,7 +198,7 @@ class PlatformServicer(pb_grpc.PlatformServiceServicer):
         try:
             subscription = self.core.watch(list(request.names), request.send_initial)
             async for changes in subscription:
-                yield pb.WatchInputsResponse(changes=[_change(c) for c in changes])
+                yield pb.WatchInputsResponse(changes=[change_message(c) for c in changes])
         except SubscriberTooSlowError as exc:
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except PlatformError as exc:
@@ -279,17 +208,17 @@ class PlatformServicer(pb_grpc.PlatformServiceServicer):
     def ScheduleDO(self, request: pb.ScheduleDORequest) -> pb.ScheduleDOResponse:
         specs = self.core.pins(IOKind.DO, request.pins)
         due = self.core.schedule(
-            _pair(specs, request.values), _seconds(request.delay), request.lease_id
+            pair(specs, request.values), seconds(request.delay), request.lease_id
         )
-        return pb.ScheduleDOResponse(due_time=_timestamp(due))
+        return pb.ScheduleDOResponse(due_time=timestamp(due))
 
     @unary
     def ScheduleAO(self, request: pb.ScheduleAORequest) -> pb.ScheduleAOResponse:
         specs = self.core.pins(IOKind.AO, request.pins)
         due = self.core.schedule(
-            _pair(specs, request.values), _seconds(request.delay), request.lease_id
+            pair(specs, request.values), seconds(request.delay), request.lease_id
         )
-        return pb.ScheduleAOResponse(due_time=_timestamp(due))
+        return pb.ScheduleAOResponse(due_time=timestamp(due))
 
     @unary
     def GetCounters(self, request: pb.GetCountersRequest) -> pb.GetCountersResponse:
@@ -304,7 +233,7 @@ class PlatformServicer(pb_grpc.PlatformServiceServicer):
     def StartPulseCounter(
         self, request: pb.StartPulseCounterRequest
     ) -> pb.StartPulseCounterResponse:
-        window = _seconds(request.rate_window) if request.HasField("rate_window") else 0.0
+        window = seconds(request.rate_window) if request.HasField("rate_window") else 0.0
         counter = self.core.start_pulse_counter(
             request.di_pin, _EDGES[request.edge], window or DEFAULT_RATE_WINDOW_S
         )
@@ -336,7 +265,7 @@ class PlatformServicer(pb_grpc.PlatformServiceServicer):
             not request.exclude_di_events,
         )
         return pb.GetEventsResponse(
-            events=[_event(e) for e in page.events],
+            events=[event_message(e) for e in page.events],
             events_synced=page.synced,
             run_id=page.run_id,
             last_event_id=page.last_event_id,
@@ -344,20 +273,37 @@ class PlatformServicer(pb_grpc.PlatformServiceServicer):
 
     @unary
     def AcquireLease(self, request: pb.AcquireLeaseRequest) -> pb.AcquireLeaseResponse:
-        lease = self.core.acquire_lease(request.holder, _seconds(request.ttl))
+        lease = self.core.acquire_lease(request.holder, seconds(request.ttl))
         return pb.AcquireLeaseResponse(
-            lease_id=lease.lease_id, expire_time=_timestamp(self.core.lease_expiry_unix(lease))
+            lease_id=lease.lease_id, expire_time=timestamp(self.core.lease_expiry_unix(lease))
         )
 
     @unary
     def RenewLease(self, request: pb.RenewLeaseRequest) -> pb.RenewLeaseResponse:
-        lease = self.core.renew_lease(request.lease_id)
-        return pb.RenewLeaseResponse(expire_time=_timestamp(self.core.lease_expiry_unix(lease)))
+        ttl = seconds(request.ttl) if request.HasField("ttl") else None
+        lease = self.core.renew_lease(request.lease_id, ttl)
+        return pb.RenewLeaseResponse(expire_time=timestamp(self.core.lease_expiry_unix(lease)))
 
     @unary
     def ReleaseLease(self, request: pb.ReleaseLeaseRequest) -> pb.ReleaseLeaseResponse:
         self.core.release_lease(request.lease_id, request.restore_safe_values)
         return pb.ReleaseLeaseResponse()
+
+    @unary
+    def TakeOverOutputs(self, request: pb.TakeOverOutputsRequest) -> pb.TakeOverOutputsResponse:
+        if not request.lease_id:
+            raise InvalidValueError("a takeover needs the caller's lease (AcquireLease first)")
+        specs = [self.core.table.by_name(name) for name in request.names]
+        specs += [self.core.table.by_pin(IOKind.DO, pin) for pin in request.do_pins]
+        specs += [self.core.table.by_pin(IOKind.AO, pin) for pin in request.ao_pins]
+        unique = list({spec.name: spec for spec in specs}.values())
+        taken = self.core.take_over(request.lease_id, unique, request.reason)
+        return pb.TakeOverOutputsResponse(
+            outputs=[
+                pb.TakenOutput(name=spec.name, previous_owner=lease.holder if lease else "")
+                for spec, lease in taken
+            ]
+        )
 
     # -- the device as a whole -------------------------------------------------------------
 
@@ -378,24 +324,24 @@ class PlatformServicer(pb_grpc.PlatformServiceServicer):
     def GetShutdownImmunity(
         self, request: pb.GetShutdownImmunityRequest
     ) -> pb.GetShutdownImmunityResponse:
-        return pb.GetShutdownImmunityResponse(remaining=_duration(self.power.immunity_remaining()))
+        return pb.GetShutdownImmunityResponse(remaining=duration(self.power.immunity_remaining()))
 
     @unary
     def SetShutdownImmunity(
         self, request: pb.SetShutdownImmunityRequest
     ) -> pb.SetShutdownImmunityResponse:
-        remaining = self.power.set_immunity(_seconds(request.immunity))
-        return pb.SetShutdownImmunityResponse(remaining=_duration(remaining))
+        remaining = self.power.set_immunity(seconds(request.immunity))
+        return pb.SetShutdownImmunityResponse(remaining=duration(remaining))
 
     @unary
     def ScheduleStartup(self, request: pb.ScheduleStartupRequest) -> pb.ScheduleStartupResponse:
-        due = self.power.schedule_startup(_seconds(request.delay))
-        return pb.ScheduleStartupResponse(due_time=_timestamp(due))
+        due = self.power.schedule_startup(seconds(request.delay))
+        return pb.ScheduleStartupResponse(due_time=timestamp(due))
 
     @unary
     def ScheduleShutdown(self, request: pb.ScheduleShutdownRequest) -> pb.ScheduleShutdownResponse:
-        due = self.power.schedule_shutdown(_seconds(request.delay))
-        return pb.ScheduleShutdownResponse(due_time=_timestamp(due))
+        due = self.power.schedule_shutdown(seconds(request.delay))
+        return pb.ScheduleShutdownResponse(due_time=timestamp(due))
 
     @unary_async
     async def Reboot(self, request: pb.RebootRequest) -> pb.RebootResponse:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from bridges.kit import BridgeSettings
+from bridges.kit import BridgeSettings, MetricsListen
 from bridges.platform.iotable import IOValue
 from bridges.platform.power import PowerSettings
 
@@ -16,6 +16,10 @@ __all__ = ["PlatformSettings"]
 class PlatformSettings(BridgeSettings):
     platform_listen: str = Field(
         default="127.0.0.1:50053", description="HOST:PORT or unix:PATH to serve gRPC on."
+    )
+    platform_metrics_listen: MetricsListen = Field(
+        default="127.0.0.1:9153",
+        description="HOST:PORT of the Prometheus endpoint (/metrics); empty disables it.",
     )
     procimg: Path = Field(
         default=Path("/dev/piControl0"), description="Process image: piControl or a plain file."

@@ -11,7 +11,7 @@ import asyncio
 import json
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -25,7 +25,13 @@ from bridges.plugin_host.errors import (
     InvalidInstanceError,
     PluginUnavailableError,
 )
-from bridges.plugin_host.runner import InstanceRunner, InstanceState, Reading, RunnerTiming
+from bridges.plugin_host.runner import (
+    InstanceRunner,
+    InstanceState,
+    Reading,
+    ReadingsSink,
+    RunnerTiming,
+)
 from bridges.plugin_host.sdk import (
     Channel,
     DevicePlugin,
@@ -44,6 +50,7 @@ __all__ = [
     "HostObserver",
     "InstanceView",
     "PluginHost",
+    "RunnerFactory",
     "WatcherTooSlowError",
 ]
 
@@ -53,6 +60,12 @@ MIN_POLL_INTERVAL_S = 0.05
 MAX_POLL_INTERVAL_S = 86_400.0
 MAX_CONFIG_BYTES = 64 * 1024
 WATCH_QUEUE_SIZE = 256
+
+
+# Builds an instance's runner: InstanceRunner itself, or one that also reports its polls.
+RunnerFactory = Callable[
+    [str, Callable[[], DevicePlugin], float, ReadingsSink, RunnerTiming], InstanceRunner
+]
 
 
 class WatcherTooSlowError(Exception):
@@ -129,10 +142,12 @@ class PluginHost:
         plugins: Mapping[str, DiscoveredPlugin],
         store: InstanceStore,
         timing: RunnerTiming | None = None,
+        runner_factory: RunnerFactory = InstanceRunner,
     ) -> None:
         self.plugins = dict(plugins)
         self.store = store
         self.timing = timing or RunnerTiming()
+        self.runner_factory = runner_factory
         self.observers: list[HostObserver] = []
         self._instances: dict[str, _Instance] = {}
         self._watches: set[_Watch] = set()
@@ -164,6 +179,11 @@ class PluginHost:
 
     def status(self, name: str) -> InstanceView:
         return self._view(self._get(name))
+
+    def instance_states(self) -> list[tuple[str, InstanceState, int]]:
+        """(name, state, restarts) of every instance; safe to call from another thread."""
+        instances = list(self._instances.values())  # copied in one step: no concurrent change
+        return [(i.spec.name, i.runner.state, i.runner.restart_count) for i in instances]
 
     async def create(
         self,
@@ -299,7 +319,7 @@ class PluginHost:
         def make_plugin() -> DevicePlugin:
             return self._plugin_class(spec.plugin_id)(spec.config)
 
-        return InstanceRunner(
+        return self.runner_factory(
             spec.name, make_plugin, spec.poll_interval_s, self._on_readings, self.timing
         )
 

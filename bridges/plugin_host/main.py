@@ -9,10 +9,11 @@ from typing import Any
 import structlog
 
 from apps.sdk.agent import DeviceAgentInterface
-from bridges.kit import ServiceBinding, serve
+from bridges.kit import ServiceBinding, serve, start_metrics_endpoint
 from bridges.plugin_host.discovery import discover
 from bridges.plugin_host.host import PluginHost
-from bridges.plugin_host.runner import RunnerTiming
+from bridges.plugin_host.metrics import PluginHostMetrics
+from bridges.plugin_host.runner import InstanceRunner, RunnerTiming
 from bridges.plugin_host.servicer import SERVICE_NAME, PluginHostServicer
 from bridges.plugin_host.settings import PluginHostSettings
 from bridges.plugin_host.store import CommandCursors, InstanceStore
@@ -45,8 +46,16 @@ async def run_plugin_host(settings: PluginHostSettings) -> None:
         call_timeout_s=settings.plugin_call_timeout,
         backoff_max_s=settings.plugin_restart_backoff_max,
     )
-    host = PluginHost(plugins, InstanceStore(settings.plugins_data_dir / "instances.json"), timing)
+    metrics = PluginHostMetrics()
+    endpoint = start_metrics_endpoint(settings.plugins_metrics_listen, metrics.registry)
+    host = PluginHost(
+        plugins,
+        InstanceStore(settings.plugins_data_dir / "instances.json"),
+        timing,
+        runner_factory=metrics.runner if endpoint is not None else InstanceRunner,
+    )
     agent: DeviceAgentInterface | None = None
+    link: AgentLink | None = None
     link_task: asyncio.Task[None] | None = None
     if settings.agent_uri:
         agent = DeviceAgentInterface("plugin-host", settings.agent_uri)
@@ -56,6 +65,8 @@ async def run_plugin_host(settings: PluginHostSettings) -> None:
         link_task = asyncio.create_task(link.run(), name="agent-link")
     else:
         log.warning("plugins.no_agent", reason="REVLINK_AGENT_URI is empty; readings stay here")
+    if endpoint is not None:
+        metrics.watch(host, link)
     await host.open()
     log.info("plugins.ready", plugins=sorted(plugins), instances=len(host.list_instances()))
 
@@ -75,4 +86,12 @@ async def run_plugin_host(settings: PluginHostSettings) -> None:
         on_stop=stop,
         on_drain=host.end_watches,
     )
-    await serve(settings.server_config(settings.plugins_listen), [binding])
+    try:
+        await serve(
+            settings.server_config(settings.plugins_listen),
+            [binding],
+            registry=metrics.registry if endpoint is not None else None,
+        )
+    finally:
+        if endpoint is not None:
+            endpoint.close()

@@ -6,13 +6,17 @@ from pathlib import Path
 
 from pydantic import Field
 
-from bridges.kit import BridgeSettings
+from bridges.kit import BridgeSettings, MetricsListen
 
 __all__ = ["PluginHostSettings"]
 
 
 class PluginHostSettings(BridgeSettings):
     plugins_listen: str = Field(default="127.0.0.1:50055", description="gRPC address.")
+    plugins_metrics_listen: MetricsListen = Field(
+        default="127.0.0.1:9155",
+        description="HOST:PORT of the Prometheus endpoint (/metrics); empty disables it.",
+    )
     plugins_data_dir: Path = Field(
         default=Path("var/plugins"),
         description="Where instance definitions and command resume points are kept.",

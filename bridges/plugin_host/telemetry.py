@@ -2,13 +2,18 @@
 
 Each poll of instance ``NAME`` becomes one record on channel ``plugin.NAME``: the readings
 as the message (so the cloud registers one sensor per channel) and, in the aggregate,
-``{"readings": {...}}`` with the latest values. Polls never wait for the agent: records go
+``{"readings": {...}}`` with the latest values. An instance's first record in each run of the
+host also declares its channels' units and display names, ``{"$fields": {CHANNEL: {"unit",
+"name"}}}`` in the aggregate (see :mod:`revlink.fields`), which the cloud puts on their
+sensors. Polls never wait for the agent: records go
 into a bounded outbox that one worker drains in order, retrying with the same idempotency
 key while the agent is away. When the outbox is full the oldest record is dropped, counted
 and logged; the agent, not this process, is where records are kept durably.
 
 A cloud command on ``plugin.NAME`` of the form ``{"write": {"CHANNEL": VALUE, ...}}``
-writes outputs; the outcome of each write lands in the aggregate under ``writes``. The
+writes outputs; the outcome of each write lands in the aggregate under ``writes``. Outcomes
+are bookkeeping, published with ``datapoints=False``: the cloud keeps them in the aggregate
+and makes no sensors of their numbers. The
 agent event id up to which an instance's commands were handled is kept on disk, and the
 subscription resumes after it, so commands the agent received while this host was down are
 carried out when it returns (those the agent still holds and that have not expired).
@@ -28,10 +33,12 @@ import structlog
 
 from apps.sdk.agent import DeviceAgentInterface
 from apps.sdk.errors import BridgeError, BridgeUnavailableError
+from bridges.plugin_host.errors import InstanceNotFoundError
 from bridges.plugin_host.host import PluginHost
 from bridges.plugin_host.runner import Reading
 from bridges.plugin_host.sdk import PluginError
 from bridges.plugin_host.store import CommandCursors
+from revlink.fields import FIELDS_KEY, field_declarations
 
 __all__ = ["MAX_WRITES_PER_COMMAND", "AgentLink", "channel_for"]
 
@@ -52,6 +59,7 @@ class _Record:
     aggregate: dict[str, Any]
     time: datetime
     key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    datapoints: bool = True  # False for bookkeeping (command outcomes)
 
 
 def _utc(time_ns: int) -> datetime:
@@ -90,6 +98,8 @@ class AgentLink:
         self.outbox_size = outbox_size
         self.dropped = 0
         self.published = 0
+        # Instances whose field declaration is queued or sent in this run of the host.
+        self._declared: set[str] = set()
         self._ready = asyncio.Event()
 
     # -- HostObserver -----------------------------------------------------------------------
@@ -110,15 +120,33 @@ class AgentLink:
     def instance_removed(self, name: str) -> None:
         self.agent.remove_subscription(channel_for(name))
         self._unplaced.discard(name)
+        self._declared.discard(name)
         self.cursors.forget(name)
 
     def readings(self, name: str, readings: list[Reading]) -> None:
         if not readings:
             return
         values = {reading.channel_id: reading.value for reading in readings}
-        self._enqueue(
-            _Record(name, values, {"readings": values}, _utc(max(r.time_ns for r in readings)))
+        aggregate: dict[str, Any] = {"readings": values}
+        if name not in self._declared:
+            self._declared.add(name)
+            aggregate |= self._declaration(name)
+        self._enqueue(_Record(name, values, aggregate, _utc(max(r.time_ns for r in readings))))
+
+    def _declaration(self, name: str) -> dict[str, Any]:
+        """``{"$fields": ...}`` with the units and names of the instance's channels."""
+        try:
+            channels = self.host.status(name).channels
+        except InstanceNotFoundError:  # removed meanwhile
+            return {}
+        declared, problems = field_declarations(
+            {channel.id: {"unit": channel.unit, "name": channel.name} for channel in channels}
         )
+        for problem in problems:  # a third-party plugin's; the rest still goes up
+            log.warning("plugin.field_declaration_skipped", instance=name, problem=problem)
+        if not declared:
+            return {}
+        return {FIELDS_KEY: {path: meta.as_json() for path, meta in declared.items()}}
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -144,13 +172,15 @@ class AgentLink:
         self._report(name, now, {"writes": outcomes})
 
     def _report(self, name: str, time: datetime, aggregate: dict[str, Any]) -> None:
-        self._enqueue(_Record(name, {}, aggregate, time))
+        self._enqueue(_Record(name, {}, aggregate, time, datapoints=False))
 
     # -- the outbox -------------------------------------------------------------------------
 
     def _enqueue(self, record: _Record) -> None:
         if len(self.outbox) >= self.outbox_size:
-            self.outbox.popleft()
+            lost = self.outbox.popleft()
+            if FIELDS_KEY in lost.aggregate:  # declare again before the next readings
+                self._declared.discard(lost.instance)
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("plugin.outbox_full", dropped=self.dropped, size=self.outbox_size)
@@ -191,6 +221,7 @@ class AgentLink:
                     aggregate=record.aggregate,
                     timestamp=record.time,
                     idempotency_key=record.key,
+                    datapoints=record.datapoints,
                 )
             except BridgeUnavailableError as exc:
                 log.info("plugin.agent_unavailable", error=str(exc)[:200])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.base import Base, UTCDateTime
@@ -27,6 +27,13 @@ class Sensor(Base):
     key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     name: Mapped[str] = mapped_column(String(300))
     unit: Mapped[str] = mapped_column(String(32), default="")
+    # What the device declared for the field (``$fields``, see revlink.fields); NULL when it
+    # declared nothing. ``name``/``unit`` follow a declaration unless a person changed them
+    # through the API (``*_edited``); clearing an edit returns them to the declaration.
+    declared_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    declared_unit: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    name_edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    unit_edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     min_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=lambda: datetime.now(UTC))

@@ -3,6 +3,10 @@
 The database, not the connection, is the judge of what is new: the batch reads the device's
 ``last_committed_seq`` under a row lock and finishes with a compare-and-set on it, so two
 connections of one device (a ghost and its replacement) can never store a record twice.
+
+Field declarations (``$fields`` in an aggregate patch, see revlink.fields) are applied in the
+same transaction: to the device's existing sensors the patch names, and to the sensors the
+batch registers, which take what their channel's aggregate declares after the batch.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -22,11 +27,14 @@ from cloud.models import ChannelAggregate, ChannelMessage, Device
 from cloud.services.bulk import write_rows
 from cloud.services.datapoints import DatapointRow, write_datapoints
 from cloud.services.experiments import running_experiment
-from cloud.services.sensors import device_sensors
+from cloud.services.sensors import apply_declarations, device_sensors
 from cloud.uplink.records import ValidRecord
 from revlink.channels import merge_patch
+from revlink.fields import FIELDS_KEY, FieldMeta, field_declarations
 
 __all__ = ["CommittedBatch", "ConcurrentCommitError", "SensorCache", "commit_batch"]
+
+log = structlog.get_logger(__name__)
 
 
 class ConcurrentCommitError(RuntimeError):
@@ -63,10 +71,27 @@ async def commit_batch(
     fresh = tuple(r for r in records if r.seq > stored_seq)
     new_seq = max(up_to_seq, stored_seq)
 
-    missing = {key for r in fresh for key, _ in r.leaves if key not in cache.ids}
-    if missing:
-        found = await device_sensors(session, device_id, missing)
-        cache.ids.update({key: (s.id, s.public_id) for key, s in found.items()})
+    aggregates = await _merge_aggregates(session, device_id, fresh, received_at)
+    missing = {(r.channel, key) for r in fresh for key, _ in r.leaves if key not in cache.ids}
+    declaring = {
+        (r.channel, f"{r.channel}.{path}")
+        for r in fresh
+        if r.patch is not None and isinstance(r.patch.get(FIELDS_KEY), dict)
+        for path in r.patch[FIELDS_KEY]
+    }
+    if missing or declaring:
+        channels = {channel for channel, _ in missing | declaring}
+        declared = await _declarations(session, device_id, channels, aggregates)
+        if missing:
+            keys = {key for _, key in missing}
+            found = await device_sensors(
+                session, device_id, keys, {k: declared[k] for k in keys if k in declared}
+            )
+            cache.ids.update({key: (s.id, s.public_id) for key, s in found.items()})
+        if declaring:
+            await apply_declarations(
+                session, device_id, {k: declared[k] for _, k in declaring if k in declared}
+            )
     experiment = await running_experiment(session)
     experiment_id = experiment.id if experiment else None
     rows: list[DatapointRow] = []
@@ -86,7 +111,6 @@ async def commit_batch(
             )
     await write_datapoints(session, rows)
     await _write_messages(session, device_id, fresh, received_at)
-    await _merge_aggregates(session, device_id, fresh, received_at)
 
     moved = await session.execute(
         update(Device)
@@ -118,12 +142,46 @@ async def _write_messages(
     )
 
 
+async def _declarations(
+    session: AsyncSession,
+    device_id: uuid.UUID,
+    channels: set[str],
+    merged: dict[str, dict[str, Any]],
+) -> dict[str, FieldMeta]:
+    """What ``channels`` declare (by sensor key): their aggregates after this batch, those it
+    did not patch read from the database. Malformed entries are skipped and logged."""
+    aggregates = {c: merged[c] for c in channels if c in merged}
+    unread = channels - aggregates.keys()
+    if unread:
+        stored = await session.execute(
+            select(ChannelAggregate.channel, ChannelAggregate.payload).where(
+                ChannelAggregate.device_id == device_id, ChannelAggregate.channel.in_(unread)
+            )
+        )
+        aggregates.update({channel: payload for channel, payload in stored.all()})
+    declared: dict[str, FieldMeta] = {}
+    for channel, aggregate in aggregates.items():
+        if FIELDS_KEY not in aggregate:
+            continue
+        entries, problems = field_declarations(aggregate[FIELDS_KEY])
+        if problems:
+            log.warning(
+                "uplink.field_declarations_skipped",
+                device_id=str(device_id),
+                channel=channel,
+                problems=problems[:5],
+            )
+        declared.update({f"{channel}.{path}": meta for path, meta in entries.items()})
+    return declared
+
+
 async def _merge_aggregates(
     session: AsyncSession, device_id: uuid.UUID, records: tuple[ValidRecord, ...], now: datetime
-) -> None:
+) -> dict[str, dict[str, Any]]:
+    """Apply the records' patches in seq order; the merged aggregates of the patched channels."""
     patched = [r for r in records if r.patch is not None]
     if not patched:
-        return
+        return {}
     channels = {r.channel for r in patched}
     current: dict[str, dict[str, Any]] = {
         row.channel: row.payload
@@ -163,3 +221,4 @@ async def _merge_aggregates(
             },
         )
     )
+    return current

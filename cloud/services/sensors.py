@@ -1,22 +1,33 @@
-"""Sensors: created by users, or registered by a device's uplink on first sight of a field."""
+"""Sensors: created by users, or registered by a device's uplink on first sight of a field.
+
+A device may declare its fields' units and display names (``$fields``, see revlink.fields).
+The rule between a device and a person: a declaration sets a sensor's unit and name, each
+only while no person has changed it through the API; a person's change to one of them marks
+that one as edited, and clearing it (``null``) returns it to the device's declaration.
+"""
 
 from __future__ import annotations
 
 import math
 import uuid
 from collections.abc import Collection, Mapping
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, Update, bindparam, case, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.models import Device, Sensor
 from cloud.services.errors import InvalidInputError, NotFoundError
+from revlink.fields import FieldMeta
 
 __all__ = [
+    "apply_declarations",
+    "change_sensor",
     "create_sensor",
     "device_sensors",
+    "get_device_sensor",
     "get_sensor",
     "list_sensors",
     "sensors_by_public_id",
@@ -71,6 +82,19 @@ async def get_sensor(session: AsyncSession, public_id: uuid.UUID) -> Sensor:
     return sensor
 
 
+async def get_device_sensor(session: AsyncSession, device_id: uuid.UUID, key: str) -> Sensor:
+    """The sensor ``key`` (``<channel>.<field>``) of a device; NotFoundError names which is
+    missing, the device or its sensor."""
+    sensor = await session.scalar(
+        select(Sensor).where(Sensor.device_id == device_id, Sensor.key == key)
+    )
+    if sensor is None:
+        if await session.get(Device, device_id) is None:
+            raise NotFoundError(f"no device {device_id}")
+        raise NotFoundError(f"device {device_id} has no sensor {key!r}")
+    return sensor
+
+
 async def list_sensors(session: AsyncSession, device_id: uuid.UUID | None = None) -> list[Sensor]:
     query = select(Sensor).order_by(Sensor.name, Sensor.id)
     if device_id is not None:
@@ -81,18 +105,56 @@ async def list_sensors(session: AsyncSession, device_id: uuid.UUID | None = None
 async def update_sensor(
     session: AsyncSession, public_id: uuid.UUID, changes: Mapping[str, object]
 ) -> Sensor:
-    """Apply ``changes`` (any of name, unit, min_value, max_value) after validating the result."""
-    sensor = await get_sensor(session, public_id)
+    """:func:`change_sensor` for the sensor with ``public_id``."""
+    return await change_sensor(session, await get_sensor(session, public_id), changes)
+
+
+async def change_sensor(
+    session: AsyncSession, sensor: Sensor, changes: Mapping[str, object]
+) -> Sensor:
+    """Apply a person's ``changes`` (any of name, unit, min_value, max_value), validated.
+
+    A name or unit that differs from the current one is marked edited, so the device's
+    declarations leave it alone; ``None`` clears that edit and returns it to what the device
+    declared (the key and ``""`` when it declared nothing), for a device's sensors only.
+    """
     allowed = {"name", "unit", "min_value", "max_value"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInputError(f"cannot change {', '.join(sorted(unknown))}")
-    merged = {key: changes.get(key, getattr(sensor, key)) for key in allowed}
+    resolved = dict(changes)
+    edited: dict[str, bool] = {}
+    for label in ("name", "unit"):
+        if label not in changes:
+            continue
+        value = changes[label]
+        if value is None:
+            if sensor.key is None:
+                raise InvalidInputError(
+                    f"{label} cannot be null: sensor {sensor.public_id} has no device "
+                    "declaration to return to"
+                )
+            declared = sensor.declared_name if label == "name" else sensor.declared_unit
+            resolved[label] = declared if declared is not None else _default(sensor, label)
+            edited[label] = False
+        else:
+            if label == "name" and isinstance(value, str):
+                value = resolved[label] = value.strip()
+            if value != getattr(sensor, label):
+                edited[label] = True
+    merged = {key: resolved.get(key, getattr(sensor, key)) for key in allowed}
     _check_fields(merged["name"], merged["unit"], merged["min_value"], merged["max_value"])  # type: ignore[arg-type]
-    for key, value in changes.items():
-        setattr(sensor, key, value.strip() if key == "name" and isinstance(value, str) else value)
+    for key, value in resolved.items():
+        setattr(sensor, key, value)
+    for label, flag in edited.items():
+        setattr(sensor, f"{label}_edited", flag)
     await session.flush()
     return sensor
+
+
+def _default(sensor: Sensor, label: str) -> str:
+    """A device sensor's name or unit when its device declared none: the key, or none."""
+    return (sensor.key or sensor.name) if label == "name" else ""
 
 
 async def sensors_by_public_id(
@@ -105,14 +167,19 @@ async def sensors_by_public_id(
 
 
 async def device_sensors(
-    session: AsyncSession, device_id: uuid.UUID, keys: Collection[str]
+    session: AsyncSession,
+    device_id: uuid.UUID,
+    keys: Collection[str],
+    declared: Mapping[str, FieldMeta] | None = None,
 ) -> dict[str, Sensor]:
-    """The device's sensors for ``keys`` (``<channel>.<field>``), registering missing ones.
+    """The device's sensors for ``keys`` (``<channel>.<field>``), registering missing ones,
+    named and united as ``declared`` (by key) says, else with the key as name and no unit.
 
     Concurrent registrations of the same key (two batches, two cloud workers) are settled by
     the unique (device_id, key) constraint: the loser's insert does nothing and both read
     the winner's row.
     """
+    declared = declared or {}
     if not keys:
         return {}
     query = select(Sensor).where(Sensor.device_id == device_id, Sensor.key.in_(keys))
@@ -121,13 +188,61 @@ async def device_sensors(
     if missing:
         dialect = session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        rows = [
-            {"public_id": uuid.uuid4(), "device_id": device_id, "key": key, "name": key, "unit": ""}
-            for key in missing
-        ]
+        rows = [_new_row(device_id, key, declared.get(key, FieldMeta())) for key in missing]
         await session.execute(
             insert(Sensor).values(rows).on_conflict_do_nothing(index_elements=["device_id", "key"])
         )
         query = select(Sensor).where(Sensor.device_id == device_id, Sensor.key.in_(missing))
         found.update({s.key: s for s in await session.scalars(query) if s.key})
     return found
+
+
+def _new_row(device_id: uuid.UUID, key: str, meta: FieldMeta) -> dict[str, object]:
+    return {
+        "public_id": uuid.uuid4(),
+        "device_id": device_id,
+        "key": key,
+        "name": meta.name if meta.name is not None else key,
+        "unit": meta.unit if meta.unit is not None else "",
+        "declared_name": meta.name,
+        "declared_unit": meta.unit,
+        "name_edited": False,
+        "unit_edited": False,
+    }
+
+
+_SENSORS = cast(Table, Sensor.__table__)
+
+
+def _declare_statement(label: str) -> Update:
+    """For many sensors at once (executemany): keep the device's declared ``label`` and show
+    it, unless a person edited that one."""
+    shown, edited = _SENSORS.c[label], _SENSORS.c[f"{label}_edited"]
+    return (
+        _SENSORS.update()
+        .where(_SENSORS.c.device_id == bindparam("b_device"), _SENSORS.c.key == bindparam("b_key"))
+        .values(
+            {
+                f"declared_{label}": bindparam("b_value"),
+                label: case((edited, shown), else_=bindparam("b_value")),
+            }
+        )
+    )
+
+
+_DECLARE = {label: _declare_statement(label) for label in ("name", "unit")}
+
+
+async def apply_declarations(
+    session: AsyncSession, device_id: uuid.UUID, declared: Mapping[str, FieldMeta]
+) -> None:
+    """Put what the device declared (by sensor key) on its existing sensors, following the
+    module's rule; keys without a sensor yet are left to :func:`device_sensors`."""
+    for label, statement in _DECLARE.items():
+        params = [
+            {"b_device": device_id, "b_key": key, "b_value": value}
+            for key, meta in declared.items()
+            if (value := getattr(meta, label)) is not None
+        ]
+        if params:
+            await session.execute(statement, params)

@@ -3,7 +3,9 @@
 A record carries a channel message and/or an aggregate patch as JSON objects. Numeric leaves
 become datapoints of sensors keyed ``<channel>.<path>``: those of the message when there is
 one, else those of the aggregate patch (a patch-only record is how a device reports state).
-Booleans, strings, lists and nulls are kept in the JSON but are not time series.
+Booleans, strings, lists and nulls are kept in the JSON but are not time series, and neither
+is anything in a record flagged ``no_datapoints`` (bookkeeping such as command outcomes) or
+under the reserved top-level ``$fields`` member (field declarations, :mod:`revlink.fields`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from revlink.channels import InvalidPayloadError, check_channel, parse_json_object
+from revlink.fields import FIELDS_KEY
 from revlink.uplink.v1 import uplink_pb2 as pb
 
 __all__ = [
@@ -82,7 +85,10 @@ def validate_record(record: pb.Record, now: datetime) -> ValidRecord:
         raise InvalidRecordError("neither message_json nor aggregate_json is set")
     source = message if message is not None else patch
     assert source is not None
-    leaves = tuple(numeric_leaves(record.channel, source))
+    readings = (
+        source if FIELDS_KEY not in source else {k: v for k, v in source.items() if k != FIELDS_KEY}
+    )
+    leaves = () if record.no_datapoints else tuple(numeric_leaves(record.channel, readings))
     for key, _ in leaves:
         if len(key) > MAX_KEY_LENGTH:
             raise InvalidRecordError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,9 +23,21 @@ ListenOption = Annotated[
 ]
 
 
+def _metrics_listen_option(env: str, default: str) -> Any:
+    return typer.Option(
+        "--metrics-listen",
+        help=f"HOST:PORT of the Prometheus /metrics endpoint, empty disables it "
+        f"[env {env}; default {default}].",
+        show_default=False,
+    )
+
+
 @bridge_app.command("platform")
 def platform(
     listen: ListenOption = None,
+    metrics_listen: Annotated[
+        str | None, _metrics_listen_option("REVLINK_PLATFORM_METRICS_LISTEN", "127.0.0.1:9153")
+    ] = None,
     procimg: Annotated[
         Path | None,
         typer.Option(help="Process image [env REVLINK_PROCIMG; default /dev/piControl0]."),
@@ -104,6 +116,7 @@ def platform(
         command,
         PlatformSettings,
         platform_listen=listen,
+        platform_metrics_listen=metrics_listen,
         procimg=procimg,
         configrsc=configrsc,
         platform_cycle_ms=cycle_ms,
@@ -123,6 +136,9 @@ def platform(
 @bridge_app.command("agent")
 def agent(
     listen: ListenOption = None,
+    metrics_listen: Annotated[
+        str | None, _metrics_listen_option("REVLINK_AGENT_METRICS_LISTEN", "127.0.0.1:9151")
+    ] = None,
     cloud_url: Annotated[
         str | None,
         typer.Option(
@@ -156,6 +172,7 @@ def agent(
         command,
         AgentSettings,
         agent_listen=listen,
+        agent_metrics_listen=metrics_listen,
         cloud_url=cloud_url,
         data_dir=data_dir,
         max_batch_size=max_batch_size,
@@ -169,6 +186,9 @@ def agent(
 @bridge_app.command("plugins")
 def plugins(
     listen: ListenOption = None,
+    metrics_listen: Annotated[
+        str | None, _metrics_listen_option("REVLINK_PLUGINS_METRICS_LISTEN", "127.0.0.1:9155")
+    ] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -196,6 +216,7 @@ def plugins(
         command,
         PluginHostSettings,
         plugins_listen=listen,
+        plugins_metrics_listen=metrics_listen,
         plugins_data_dir=data_dir,
         agent_uri=agent_uri,
     )

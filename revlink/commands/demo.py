@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from revlink.commands._common import fail
-from revlink.supervisor import Part, Supervisor
+from revlink.supervisor import Part, StartError, StopRequested, Supervisor
 
 __all__ = ["demo_command"]
 
@@ -24,15 +22,21 @@ DEMO_PLUGINS: tuple[tuple[str, str, dict[str, object], float], ...] = (
     ("system", "system", {}, 5.0),
     ("sim", "simulated", {"seed": 1}, 1.0),
 )
-
-
-def _wait(ready: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if ready():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} did not become ready within {timeout:.0f} s")
+# Stop order: every part stops while what it talks to is still there. The apps release their
+# output leases and commit their tags, the plugin host flushes readings to the agent, the
+# agent's uplink closes before the cloud goes.
+APPS_TIER, PLUGINS_TIER, BRIDGES_TIER, CLOUD_TIER = range(4)
+# Seconds from SIGTERM to SIGKILL. A bridge drains in-flight calls for REVLINK_GRACE_PERIOD
+# (5 s) and then closes what it holds; the plugin host also disconnects its instances (each
+# within REVLINK_PLUGIN_CALL_TIMEOUT, 5 s); an app's shutdown calls retry an unavailable
+# bridge for up to 10 s.
+APP_GRACE_S = 10.0
+PLUGINS_GRACE_S = 15.0
+BRIDGE_GRACE_S = 10.0
+SIM_GRACE_S = 5.0
+CLOUD_GRACE_S = 10.0
+# Prometheus endpoints: offsets from --metrics-port-base, as the bridges' gRPC ports go.
+METRICS_OFFSETS = {"agent": 0, "platform": 2, "plugins": 4}
 
 
 def _grpc_serving(target: str) -> bool:
@@ -92,6 +96,8 @@ def _app_part(module: str, platform: str, agent: str, plugins: str, health_port:
             "--healthcheck-port",
             str(health_port),
         ],
+        stop_tier=APPS_TIER,
+        grace_period_s=APP_GRACE_S,
     )
 
 
@@ -140,9 +146,21 @@ def demo_command(
     app_health_port: Annotated[
         int, typer.Option(help="Health endpoint of the tank level app (the pulse meter: +1).")
     ] = 49200,
+    metrics_port_base: Annotated[
+        int,
+        typer.Option(
+            help="Prometheus /metrics on 127.0.0.1: the device agent on this port, "
+            "the platform bridge on +2, the plugin host on +4."
+        ),
+    ] = 9151,
     seed: Annotated[int, typer.Option(help="Seed of the plant simulator.")] = 0,
 ) -> None:
-    """Run the cloud (SQLite), the bridges, the plant simulator, plugins and the example apps."""
+    """Run the cloud (SQLite), the bridges, the plant simulator, plugins and the example apps.
+
+    Ctrl-C (or SIGTERM) stops the apps first, then the plugin host, then the bridges and the
+    simulator, then the cloud. Exit code 0 after a clean stop, 1 when a part exited on its own
+    or failed to stop, 2 when the demo could not start, 3 when a part had to be killed.
+    """
     from apps.sdk.errors import BridgeError
     from bridges.platform import SAMPLE_CONFIGRSC
     from bridges.platform.image import create_image_file
@@ -150,86 +168,117 @@ def demo_command(
     data_dir.mkdir(parents=True, exist_ok=True)
     accounts = _demo_accounts(data_dir)
     procimg = create_image_file(data_dir / "procimg.bin")
-    supervisor = Supervisor(data_dir / "logs")
     files = ["--procimg", str(procimg), "--configrsc", str(SAMPLE_CONFIGRSC)]
     cloud_url = f"http://{cloud_listen}"
-    try:
-        supervisor.start(
-            Part(
-                "cloud",
-                ["cloud", "serve", "--listen", cloud_listen, "--data-dir", str(data_dir)],
-                env={"REVLINK_DATABASE_URL": ""},
-                ready=lambda: _wait(lambda: _http_ok(f"{cloud_url}/healthz"), "the cloud"),
-            )
-        )
-        supervisor.start(
-            Part(
-                "agent",
-                [
-                    "bridge",
-                    "agent",
-                    "--listen",
-                    agent_listen,
-                    "--cloud-url",
-                    cloud_url,
-                    "--data-dir",
-                    str(data_dir / "agent"),
-                ],
-                env={
-                    "REVLINK_DEVICE_TOKEN": accounts["device_token"],
-                    "REVLINK_AGENT_METRICS_LISTEN": "",
-                },
-                ready=lambda: _wait(lambda: _grpc_serving(agent_listen), "the device agent"),
-            )
-        )
-        supervisor.start(
-            Part(
-                "platform",
-                ["bridge", "platform", *files, "--listen", platform_listen],
-                ready=lambda: _wait(lambda: _grpc_serving(platform_listen), "the platform bridge"),
-            )
-        )
-        supervisor.start(Part("sim", ["sim", *files, "--seed", str(seed)]))
-        supervisor.start(
-            Part(
-                "plugins",
-                [
-                    "bridge",
-                    "plugins",
-                    "--listen",
-                    plugins_listen,
-                    "--data-dir",
-                    str(data_dir / "plugins"),
-                    "--agent-uri",
-                    agent_listen,
-                ],
-                ready=lambda: _wait(lambda: _grpc_serving(plugins_listen), "the plugin host"),
-            )
-        )
-        _configure_demo_plugins(plugins_listen)
-        for offset, module in enumerate(DEMO_APPS):
+    metrics = {
+        part: f"127.0.0.1:{metrics_port_base + offset}" for part, offset in METRICS_OFFSETS.items()
+    }
+    with Supervisor(data_dir / "logs") as supervisor:
+        try:
             supervisor.start(
-                _app_part(
-                    module, platform_listen, agent_listen, plugins_listen, app_health_port + offset
+                Part(
+                    "cloud",
+                    ["cloud", "serve", "--listen", cloud_listen, "--data-dir", str(data_dir)],
+                    env={"REVLINK_DATABASE_URL": ""},
+                    ready=lambda: _http_ok(f"{cloud_url}/healthz"),
+                    stop_tier=CLOUD_TIER,
+                    grace_period_s=CLOUD_GRACE_S,
                 )
             )
-    except (TimeoutError, OSError, BridgeError) as exc:
-        supervisor.stop_all()
-        fail("revlink demo", f"{exc}; see the logs in {data_dir / 'logs'}")
-    dashboard = f"{cloud_url}/"
-    if not _http_ok(dashboard):
-        dashboard += "  (not built: run `make install`)"
-    typer.echo(
-        "revlink demo is running (Ctrl-C stops it):\n"
-        f"  dashboard        {dashboard}\n"
-        f"  login            {accounts['email']}  password {accounts['password']}\n"
-        f"  cloud API        {cloud_url}/api/v1  (docs {cloud_url}/docs)\n"
-        f"  device agent     grpc://{agent_listen}  (device {DEMO_DEVICE}, uplink to the cloud)\n"
-        f"  platform bridge  grpc://{platform_listen}  (revlink.platform.v1.PlatformService)\n"
-        f"  plant simulator  drives {procimg} with config {SAMPLE_CONFIGRSC.name}\n"
-        f"  plugin host      grpc://{plugins_listen}  (instances: system, sim)\n"
-        f"  app tank_level   pump on below 30 %, off above 80 % (health :{app_health_port})\n"
-        f"  app pulse_meter  flow from the pulses on DI 1 (health :{app_health_port + 1})\n"
-        f"  logs             {data_dir / 'logs'}/"
-    )
-    raise typer.Exit(supervisor.run_until_stopped())
+            supervisor.start(
+                Part(
+                    "agent",
+                    [
+                        "bridge",
+                        "agent",
+                        "--listen",
+                        agent_listen,
+                        "--cloud-url",
+                        cloud_url,
+                        "--data-dir",
+                        str(data_dir / "agent"),
+                    ],
+                    env={
+                        "REVLINK_DEVICE_TOKEN": accounts["device_token"],
+                        "REVLINK_AGENT_METRICS_LISTEN": metrics["agent"],
+                    },
+                    ready=lambda: _grpc_serving(agent_listen),
+                    stop_tier=BRIDGES_TIER,
+                    grace_period_s=BRIDGE_GRACE_S,
+                )
+            )
+            supervisor.start(
+                Part(
+                    "platform",
+                    ["bridge", "platform", *files, "--listen", platform_listen],
+                    env={"REVLINK_PLATFORM_METRICS_LISTEN": metrics["platform"]},
+                    ready=lambda: _grpc_serving(platform_listen),
+                    stop_tier=BRIDGES_TIER,
+                    grace_period_s=BRIDGE_GRACE_S,
+                )
+            )
+            supervisor.start(
+                Part(
+                    "sim",
+                    ["sim", *files, "--seed", str(seed)],
+                    stop_tier=BRIDGES_TIER,
+                    grace_period_s=SIM_GRACE_S,
+                )
+            )
+            supervisor.start(
+                Part(
+                    "plugins",
+                    [
+                        "bridge",
+                        "plugins",
+                        "--listen",
+                        plugins_listen,
+                        "--data-dir",
+                        str(data_dir / "plugins"),
+                        "--agent-uri",
+                        agent_listen,
+                    ],
+                    env={"REVLINK_PLUGINS_METRICS_LISTEN": metrics["plugins"]},
+                    ready=lambda: _grpc_serving(plugins_listen),
+                    stop_tier=PLUGINS_TIER,
+                    grace_period_s=PLUGINS_GRACE_S,
+                )
+            )
+            _configure_demo_plugins(plugins_listen)
+            for offset, module in enumerate(DEMO_APPS):
+                supervisor.start(
+                    _app_part(
+                        module,
+                        platform_listen,
+                        agent_listen,
+                        plugins_listen,
+                        app_health_port + offset,
+                    )
+                )
+        except StopRequested:
+            raise typer.Exit(supervisor.stop_all()) from None
+        except (StartError, OSError, BridgeError) as exc:
+            supervisor.stop_all(reason="start failed")
+            fail("revlink demo", f"{exc}; see the logs in {data_dir / 'logs'}")
+        dashboard = f"{cloud_url}/"
+        if not _http_ok(dashboard):
+            dashboard += "  (not built: run `make install`)"
+        typer.echo(
+            "revlink demo is running (Ctrl-C stops it):\n"
+            f"  dashboard        {dashboard}\n"
+            f"  login            {accounts['email']}  password {accounts['password']}\n"
+            f"  cloud API        {cloud_url}/api/v1  (docs {cloud_url}/docs)\n"
+            f"  device agent     grpc://{agent_listen}  "
+            f"(device {DEMO_DEVICE}, uplink to the cloud)\n"
+            f"  platform bridge  grpc://{platform_listen}  (revlink.platform.v1.PlatformService)\n"
+            f"  plant simulator  drives {procimg} with config {SAMPLE_CONFIGRSC.name}\n"
+            f"  plugin host      grpc://{plugins_listen}  (instances: system, sim)\n"
+            f"  app tank_level   pump on below 30 %, off above 80 % (health :{app_health_port})\n"
+            f"  app pulse_meter  flow from the pulses on DI 1 (health :{app_health_port + 1})\n"
+            f"  agent metrics    http://{metrics['agent']}/metrics\n"
+            f"  platform metrics http://{metrics['platform']}/metrics\n"
+            f"  plugins metrics  http://{metrics['plugins']}/metrics\n"
+            f"  logs             {data_dir / 'logs'}/"
+        )
+        code = supervisor.run_until_stopped()
+    raise typer.Exit(code)

@@ -91,6 +91,7 @@ async def test_offline_channels_publish_aggregate_subscribe(tmp_path: Path) -> N
         ({"channel": "t", "message_json": "[1]"}, "JSON object"),
         ({"channel": "t"}, "message_json"),
         ({"channel": "t", "message_json": '{"x": "' + "y" * 300_000 + '"}'}, "exceeds"),
+        ({"channel": "t", "aggregate_json": '{"$fields": {"x": {"unit": 1}}}'}, "$fields.x"),
     ],
 )
 async def test_publish_refuses_bad_records(
@@ -128,6 +129,34 @@ async def test_uplink_delivers_and_frees_the_queue(
         assert "revlink_agent_cloud_connected 1.0" in metrics
         assert "revlink_agent_last_acked_seq 250.0" in metrics
     assert await cloud_seqs(postgres_database, device_id) == list(range(1, 251))
+
+
+async def test_the_no_datapoints_flag_travels_to_the_cloud(
+    tmp_path: Path, cloud: CloudServer, postgres_database: PostgresDatabase
+) -> None:
+    device_id, token = cloud.device()
+    with start_agent(tmp_path / "data", tmp_path / "logs", cloud.base_url, token) as agent:
+        async with grpc.aio.insecure_channel(agent.target) as channel:
+            stub = pb_grpc.DeviceAgentServiceStub(channel)
+            await stub.Publish(
+                pb.PublishRequest(
+                    channel="pump",
+                    message_json='{"runs": 3}',
+                    aggregate_json='{"writes": {"speed": {"written": 40}}}',
+                    no_datapoints=True,
+                )
+            )
+            await stub.Publish(pb.PublishRequest(channel="pump", message_json='{"speed": 40}'))
+        await asyncio.to_thread(
+            wait_for, lambda: agent_status(agent.target).last_acked_seq == 2, 15, "both acked"
+        )
+    assert await cloud_seqs(postgres_database, device_id) == [1, 2]
+    connection = await asyncpg.connect(postgres_database.dsn)
+    try:
+        keys = await connection.fetch("SELECT key FROM sensors WHERE device_id=$1", device_id)
+    finally:
+        await connection.close()
+    assert [k["key"] for k in keys] == ["pump.speed"]
 
 
 async def test_cloud_commands_reach_subscribers(tmp_path: Path, cloud: CloudServer) -> None:

@@ -89,6 +89,65 @@ def test_publish_numbers_from_one_and_stores_the_record(open_queue: Opener, cloc
     assert (stats.last_enqueued_seq, stats.oldest_enqueued_at_ns) == (2, one.enqueued_at_ns)
 
 
+def test_the_no_datapoints_flag_is_kept_with_the_record(open_queue: Opener) -> None:
+    queue = open_queue()
+    queue.publish("plugin.x", "", '{"writes": {"a": {"written": 1}}}', no_datapoints=True)
+    queue.publish("plugin.x", msg(a=1))
+    assert [r.no_datapoints for r in queue.pending()] == [True, False]
+
+
+def test_a_version_1_queue_is_upgraded_in_place_and_keeps_its_records(db: Path) -> None:
+    """A queue written before ``no_datapoints`` existed: its records still go, as readings."""
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            conn.executescript(V1_SCHEMA)
+            conn.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [("schema_version", 1), ("last_enqueued_seq", 1), ("last_acked_seq", 0)]
+                + [(k, 0) for k in ("dropped_records", "refused_records")]
+                + [("depth", 1), ("size_bytes", 16)],
+            )
+            conn.execute(
+                "INSERT INTO records VALUES (1, 5, 'tank', '{\"level\": 1}', '', 0, 16, 5)"
+            )
+            conn.execute("INSERT INTO channels VALUES ('tank', 1, '{}', 5)")
+    finally:
+        conn.close()
+    queue = DurableQueue(db)
+    try:
+        (old,) = queue.pending()
+        assert (old.seq, old.message_json, old.no_datapoints) == (1, '{"level": 1}', False)
+        assert queue.publish("tank", "", '{"a": 1}', no_datapoints=True).seq == 2
+        assert [r.no_datapoints for r in queue.pending()] == [False, True]
+    finally:
+        queue.close()
+    conn = sqlite3.connect(db)
+    try:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    finally:
+        conn.close()
+    assert version == (2,)
+    DurableQueue(db).close()  # and opens again as a version-2 queue
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE records (
+    seq INTEGER PRIMARY KEY, source_time_ns INTEGER NOT NULL, channel TEXT NOT NULL,
+    message_json TEXT NOT NULL, aggregate_json TEXT NOT NULL,
+    replace_aggregate INTEGER NOT NULL, size INTEGER NOT NULL, enqueued_at_ns INTEGER NOT NULL);
+CREATE TABLE channels (
+    name TEXT PRIMARY KEY, message_count INTEGER NOT NULL, aggregate_json TEXT NOT NULL,
+    updated_at_ns INTEGER) WITHOUT ROWID;
+CREATE TABLE idempotency (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, seq INTEGER NOT NULL,
+    aggregate_json TEXT NOT NULL, created_at_ns INTEGER NOT NULL);
+CREATE INDEX idempotency_created ON idempotency (created_at_ns);
+"""
+
+
 def test_replace_flag_without_an_aggregate_is_not_kept(open_queue: Opener) -> None:
     queue = open_queue()
     queue.publish("tank", msg(a=1), replace_aggregate=True)
@@ -314,7 +373,7 @@ def test_refuses_a_database_it_does_not_understand(db: Path, open_queue: Opener)
             conn.execute("UPDATE meta SET value = 99 WHERE key = 'schema_version'")
     finally:
         conn.close()
-    with pytest.raises(ValueError, match="schema version 99; this agent knows only 1"):
+    with pytest.raises(ValueError, match="schema version 99; this agent knows versions 1-2"):
         open_queue()
     garbage = db.with_name("garbage.db")
     garbage.write_bytes(b"not sqlite at all" * 100)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bridges.agent.queue.admission import (
@@ -100,6 +102,9 @@ def test_check_publish_returns_patch_and_size() -> None:
     # Size counts UTF-8 bytes: "é" is two.
     assert check_publish("t", '{"s": "é"}', '{"b": null}', "k") == ({"b": None}, 11 + 11 + 1)
     assert check_publish("t", "", "{}", "") == ({}, 3)
+    declared = '{"$fields": {"a.b": {"unit": "%", "name": "A"}, "c": null, "d": {}}}'
+    assert check_publish("t", "", declared, "")[0] == json.loads(declared)
+    assert check_publish("t", "", '{"$fields": null}', "")[0] == {"$fields": None}
 
 
 @pytest.mark.parametrize(
@@ -115,6 +120,14 @@ def test_check_publish_returns_patch_and_size() -> None:
         ("tank", "{", "", "", "message_json is not valid JSON"),
         ("tank", "", "", "", "needs message_json, aggregate_json or both"),
         ("tank", "{}", "", "k" * (MAX_IDEMPOTENCY_KEY_CHARS + 1), "idempotency_key is longer"),
+        # Field declarations: refused here, where the app hears why (the cloud skips them).
+        ("tank", "", '{"$fields": [1]}', "", r"\$fields must be an object"),
+        ("tank", "", '{"$fields": {"a": "degC"}}', "", r"\$fields.a must be an object"),
+        ("tank", "", '{"$fields": {"a": {"unit": 1}}}', "", r"\$fields.a.unit must be a str"),
+        ("tank", "", '{"$fields": {"a": {"unit": "' + "u" * 33 + '"}}}', "", "at most 32"),
+        ("tank", "", '{"$fields": {"a": {"name": " "}}}', "", r"\$fields.a.name must be"),
+        ("tank", "", '{"$fields": {"a": {"units": "V"}}}', "", "unknown members"),
+        ("tank", "", '{"$fields": {"": {}}}', "", "field paths of 1-300"),
     ],
 )
 def test_check_publish_refuses_with_the_reason(

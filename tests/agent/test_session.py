@@ -27,6 +27,7 @@ class Rec:
     aggregate_json: str = ""
     replace_aggregate: bool = False
     source_time_ns: int = 1_700_000_000_000_000_000
+    no_datapoints: bool = False
 
 
 def welcome(committed: int = 0, max_batch: int = 500, max_frame: int = 1 << 20) -> bytes:

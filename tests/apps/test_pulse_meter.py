@@ -39,6 +39,8 @@ async def test_counts_pulses_into_flow_and_total(
     await app.next()
     assert app.last == {"pulses": 6, "flow_l_per_min": 15.0, "total_l": 15.0}
     aggregate = await app.device_agent.get_channel_aggregate_async("pulse_meter")
+    declared = aggregate.pop("$fields")
     assert aggregate == app.last
+    assert declared["flow_l_per_min"] == {"unit": "l/min", "name": "Flow"}  # for the cloud
     app.stop()
     assert await run == 0

@@ -52,13 +52,15 @@ def test_lease_expires_unless_renewed() -> None:
         book.renew(lease.lease_id, now=102.0)
 
 
-def test_a_later_writer_takes_an_output_away_from_a_lease() -> None:
+def test_claim_records_the_writer_the_core_allowed() -> None:
+    # claim() is bookkeeping only: the core refuses a write to another lease's output before
+    # it claims (tests/platform/test_output_ownership.py), and a takeover claims explicitly.
     book = LeaseBook()
     first = book.acquire("a", 1.0, now=0.0)
     second = book.acquire("b", 10.0, now=0.0)
     book.claim(first.lease_id, ["O_1", "O_2"])
     book.claim(second.lease_id, ["O_2"])
-    book.claim(None, ["O_1"])  # an unleased write: nobody owns O_1 any more
+    book.claim(None, ["O_1"])  # an allowed unleased write: nobody owns O_1 any more
     (expired,) = book.expired(5.0)
     assert expired.outputs == set()
     assert second.outputs == {"O_2"}

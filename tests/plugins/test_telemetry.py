@@ -9,6 +9,13 @@ from pathlib import Path
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
+from apps.sdk.agent import DeviceAgentInterface
+from bridges.plugin_host.bundled.simulated import SimulatedPlugin
+from bridges.plugin_host.discovery import DiscoveredPlugin
+from bridges.plugin_host.host import PluginHost
+from bridges.plugin_host.runner import Reading
+from bridges.plugin_host.store import InstanceStore
+from bridges.plugin_host.telemetry import AgentLink
 from revlink.agent.v1 import agent_pb2 as apb
 from revlink.agent.v1 import agent_pb2_grpc as apb_grpc
 from revlink.plugins.v1 import plugins_pb2 as pb
@@ -143,6 +150,30 @@ def test_cloud_commands_write_outputs_and_report_the_outcome(
         assert '{"write"' in refusal["error"]
         assert host.status("valve").state == pb.INSTANCE_STATE_RUNNING
 
+        # The outcomes are bookkeeping: in the cloud's aggregate, never its sensors; the
+        # channels' units and names, declared with the first readings, are on the sensors.
+        assert aggregate(agent.target, "plugin.valve")["$fields"] == {
+            "count": {"unit": "", "name": "Reads so far"},
+            "level": {"unit": "%", "name": "Level"},
+        }
+        wait_for(
+            lambda: "command_error" in cloud_aggregate(cloud, device_id, "plugin.valve"),
+            10,
+            "the outcomes in the cloud",
+        )
+        with cloud.http(cloud.admin_token()) as client:
+            sensors = client.get("/api/v1/sensors", params={"device_id": str(device_id)}).json()
+        assert {s["key"]: (s["name"], s["unit"]) for s in sensors} == {
+            "plugin.valve.count": ("Reads so far", ""),
+            "plugin.valve.level": ("Level", "%"),
+        }
+
+
+def cloud_aggregate(cloud: CloudServer, device_id: object, channel: str) -> dict[str, object]:
+    with cloud.http(cloud.admin_token()) as client:
+        reply = client.get(f"/api/v1/devices/{device_id}/channels/{channel}/aggregate")
+    return dict(reply.json()["payload"]) if reply.status_code == 200 else {}
+
 
 def test_a_command_sent_while_the_host_is_down_is_carried_out_when_it_returns(
     plugin_site: Path, tmp_path: Path, cloud: CloudServer
@@ -175,3 +206,36 @@ def test_a_command_sent_while_the_host_is_down_is_carried_out_when_it_returns(
         if event["event"] == "write" and event["value"] == 7
     ]
     assert written == [{"event": "write", "channel": "level", "value": 7}]
+
+
+async def test_the_first_readings_declare_the_channels_and_a_lost_declaration_is_resent(
+    tmp_path: Path,
+) -> None:
+    plugins = {"simulated": DiscoveredPlugin("simulated", "s:S", "revlink", SimulatedPlugin)}
+    host = PluginHost(plugins, InstanceStore(tmp_path / "instances.json"))
+    await host.create("sim", "simulated", "{}")
+    link = AgentLink(host, DeviceAgentInterface("t", "127.0.0.1:1"), outbox_size=2)
+
+    def poll(n: int) -> None:
+        link.readings("sim", [Reading("tank_temp", 20.0 + n, n + 1)])
+
+    poll(0)
+    poll(1)
+    first, second = link.outbox
+    assert first.aggregate["$fields"] == {
+        "tank_temp": {"unit": "degC", "name": "Tank temperature"},
+        "line_pressure": {"unit": "bar", "name": "Line pressure"},
+        "valve_state": {"unit": "", "name": "Valve state"},
+        "setpoint": {"unit": "%", "name": "Setpoint"},
+    }
+    assert first.aggregate["readings"] == first.message == {"tank_temp": 20.0}
+    assert "$fields" not in second.aggregate
+    assert (first.datapoints, second.datapoints) == (True, True)
+    poll(2)  # the full outbox drops the record that declared: the next one declares again
+    poll(3)
+    assert ["$fields" in r.aggregate for r in link.outbox] == [False, True]
+
+    await link.apply_command("sim", {"write": {"setpoint": 50}})  # not running: refused
+    outcome = link.outbox[-1]
+    assert "not running" in outcome.aggregate["writes"]["setpoint"]["error"]
+    assert (outcome.message, outcome.datapoints) == ({}, False)  # an outcome is no reading

@@ -17,7 +17,15 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-__all__ = ["BridgeProcess", "free_port", "start_bridge", "wait_until_serving"]
+__all__ = ["BridgeProcess", "free_port", "free_port_run", "start_bridge", "wait_until_serving"]
+
+# Test bridges serve no Prometheus endpoint unless a test asks for one: their default ports
+# are fixed, and many bridges run at once.
+QUIET_METRICS = {
+    "REVLINK_AGENT_METRICS_LISTEN": "",
+    "REVLINK_PLATFORM_METRICS_LISTEN": "",
+    "REVLINK_PLUGINS_METRICS_LISTEN": "",
+}
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +36,22 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_port_run(count: int, step: int) -> int:
+    """A port P with P, P + step, ... (``count`` of them) free on 127.0.0.1: for commands
+    that derive several ports from one base (``revlink demo --metrics-port-base``)."""
+    for _ in range(100):
+        base = free_port()
+        try:
+            with contextlib.ExitStack() as held:
+                for i in range(count):
+                    sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                    sock.bind(("127.0.0.1", base + i * step))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no run of free ports found")
 
 
 def wait_until_serving(target: str, timeout: float = 20.0, service: str = "") -> None:
@@ -86,7 +110,7 @@ def start_bridge(
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"bridge-{len(list(log_dir.iterdir()))}.log"
-    child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **QUIET_METRICS, **(env or {})}
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             list(argv), stdout=log_file, stderr=subprocess.STDOUT, env=child_env, cwd=REPO_ROOT

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 
 from apps.sdk.agent import DeviceAgentInterface
 from revlink.agent.v1 import agent_pb2 as pb
@@ -147,3 +148,61 @@ def test_removing_one_callback_keeps_the_others(tmp_path: Path) -> None:
             assert dda.is_channel_synced("state")
         finally:
             dda.close()
+
+
+def device_sensors(cloud: CloudServer, device_id: object) -> dict[str, tuple[str, str]]:
+    with cloud.http(cloud.admin_token()) as client:
+        reply = client.get("/api/v1/sensors", params={"device_id": str(device_id)})
+    return {s["key"]: (s["name"], s["unit"]) for s in reply.json()}
+
+
+def test_declared_fields_name_the_cloud_s_sensors_and_bookkeeping_makes_none(
+    tmp_path: Path, cloud: CloudServer
+) -> None:
+    device_id, token = cloud.device()
+    with start_agent(tmp_path / "data", tmp_path / "logs", cloud.base_url, token) as agent:
+        dda = DeviceAgentInterface("tank-app", agent.target)
+        try:
+            seq = dda.declare_fields(
+                "tank",
+                {
+                    "level_percent": {"unit": "%", "name": "Tank level"},
+                    "setpoints.low": {"unit": "%"},
+                },
+            )
+            assert seq == 1
+            dda.publish_to_channel("tank", {"level_percent": 41.5, "setpoints": {"low": 30}})
+            dda.publish("tank", aggregate={"cycles": {"done": 7}}, datapoints=False)
+            dda.publish_to_channel("tank", {"spare": 1}, datapoints=False)
+            assert dda.get_channel_aggregate("tank")["$fields"] == {
+                "level_percent": {"unit": "%", "name": "Tank level"},
+                "setpoints.low": {"unit": "%"},
+            }
+            wait_for(lambda: agent_status(agent.target).last_acked_seq == 4, 15, "all acked")
+        finally:
+            dda.close()
+    assert device_sensors(cloud, device_id) == {
+        "tank.level_percent": ("Tank level", "%"),
+        "tank.setpoints.low": ("tank.setpoints.low", "%"),
+    }
+
+
+async def test_declare_fields_async_and_its_checks(tmp_path: Path) -> None:
+    with start_agent(tmp_path / "data", tmp_path / "logs") as agent:
+        dda = DeviceAgentInterface("app", agent.target)
+        try:
+            assert await dda.declare_fields("pump", {"speed": {"unit": "rpm"}}) == 1
+            assert await dda.declare_fields_async("pump", {"speed": {"name": "Speed"}}) == 2
+            merged = await dda.get_channel_aggregate_async("pump")
+            assert merged == {"$fields": {"speed": {"unit": "rpm", "name": "Speed"}}}
+            for bad, words in [
+                ({"speed": "rpm"}, "must be an object"),
+                ({"speed": {"unit": 3}}, "unit must be a string"),
+                ({"speed": {"unit": "r" * 33}}, "at most 32"),
+                ({"speed": {"label": "x"}}, "unknown members"),
+            ]:
+                with pytest.raises(ValueError, match=words):
+                    await dda.declare_fields_async("pump", bad)  # type: ignore[arg-type]
+            assert (await dda.get_status_async()).last_enqueued_seq == 2  # nothing sent
+        finally:
+            await dda.close_async()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from revlink.channels import InvalidPayloadError, check_channel, merge_patch, parse_json_object
+from revlink.fields import check_fields
 
 __all__ = [
     "MAX_IDEMPOTENCY_KEY_CHARS",
@@ -83,6 +84,7 @@ class QueuedRecord:
     replace_aggregate: bool
     size: int
     enqueued_at_ns: int
+    no_datapoints: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,7 @@ class PublishItem:
     replace_aggregate: bool = False
     source_time_ns: int | None = None
     idempotency_key: str = ""
+    no_datapoints: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,11 +167,15 @@ def check_publish(
 ) -> tuple[dict[str, Any] | None, int]:
     """Refuse what the cloud would refuse; (the aggregate patch or None, the record's size).
 
+    A malformed ``$fields`` declaration in the patch is refused here too (see
+    :mod:`revlink.fields`): the cloud would skip it, and the app should hear why.
+
     The size is what the record costs against ``max_bytes``: both JSON texts in UTF-8 bytes
     plus the channel name (ASCII by its pattern).
     """
     check_channel(channel)
     patch = parse_json_object(aggregate_json, "aggregate_json") if aggregate_json else None
+    check_fields(patch)
     if message_json:
         parse_json_object(message_json, "message_json")
     elif patch is None:

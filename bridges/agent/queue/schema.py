@@ -1,4 +1,8 @@
-"""The queue database's schema: created on first open, checked on every later one."""
+"""The queue database's schema: created on first open, checked (and upgraded) on later ones.
+
+Version 2 added ``records.no_datapoints``; a version-1 queue is upgraded in place when it is
+opened, its records keeping their meaning (numbers are readings).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,15 @@ from pathlib import Path
 
 __all__ = ["COUNTERS", "SCHEMA_VERSION", "open_schema"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 COUNTERS = "last_enqueued_seq last_acked_seq depth size_bytes dropped_records refused_records"
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE records (
     seq INTEGER PRIMARY KEY, source_time_ns INTEGER NOT NULL, channel TEXT NOT NULL,
     message_json TEXT NOT NULL, aggregate_json TEXT NOT NULL,
-    replace_aggregate INTEGER NOT NULL, size INTEGER NOT NULL, enqueued_at_ns INTEGER NOT NULL);
+    replace_aggregate INTEGER NOT NULL, size INTEGER NOT NULL, enqueued_at_ns INTEGER NOT NULL,
+    no_datapoints INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE channels (
     name TEXT PRIMARY KEY, message_count INTEGER NOT NULL, aggregate_json TEXT NOT NULL,
     updated_at_ns INTEGER) WITHOUT ROWID;
@@ -24,10 +29,15 @@ CREATE TABLE idempotency (
 CREATE INDEX idempotency_created ON idempotency (created_at_ns)
 """
 _TABLES = {"meta", "records", "channels", "idempotency"}
+# Each step takes the schema from its version to the next, inside the opening transaction.
+_UPGRADES = {
+    1: ("ALTER TABLE records ADD COLUMN no_datapoints INTEGER NOT NULL DEFAULT 0",),
+}
 
 
 def open_schema(conn: sqlite3.Connection, path: Path) -> None:
-    """Create the schema in an empty database, or refuse one this agent cannot use."""
+    """Create the schema in an empty database, upgrade an older one, or refuse one this
+    agent cannot use."""
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     if not tables:
         for statement in _SCHEMA.split(";"):
@@ -39,10 +49,16 @@ def open_schema(conn: sqlite3.Connection, path: Path) -> None:
         raise ValueError(f"{path} holds tables but is not a revlink queue")
     meta = dict(conn.execute("SELECT key, value FROM meta"))
     version = meta.get("schema_version")
+    if isinstance(version, int) and version in _UPGRADES and "records" in tables:
+        while version in _UPGRADES:
+            for statement in _UPGRADES[version]:
+                conn.execute(statement)
+            version += 1
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
     if version != SCHEMA_VERSION:
         raise ValueError(
-            f"{path} has queue schema version {version}; this agent knows only "
-            f"{SCHEMA_VERSION} (keep the newer agent or move the file away)"
+            f"{path} has queue schema version {version}; this agent knows versions "
+            f"1-{SCHEMA_VERSION} (keep the newer agent or move the file away)"
         )
     missing = sorted((_TABLES - tables) | (set(COUNTERS.split()) - meta.keys()))
     if missing:

@@ -52,6 +52,11 @@ __all__ = [  # the value types live in .admission (pure) and are re-exported fro
 ]
 
 _DEFAULT_LIMITS = QueueLimits()
+# Named, not "*": a queue upgraded in place has its columns in the order they were added.
+_RECORD_COLUMNS = (
+    "seq, source_time_ns, channel, message_json, aggregate_json, replace_aggregate, size, "
+    "enqueued_at_ns, no_datapoints"
+)
 _SYNCHRONOUS = frozenset({"FULL", "NORMAL"})
 
 
@@ -143,6 +148,7 @@ class DurableQueue:
         replace_aggregate: bool = False,
         source_time_ns: int | None = None,
         idempotency_key: str = "",
+        no_datapoints: bool = False,
     ) -> PublishResult:
         """Store one record durably and merge its aggregate patch; one transaction.
 
@@ -157,6 +163,7 @@ class DurableQueue:
             replace_aggregate,
             source_time_ns,
             idempotency_key,
+            no_datapoints,
         )
         (outcome,) = self.publish_many([item])
         if isinstance(outcome, Exception):
@@ -213,7 +220,7 @@ class DurableQueue:
         seq = meta["last_enqueued_seq"] + 1
         source = now if item.source_time_ns is None else item.source_time_ns
         conn.execute(
-            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 seq,
                 source,
@@ -223,6 +230,7 @@ class DurableQueue:
                 replace,
                 size,
                 now,
+                item.no_datapoints,
             ),
         )
         if key:
@@ -299,9 +307,13 @@ class DurableQueue:
             raise ValueError(f"limit must be at least 1, not {limit}")
         with self._transaction("DEFERRED") as conn:
             rows = conn.execute(
-                "SELECT * FROM records WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+                f"SELECT {_RECORD_COLUMNS} FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
             ).fetchall()
-        return [QueuedRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
+        return [
+            QueuedRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], bool(r[8]))
+            for r in rows
+        ]
 
     def ack(self, up_to_seq: int) -> int:
         """The cloud committed everything up to ``up_to_seq``: free those records.

@@ -48,6 +48,8 @@ class QueuedRecordLike(Protocol):
     def aggregate_json(self) -> str: ...
     @property
     def replace_aggregate(self) -> bool: ...
+    @property
+    def no_datapoints(self) -> bool: ...
 
 
 class Phase(enum.Enum):
@@ -169,6 +171,7 @@ class UplinkSession:
                 message_json=record.message_json,
                 aggregate_json=record.aggregate_json,
                 replace_aggregate=record.replace_aggregate,
+                no_datapoints=record.no_datapoints,
             )
             item.source_time.FromNanoseconds(record.source_time_ns)
             cost = item.ByteSize() + 8

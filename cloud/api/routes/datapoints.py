@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from cloud.api.deps import CurrentUser, DbSession, State
 from cloud.services import series
 
-__all__ = ["LatestOut", "PointOut", "SeriesOut", "router"]
+__all__ = ["LatestOut", "MaxPoints", "PointOut", "SeriesOut", "router", "series_out"]
 
 router = APIRouter(prefix="/datapoints", tags=["datapoints"])
 
@@ -25,6 +25,7 @@ Sensors = Annotated[list[uuid.UUID], SENSOR_QUERY]
 OptionalSensors = Annotated[list[uuid.UUID] | None, SENSOR_QUERY]
 Start = Annotated[datetime | None, Query(description="inclusive; default end - 24 h")]
 End = Annotated[datetime | None, Query(description="exclusive; default now")]
+MaxPoints = Annotated[int, Query(ge=1, le=MAX_POINTS)]
 
 
 class PointOut(BaseModel):
@@ -57,6 +58,34 @@ class LatestOut(BaseModel):
     timestamp: datetime
     value: float
 
+    @classmethod
+    def of(cls, value: series.LatestValue) -> LatestOut:
+        return cls(
+            sensor_public_id=value.sensor_public_id,
+            sensor_name=value.sensor_name,
+            unit=value.unit,
+            timestamp=value.timestamp,
+            value=value.value,
+        )
+
+
+def series_out(result: series.Series) -> SeriesOut:
+    found = result.sensor
+    return SeriesOut(
+        sensor=found.public_id,
+        name=found.name,
+        unit=found.unit,
+        start=result.start,
+        end=result.end,
+        downsampled=result.bucket is not None,
+        bucket_seconds=result.bucket.total_seconds() if result.bucket is not None else None,
+        count=sum(p.count for p in result.points),
+        points=[
+            PointOut(t=p.t, value=p.value, min=p.min, max=p.max, avg=p.avg, count=p.count)
+            for p in result.points
+        ],
+    )
+
 
 def _check_count(sensor_ids: list[uuid.UUID]) -> None:
     if len(sensor_ids) > MAX_SENSORS:
@@ -72,26 +101,12 @@ async def get_series(
     sensor: Annotated[uuid.UUID, Query(description="the sensor's public_id")],
     start: Start = None,
     end: End = None,
-    max_points: Annotated[int, Query(ge=1, le=MAX_POINTS)] = 1000,
+    max_points: MaxPoints = 1000,
 ) -> SeriesOut:
     """Raw points when at most ``max_points`` lie in [start, end), else ≤ max_points buckets."""
     low, high = series.resolve_range(start, end)
     (found,) = await series.require_sensors(session, [sensor])
-    result = await series.series(session, found, low, high, max_points)
-    return SeriesOut(
-        sensor=found.public_id,
-        name=found.name,
-        unit=found.unit,
-        start=low,
-        end=high,
-        downsampled=result.bucket is not None,
-        bucket_seconds=result.bucket.total_seconds() if result.bucket is not None else None,
-        count=sum(p.count for p in result.points),
-        points=[
-            PointOut(t=p.t, value=p.value, min=p.min, max=p.max, avg=p.avg, count=p.count)
-            for p in result.points
-        ],
-    )
+    return series_out(await series.series(session, found, low, high, max_points))
 
 
 @router.get("/latest")
@@ -102,17 +117,7 @@ async def get_latest(
     left out."""
     if sensor:
         _check_count(sensor)
-    values = await series.latest(session, sensor or None)
-    return [
-        LatestOut(
-            sensor_public_id=v.sensor_public_id,
-            sensor_name=v.sensor_name,
-            unit=v.unit,
-            timestamp=v.timestamp,
-            value=v.value,
-        )
-        for v in values
-    ]
+    return [LatestOut.of(v) for v in await series.latest(session, sensor or None)]
 
 
 @router.get(

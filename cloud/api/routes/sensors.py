@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Self
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.api.deps import CurrentUser, DbSession, OperatorUser
 from cloud.models import Sensor
@@ -31,7 +30,10 @@ class SensorCreate(BaseModel):
 
 
 class SensorUpdate(BaseModel):
-    """Only the fields sent change; ``null`` clears a bound but not the name or unit."""
+    """Only the fields sent change. A name or unit that differs from the current one is marked
+    edited: the device's declarations no longer change it. ``null`` clears a bound, and for a
+    device's sensor returns the name or unit to what the device declares (refused for
+    others)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -39,13 +41,6 @@ class SensorUpdate(BaseModel):
     unit: str | None = None
     min_value: float | None = None
     max_value: float | None = None
-
-    @model_validator(mode="after")
-    def _name_and_unit_not_null(self) -> Self:
-        for field in ("name", "unit"):
-            if field in self.model_fields_set and getattr(self, field) is None:
-                raise ValueError(f"{field} cannot be null")
-        return self
 
 
 class SensorOut(BaseModel):
@@ -57,6 +52,10 @@ class SensorOut(BaseModel):
     min_value: float | None
     max_value: float | None
     created_at: datetime
+    declared_name: str | None = Field(description="what the device declares; null for none")
+    declared_unit: str | None = Field(description="what the device declares; null for none")
+    name_edited: bool = Field(description="a person changed the name: declarations skip it")
+    unit_edited: bool = Field(description="a person changed the unit: declarations skip it")
 
     @classmethod
     def of(cls, sensor: Sensor) -> SensorOut:
@@ -69,6 +68,10 @@ class SensorOut(BaseModel):
             min_value=sensor.min_value,
             max_value=sensor.max_value,
             created_at=sensor.created_at,
+            declared_name=sensor.declared_name,
+            declared_unit=sensor.declared_unit,
+            name_edited=bool(sensor.name_edited),
+            unit_edited=bool(sensor.unit_edited),
         )
 
 

@@ -248,6 +248,87 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/devices/{device_id}/sensors": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List Device Sensors
+     * @description The device's sensors by name (as ``GET /api/v1/sensors?device_id=``).
+     */
+    get: operations["list_device_sensors_api_v1_devices__device_id__sensors_get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/devices/{device_id}/sensors/{key}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get Device Sensor */
+    get: operations["get_device_sensor_api_v1_devices__device_id__sensors__key__get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /**
+     * Update Device Sensor
+     * @description As ``PATCH /api/v1/sensors/{public_id}``.
+     */
+    patch: operations["update_device_sensor_api_v1_devices__device_id__sensors__key__patch"];
+    trace?: never;
+  };
+  "/api/v1/devices/{device_id}/sensors/{key}/datapoints": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Get Device Sensor Series
+     * @description As ``GET /api/v1/datapoints``: raw points, or at most ``max_points`` buckets.
+     */
+    get: operations["get_device_sensor_series_api_v1_devices__device_id__sensors__key__datapoints_get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/devices/{device_id}/sensors/{key}/datapoints/latest": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Get Device Sensor Latest
+     * @description The sensor's newest value; 404 while it has none.
+     */
+    get: operations["get_device_sensor_latest_api_v1_devices__device_id__sensors__key__datapoints_latest_get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/sensors": {
     parameters: {
       query?: never;
@@ -599,6 +680,16 @@ export interface components {
        * Format: date-time
        */
       created_at: string;
+      /**
+       * Declared Name
+       * @description what the device declares; null for none
+       */
+      declared_name: string | null;
+      /**
+       * Declared Unit
+       * @description what the device declares; null for none
+       */
+      declared_unit: string | null;
       /** Device Id */
       device_id: string | null;
       /** Key */
@@ -610,16 +701,29 @@ export interface components {
       /** Name */
       name: string;
       /**
+       * Name Edited
+       * @description a person changed the name: declarations skip it
+       */
+      name_edited: boolean;
+      /**
        * Public Id
        * Format: uuid
        */
       public_id: string;
       /** Unit */
       unit: string;
+      /**
+       * Unit Edited
+       * @description a person changed the unit: declarations skip it
+       */
+      unit_edited: boolean;
     };
     /**
      * SensorUpdate
-     * @description Only the fields sent change; ``null`` clears a bound but not the name or unit.
+     * @description Only the fields sent change. A name or unit that differs from the current one is marked
+     *     edited: the device's declarations no longer change it. ``null`` clears a bound, and for a
+     *     device's sensor returns the name or unit to what the device declares (refused for
+     *     others).
      */
     SensorUpdate: {
       /** Max Value */
@@ -1159,6 +1263,175 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["DeviceOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  list_device_sensors_api_v1_devices__device_id__sensors_get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        device_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["SensorOut"][];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_device_sensor_api_v1_devices__device_id__sensors__key__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        device_id: string;
+        key: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["SensorOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  update_device_sensor_api_v1_devices__device_id__sensors__key__patch: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        device_id: string;
+        key: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["SensorUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["SensorOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_device_sensor_series_api_v1_devices__device_id__sensors__key__datapoints_get: {
+    parameters: {
+      query?: {
+        /** @description inclusive; default end - 24 h */
+        start?: string | null;
+        /** @description exclusive; default now */
+        end?: string | null;
+        max_points?: number;
+      };
+      header?: never;
+      path: {
+        device_id: string;
+        key: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["SeriesOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_device_sensor_latest_api_v1_devices__device_id__sensors__key__datapoints_latest_get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        device_id: string;
+        key: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["LatestOut"];
         };
       };
       /** @description Validation Error */

@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1crevlink/agent/v1/agent.proto\x12\x10revlink.agent.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x01\n\x0ePublishRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x14\n\x0cmessage_json\x18\x02 \x01(\t\x12\x16\n\x0e\x61ggregate_json\x18\x03 \x01(\t\x12\x19\n\x11replace_aggregate\x18\x04 \x01(\x08\x12/\n\x0bsource_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x0f\n\x07\x61pp_key\x18\x07 \x01(\t\"I\n\x0fPublishResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x16\n\x0e\x61ggregate_json\x18\x03 \x01(\t\"&\n\x13GetAggregateRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\"p\n\x14GetAggregateResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x16\n\x0e\x61ggregate_json\x18\x02 \x01(\t\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"S\n\x10SubscribeRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x16\n\x0esend_aggregate\x18\x02 \x01(\x08\x12\x16\n\x0e\x61\x66ter_event_id\x18\x03 \x01(\x04\"d\n\x0e\x43hannelMessage\x12\x14\n\x0cmessage_json\x18\x01 \x01(\t\x12/\n\x0bsource_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03seq\x18\x03 \x01(\x04\"n\n\x0f\x41ggregateUpdate\x12\x16\n\x0e\x61ggregate_json\x18\x01 \x01(\t\x12\x12\n\npatch_json\x18\x02 \x01(\t\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa5\x01\n\x07\x43ommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x14\n\x0cpayload_json\x18\x03 \x01(\t\x12.\n\nissue_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xda\x01\n\x11SubscribeResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x33\n\x07message\x18\x03 \x01(\x0b\x32 .revlink.agent.v1.ChannelMessageH\x00\x12\x36\n\taggregate\x18\x04 \x01(\x0b\x32!.revlink.agent.v1.AggregateUpdateH\x00\x12,\n\x07\x63ommand\x18\x05 \x01(\x0b\x32\x19.revlink.agent.v1.CommandH\x00\x42\x07\n\x05\x65vent\"1\n\x13ListChannelsRequest\x12\x1a\n\x12include_aggregates\x18\x01 \x01(\x08\"{\n\x0b\x43hannelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rmessage_count\x18\x02 \x01(\x04\x12\x16\n\x0e\x61ggregate_json\x18\x03 \x01(\t\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\x14ListChannelsResponse\x12/\n\x08\x63hannels\x18\x01 \x03(\x0b\x32\x1d.revlink.agent.v1.ChannelInfo\"\x12\n\x10GetStatusRequest\"\x98\x02\n\x11GetStatusResponse\x12\x17\n\x0f\x63loud_connected\x18\x01 \x01(\x08\x12\x13\n\x0bqueue_depth\x18\x02 \x01(\x04\x12\x13\n\x0bqueue_bytes\x18\x03 \x01(\x04\x12\x34\n\x11oldest_unsent_age\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\x0elast_acked_seq\x18\x05 \x01(\x04\x12\x19\n\x11last_enqueued_seq\x18\x06 \x01(\x04\x12\x17\n\x0f\x64ropped_records\x18\x07 \x01(\x04\x12\x17\n\x0frefused_records\x18\x08 \x01(\x04\x12\x11\n\tcloud_url\x18\t \x01(\t\x12\x12\n\nlast_error\x18\n \x01(\t2\xd0\x03\n\x12\x44\x65viceAgentService\x12N\n\x07Publish\x12 .revlink.agent.v1.PublishRequest\x1a!.revlink.agent.v1.PublishResponse\x12]\n\x0cGetAggregate\x12%.revlink.agent.v1.GetAggregateRequest\x1a&.revlink.agent.v1.GetAggregateResponse\x12V\n\tSubscribe\x12\".revlink.agent.v1.SubscribeRequest\x1a#.revlink.agent.v1.SubscribeResponse0\x01\x12]\n\x0cListChannels\x12%.revlink.agent.v1.ListChannelsRequest\x1a&.revlink.agent.v1.ListChannelsResponse\x12T\n\tGetStatus\x12\".revlink.agent.v1.GetStatusRequest\x1a#.revlink.agent.v1.GetStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1crevlink/agent/v1/agent.proto\x12\x10revlink.agent.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x01\n\x0ePublishRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x14\n\x0cmessage_json\x18\x02 \x01(\t\x12\x16\n\x0e\x61ggregate_json\x18\x03 \x01(\t\x12\x19\n\x11replace_aggregate\x18\x04 \x01(\x08\x12/\n\x0bsource_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x0f\n\x07\x61pp_key\x18\x07 \x01(\t\x12\x15\n\rno_datapoints\x18\x08 \x01(\x08\"I\n\x0fPublishResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x16\n\x0e\x61ggregate_json\x18\x03 \x01(\t\"&\n\x13GetAggregateRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\"p\n\x14GetAggregateResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x16\n\x0e\x61ggregate_json\x18\x02 \x01(\t\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"S\n\x10SubscribeRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x16\n\x0esend_aggregate\x18\x02 \x01(\x08\x12\x16\n\x0e\x61\x66ter_event_id\x18\x03 \x01(\x04\"d\n\x0e\x43hannelMessage\x12\x14\n\x0cmessage_json\x18\x01 \x01(\t\x12/\n\x0bsource_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03seq\x18\x03 \x01(\x04\"n\n\x0f\x41ggregateUpdate\x12\x16\n\x0e\x61ggregate_json\x18\x01 \x01(\t\x12\x12\n\npatch_json\x18\x02 \x01(\t\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa5\x01\n\x07\x43ommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x14\n\x0cpayload_json\x18\x03 \x01(\t\x12.\n\nissue_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xda\x01\n\x11SubscribeResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x33\n\x07message\x18\x03 \x01(\x0b\x32 .revlink.agent.v1.ChannelMessageH\x00\x12\x36\n\taggregate\x18\x04 \x01(\x0b\x32!.revlink.agent.v1.AggregateUpdateH\x00\x12,\n\x07\x63ommand\x18\x05 \x01(\x0b\x32\x19.revlink.agent.v1.CommandH\x00\x42\x07\n\x05\x65vent\"1\n\x13ListChannelsRequest\x12\x1a\n\x12include_aggregates\x18\x01 \x01(\x08\"{\n\x0b\x43hannelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rmessage_count\x18\x02 \x01(\x04\x12\x16\n\x0e\x61ggregate_json\x18\x03 \x01(\t\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\x14ListChannelsResponse\x12/\n\x08\x63hannels\x18\x01 \x03(\x0b\x32\x1d.revlink.agent.v1.ChannelInfo\"\x12\n\x10GetStatusRequest\"\x98\x02\n\x11GetStatusResponse\x12\x17\n\x0f\x63loud_connected\x18\x01 \x01(\x08\x12\x13\n\x0bqueue_depth\x18\x02 \x01(\x04\x12\x13\n\x0bqueue_bytes\x18\x03 \x01(\x04\x12\x34\n\x11oldest_unsent_age\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\x0elast_acked_seq\x18\x05 \x01(\x04\x12\x19\n\x11last_enqueued_seq\x18\x06 \x01(\x04\x12\x17\n\x0f\x64ropped_records\x18\x07 \x01(\x04\x12\x17\n\x0frefused_records\x18\x08 \x01(\x04\x12\x11\n\tcloud_url\x18\t \x01(\t\x12\x12\n\nlast_error\x18\n \x01(\t2\xd0\x03\n\x12\x44\x65viceAgentService\x12N\n\x07Publish\x12 .revlink.agent.v1.PublishRequest\x1a!.revlink.agent.v1.PublishResponse\x12]\n\x0cGetAggregate\x12%.revlink.agent.v1.GetAggregateRequest\x1a&.revlink.agent.v1.GetAggregateResponse\x12V\n\tSubscribe\x12\".revlink.agent.v1.SubscribeRequest\x1a#.revlink.agent.v1.SubscribeResponse0\x01\x12]\n\x0cListChannels\x12%.revlink.agent.v1.ListChannelsRequest\x1a&.revlink.agent.v1.ListChannelsResponse\x12T\n\tGetStatus\x12\".revlink.agent.v1.GetStatusRequest\x1a#.revlink.agent.v1.GetStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,33 +34,33 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'revlink.agent.v1.agent_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PUBLISHREQUEST']._serialized_start=116
-  _globals['_PUBLISHREQUEST']._serialized_end=313
-  _globals['_PUBLISHRESPONSE']._serialized_start=315
-  _globals['_PUBLISHRESPONSE']._serialized_end=388
-  _globals['_GETAGGREGATEREQUEST']._serialized_start=390
-  _globals['_GETAGGREGATEREQUEST']._serialized_end=428
-  _globals['_GETAGGREGATERESPONSE']._serialized_start=430
-  _globals['_GETAGGREGATERESPONSE']._serialized_end=542
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=544
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=627
-  _globals['_CHANNELMESSAGE']._serialized_start=629
-  _globals['_CHANNELMESSAGE']._serialized_end=729
-  _globals['_AGGREGATEUPDATE']._serialized_start=731
-  _globals['_AGGREGATEUPDATE']._serialized_end=841
-  _globals['_COMMAND']._serialized_start=844
-  _globals['_COMMAND']._serialized_end=1009
-  _globals['_SUBSCRIBERESPONSE']._serialized_start=1012
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=1230
-  _globals['_LISTCHANNELSREQUEST']._serialized_start=1232
-  _globals['_LISTCHANNELSREQUEST']._serialized_end=1281
-  _globals['_CHANNELINFO']._serialized_start=1283
-  _globals['_CHANNELINFO']._serialized_end=1406
-  _globals['_LISTCHANNELSRESPONSE']._serialized_start=1408
-  _globals['_LISTCHANNELSRESPONSE']._serialized_end=1479
-  _globals['_GETSTATUSREQUEST']._serialized_start=1481
-  _globals['_GETSTATUSREQUEST']._serialized_end=1499
-  _globals['_GETSTATUSRESPONSE']._serialized_start=1502
-  _globals['_GETSTATUSRESPONSE']._serialized_end=1782
-  _globals['_DEVICEAGENTSERVICE']._serialized_start=1785
-  _globals['_DEVICEAGENTSERVICE']._serialized_end=2249
+  _globals['_PUBLISHREQUEST']._serialized_end=336
+  _globals['_PUBLISHRESPONSE']._serialized_start=338
+  _globals['_PUBLISHRESPONSE']._serialized_end=411
+  _globals['_GETAGGREGATEREQUEST']._serialized_start=413
+  _globals['_GETAGGREGATEREQUEST']._serialized_end=451
+  _globals['_GETAGGREGATERESPONSE']._serialized_start=453
+  _globals['_GETAGGREGATERESPONSE']._serialized_end=565
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=567
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=650
+  _globals['_CHANNELMESSAGE']._serialized_start=652
+  _globals['_CHANNELMESSAGE']._serialized_end=752
+  _globals['_AGGREGATEUPDATE']._serialized_start=754
+  _globals['_AGGREGATEUPDATE']._serialized_end=864
+  _globals['_COMMAND']._serialized_start=867
+  _globals['_COMMAND']._serialized_end=1032
+  _globals['_SUBSCRIBERESPONSE']._serialized_start=1035
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=1253
+  _globals['_LISTCHANNELSREQUEST']._serialized_start=1255
+  _globals['_LISTCHANNELSREQUEST']._serialized_end=1304
+  _globals['_CHANNELINFO']._serialized_start=1306
+  _globals['_CHANNELINFO']._serialized_end=1429
+  _globals['_LISTCHANNELSRESPONSE']._serialized_start=1431
+  _globals['_LISTCHANNELSRESPONSE']._serialized_end=1502
+  _globals['_GETSTATUSREQUEST']._serialized_start=1504
+  _globals['_GETSTATUSREQUEST']._serialized_end=1522
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1525
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1805
+  _globals['_DEVICEAGENTSERVICE']._serialized_start=1808
+  _globals['_DEVICEAGENTSERVICE']._serialized_end=2272
 # @@protoc_insertion_point(module_scope)

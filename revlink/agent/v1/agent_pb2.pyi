@@ -33,6 +33,7 @@ class PublishRequest(_message.Message):
     SOURCE_TIME_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     APP_KEY_FIELD_NUMBER: _builtins.int
+    NO_DATAPOINTS_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     """Channel name: 1-128 characters from [A-Za-z0-9_.-]."""
     message_json: _builtins.str
@@ -47,6 +48,11 @@ class PublishRequest(_message.Message):
     """
     app_key: _builtins.str
     """The publishing app (APP_KEY), for logs."""
+    no_datapoints: _builtins.bool
+    """When set, the record's numbers are not readings: the cloud keeps its message and
+    aggregate but registers no sensors and stores no datapoints for it (bookkeeping such
+    as command outcomes or field declarations).
+    """
     @_builtins.property
     def source_time(self) -> _timestamp_pb2.Timestamp:
         """When the data was observed at the source; defaults to the agent's receive time."""
@@ -61,10 +67,11 @@ class PublishRequest(_message.Message):
         source_time: _timestamp_pb2.Timestamp | None = ...,
         idempotency_key: _builtins.str = ...,
         app_key: _builtins.str = ...,
+        no_datapoints: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["source_time", b"source_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_json", b"aggregate_json", "app_key", b"app_key", "channel", b"channel", "idempotency_key", b"idempotency_key", "message_json", b"message_json", "replace_aggregate", b"replace_aggregate", "source_time", b"source_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_json", b"aggregate_json", "app_key", b"app_key", "channel", b"channel", "idempotency_key", b"idempotency_key", "message_json", b"message_json", "no_datapoints", b"no_datapoints", "replace_aggregate", b"replace_aggregate", "source_time", b"source_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -319,7 +319,9 @@ class SetDORequest(_message.Message):
     VALUES_FIELD_NUMBER: _builtins.int
     LEASE_ID_FIELD_NUMBER: _builtins.int
     lease_id: _builtins.str
-    """Optional watchdog lease that owns these outputs from now on."""
+    """Optional watchdog lease that owns these outputs from now on. Outputs another lease owns
+    are refused (OUTPUT_OWNED), with or without a lease here.
+    """
     @_builtins.property
     def pins(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """0-based DO pins; at least one."""
@@ -370,7 +372,9 @@ class SetAORequest(_message.Message):
     VALUES_FIELD_NUMBER: _builtins.int
     LEASE_ID_FIELD_NUMBER: _builtins.int
     lease_id: _builtins.str
-    """Optional watchdog lease that owns these outputs from now on."""
+    """Optional watchdog lease that owns these outputs from now on. Outputs another lease owns
+    are refused (OUTPUT_OWNED), with or without a lease here.
+    """
     @_builtins.property
     def pins(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """0-based AO pins; at least one."""
@@ -496,7 +500,9 @@ class SetIORequest(_message.Message):
     VALUES_FIELD_NUMBER: _builtins.int
     LEASE_ID_FIELD_NUMBER: _builtins.int
     lease_id: _builtins.str
-    """Optional watchdog lease that owns these outputs from now on."""
+    """Optional watchdog lease that owns these outputs from now on. Outputs another lease owns
+    are refused (OUTPUT_OWNED), with or without a lease here.
+    """
     @_builtins.property
     def values(self) -> _containers.RepeatedCompositeFieldContainer[Global___NamedValue]:
         """The writes, applied together after all of them are validated."""
@@ -571,6 +577,8 @@ class IODescriptor(_message.Message):
     MIN_VALUE_FIELD_NUMBER: _builtins.int
     MAX_VALUE_FIELD_NUMBER: _builtins.int
     UNIT_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
+    OWNER_LEASE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """piCtory name."""
     kind: Global___IOKind.ValueType
@@ -601,6 +609,8 @@ class IODescriptor(_message.Message):
     """Unit of the integer value: "mV", "uA" or "0.1 degC" where the piCtory config fixes it
     (AIO ranges, unscaled); empty when it does not say (bits, counters, scaled values).
     """
+    owner: _builtins.str
+    """Holder (the app key) of the lease that owns this output; empty when nobody owns it."""
     @_builtins.property
     def default_value(self) -> Global___IOValue:
         """Default value from config.rsc."""
@@ -608,6 +618,10 @@ class IODescriptor(_message.Message):
     @_builtins.property
     def safe_value(self) -> Global___IOValue:
         """Value the watchdog restores when a lease on this output lapses."""
+
+    @_builtins.property
+    def owner_lease_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When the owner's lease lapses unless renewed; unset when nobody owns the output."""
 
     def __init__(
         self,
@@ -628,10 +642,12 @@ class IODescriptor(_message.Message):
         min_value: _builtins.int = ...,
         max_value: _builtins.int = ...,
         unit: _builtins.str = ...,
+        owner: _builtins.str = ...,
+        owner_lease_expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_bit_address", b"_bit_address", "bit_address", b"bit_address", "default_value", b"default_value", "safe_value", b"safe_value"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_bit_address", b"_bit_address", "bit_address", b"bit_address", "default_value", b"default_value", "owner_lease_expire_time", b"owner_lease_expire_time", "safe_value", b"safe_value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bit_address", b"_bit_address", "bit_address", b"bit_address", "bit_length", b"bit_length", "byte_address", b"byte_address", "default_value", b"default_value", "device_name", b"device_name", "device_position", b"device_position", "is_input", b"is_input", "kind", b"kind", "max_value", b"max_value", "min_value", b"min_value", "name", b"name", "pin", b"pin", "safe_value", b"safe_value", "signed", b"signed", "unit", b"unit", "writable", b"writable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bit_address", b"_bit_address", "bit_address", b"bit_address", "bit_length", b"bit_length", "byte_address", b"byte_address", "default_value", b"default_value", "device_name", b"device_name", "device_position", b"device_position", "is_input", b"is_input", "kind", b"kind", "max_value", b"max_value", "min_value", b"min_value", "name", b"name", "owner", b"owner", "owner_lease_expire_time", b"owner_lease_expire_time", "pin", b"pin", "safe_value", b"safe_value", "signed", b"signed", "unit", b"unit", "writable", b"writable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__bit_address: _TypeAlias = _typing.Literal["bit_address"]  # noqa: Y015
     _WhichOneofArgType__bit_address: _TypeAlias = _typing.Literal["_bit_address", b"_bit_address"]  # noqa: Y015
@@ -854,7 +870,10 @@ class ScheduleDORequest(_message.Message):
     DELAY_FIELD_NUMBER: _builtins.int
     LEASE_ID_FIELD_NUMBER: _builtins.int
     lease_id: _builtins.str
-    """Optional watchdog lease that will own the outputs."""
+    """Optional watchdog lease that will own the outputs. Checked now (OUTPUT_OWNED when
+    another lease owns one) and again when due: a write whose output belongs to another
+    lease by then is skipped.
+    """
     @_builtins.property
     def pins(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """0-based DO pins; at least one."""
@@ -918,7 +937,10 @@ class ScheduleAORequest(_message.Message):
     DELAY_FIELD_NUMBER: _builtins.int
     LEASE_ID_FIELD_NUMBER: _builtins.int
     lease_id: _builtins.str
-    """Optional watchdog lease that will own the outputs."""
+    """Optional watchdog lease that will own the outputs. Checked now (OUTPUT_OWNED when
+    another lease owns one) and again when due: a write whose output belongs to another
+    lease by then is skipped.
+    """
     @_builtins.property
     def pins(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """0-based AO pins; at least one."""
@@ -1275,16 +1297,22 @@ class RenewLeaseRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LEASE_ID_FIELD_NUMBER: _builtins.int
+    TTL_FIELD_NUMBER: _builtins.int
     lease_id: _builtins.str
     """Handle from AcquireLease."""
+    @_builtins.property
+    def ttl(self) -> _duration_pb2.Duration:
+        """When set, the lease's new time-to-live, from now on (same limits as AcquireLease)."""
+
     def __init__(
         self,
         *,
         lease_id: _builtins.str = ...,
+        ttl: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ttl", b"ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_id", b"lease_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_id", b"lease_id", "ttl", b"ttl"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1358,6 +1386,100 @@ class ReleaseLeaseResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReleaseLeaseResponse: _TypeAlias = ReleaseLeaseResponse  # noqa: Y015
+
+@_typing.final
+class TakeOverOutputsRequest(_message.Message):
+    """TakeOverOutputsRequest names the outputs to move to the caller's lease."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEASE_ID_FIELD_NUMBER: _builtins.int
+    NAMES_FIELD_NUMBER: _builtins.int
+    DO_PINS_FIELD_NUMBER: _builtins.int
+    AO_PINS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    lease_id: _builtins.str
+    """The caller's lease (from AcquireLease), which owns the outputs from now on."""
+    reason: _builtins.str
+    """Why, for the bridge's log (e.g. "manual pump test")."""
+    @_builtins.property
+    def names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Outputs by piCtory name."""
+
+    @_builtins.property
+    def do_pins(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Outputs by 0-based DO pin."""
+
+    @_builtins.property
+    def ao_pins(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Outputs by 0-based AO pin."""
+
+    def __init__(
+        self,
+        *,
+        lease_id: _builtins.str = ...,
+        names: _abc.Iterable[_builtins.str] | None = ...,
+        do_pins: _abc.Iterable[_builtins.int] | None = ...,
+        ao_pins: _abc.Iterable[_builtins.int] | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ao_pins", b"ao_pins", "do_pins", b"do_pins", "lease_id", b"lease_id", "names", b"names", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TakeOverOutputsRequest: _TypeAlias = TakeOverOutputsRequest  # noqa: Y015
+
+@_typing.final
+class TakenOutput(_message.Message):
+    """TakenOutput is one output moved by TakeOverOutputs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PREVIOUS_OWNER_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """piCtory name of the output."""
+    previous_owner: _builtins.str
+    """Holder of the lease that owned it before; empty when nobody did."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        previous_owner: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "previous_owner", b"previous_owner"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TakenOutput: _TypeAlias = TakenOutput  # noqa: Y015
+
+@_typing.final
+class TakeOverOutputsResponse(_message.Message):
+    """TakeOverOutputsResponse answers TakeOverOutputsRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTPUTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def outputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___TakenOutput]:
+        """The outputs now owned by the caller's lease: names first, then DO pins, then AO pins."""
+
+    def __init__(
+        self,
+        *,
+        outputs: _abc.Iterable[Global___TakenOutput] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outputs", b"outputs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TakeOverOutputsResponse: _TypeAlias = TakeOverOutputsResponse  # noqa: Y015
 
 @_typing.final
 class TestCommsRequest(_message.Message):

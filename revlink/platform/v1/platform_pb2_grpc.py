@@ -32,7 +32,12 @@ class PlatformServiceStub:
     specific name) or by a pin number: 0-based per kind (DI, DO, AI, AO, COUNTER) in config
     order. Errors use gRPC status codes: an unknown pin or name is NOT_FOUND, writing an input
     is FAILED_PRECONDITION, a value of the wrong type or outside the IO's range is
-    INVALID_ARGUMENT.
+    INVALID_ARGUMENT. The trailing metadata key "revlink-error-reason" says which case it is.
+
+    Outputs have one owner: an output written under a lease belongs to that lease until it is
+    released or expires. A write to it under another lease, or under none, is refused with
+    FAILED_PRECONDITION and reason OUTPUT_OWNED (the message names the owner); a write of
+    several outputs is refused whole. Only TakeOverOutputs moves an output to another lease.
     """
 
     def __init__(self, channel):
@@ -141,6 +146,11 @@ class PlatformServiceStub:
                 request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.RenewLeaseRequest.SerializeToString,
                 response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.RenewLeaseResponse.FromString,
                 _registered_method=True)
+        self.TakeOverOutputs = channel.unary_unary(
+                '/revlink.platform.v1.PlatformService/TakeOverOutputs',
+                request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.TakeOverOutputsRequest.SerializeToString,
+                response_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.TakeOverOutputsResponse.FromString,
+                _registered_method=True)
         self.ReleaseLease = channel.unary_unary(
                 '/revlink.platform.v1.PlatformService/ReleaseLease',
                 request_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ReleaseLeaseRequest.SerializeToString,
@@ -205,7 +215,12 @@ class PlatformServiceServicer:
     specific name) or by a pin number: 0-based per kind (DI, DO, AI, AO, COUNTER) in config
     order. Errors use gRPC status codes: an unknown pin or name is NOT_FOUND, writing an input
     is FAILED_PRECONDITION, a value of the wrong type or outside the IO's range is
-    INVALID_ARGUMENT.
+    INVALID_ARGUMENT. The trailing metadata key "revlink-error-reason" says which case it is.
+
+    Outputs have one owner: an output written under a lease belongs to that lease until it is
+    released or expires. A write to it under another lease, or under none, is refused with
+    FAILED_PRECONDITION and reason OUTPUT_OWNED (the message names the owner); a write of
+    several outputs is refused whole. Only TakeOverOutputs moves an output to another lease.
     """
 
     def GetDI(self, request, context):
@@ -336,15 +351,25 @@ class PlatformServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AcquireLease(self, request, context):
-        """AcquireLease opens an output-watchdog lease. Outputs written under a lease return to
-        their safe values when the lease is not renewed before it expires.
+        """AcquireLease opens an output-watchdog lease. Outputs written under a lease belong to it
+        and return to their safe values when the lease is not renewed before it expires.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RenewLease(self, request, context):
-        """RenewLease extends a lease by its time-to-live.
+        """RenewLease extends a lease by its time-to-live (optionally a new one); its outputs stay
+        its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TakeOverOutputs(self, request, context):
+        """TakeOverOutputs moves outputs to the caller's lease, whoever owns them: an operator's
+        explicit, logged override. The previous owner's next write is refused, naming the new
+        owner.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -535,6 +560,11 @@ def add_PlatformServiceServicer_to_server(servicer, server):
                     request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.RenewLeaseRequest.FromString,
                     response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.RenewLeaseResponse.SerializeToString,
             ),
+            'TakeOverOutputs': grpc.unary_unary_rpc_method_handler(
+                    servicer.TakeOverOutputs,
+                    request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.TakeOverOutputsRequest.FromString,
+                    response_serializer=revlink_dot_platform_dot_v1_dot_platform__pb2.TakeOverOutputsResponse.SerializeToString,
+            ),
             'ReleaseLease': grpc.unary_unary_rpc_method_handler(
                     servicer.ReleaseLease,
                     request_deserializer=revlink_dot_platform_dot_v1_dot_platform__pb2.ReleaseLeaseRequest.FromString,
@@ -605,7 +635,12 @@ class PlatformService:
     specific name) or by a pin number: 0-based per kind (DI, DO, AI, AO, COUNTER) in config
     order. Errors use gRPC status codes: an unknown pin or name is NOT_FOUND, writing an input
     is FAILED_PRECONDITION, a value of the wrong type or outside the IO's range is
-    INVALID_ARGUMENT.
+    INVALID_ARGUMENT. The trailing metadata key "revlink-error-reason" says which case it is.
+
+    Outputs have one owner: an output written under a lease belongs to that lease until it is
+    released or expires. A write to it under another lease, or under none, is refused with
+    FAILED_PRECONDITION and reason OUTPUT_OWNED (the message names the owner); a write of
+    several outputs is refused whole. Only TakeOverOutputs moves an output to another lease.
     """
 
     @staticmethod
@@ -1138,6 +1173,33 @@ class PlatformService:
             '/revlink.platform.v1.PlatformService/RenewLease',
             revlink_dot_platform_dot_v1_dot_platform__pb2.RenewLeaseRequest.SerializeToString,
             revlink_dot_platform_dot_v1_dot_platform__pb2.RenewLeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TakeOverOutputs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/revlink.platform.v1.PlatformService/TakeOverOutputs',
+            revlink_dot_platform_dot_v1_dot_platform__pb2.TakeOverOutputsRequest.SerializeToString,
+            revlink_dot_platform_dot_v1_dot_platform__pb2.TakeOverOutputsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -33,7 +33,12 @@ class PlatformServiceStub:
     specific name) or by a pin number: 0-based per kind (DI, DO, AI, AO, COUNTER) in config
     order. Errors use gRPC status codes: an unknown pin or name is NOT_FOUND, writing an input
     is FAILED_PRECONDITION, a value of the wrong type or outside the IO's range is
-    INVALID_ARGUMENT.
+    INVALID_ARGUMENT. The trailing metadata key "revlink-error-reason" says which case it is.
+
+    Outputs have one owner: an output written under a lease belongs to that lease until it is
+    released or expires. A write to it under another lease, or under none, is refused with
+    FAILED_PRECONDITION and reason OUTPUT_OWNED (the message names the owner); a write of
+    several outputs is refused whole. Only TakeOverOutputs moves an output to another lease.
     """
 
     @_typing.overload
@@ -79,11 +84,18 @@ class PlatformServiceStub:
     StopPulseCounter: _grpc.UnaryUnaryMultiCallable[_platform_pb2.StopPulseCounterRequest, _platform_pb2.StopPulseCounterResponse]
     """StopPulseCounter stops and forgets an edge counter."""
     AcquireLease: _grpc.UnaryUnaryMultiCallable[_platform_pb2.AcquireLeaseRequest, _platform_pb2.AcquireLeaseResponse]
-    """AcquireLease opens an output-watchdog lease. Outputs written under a lease return to
-    their safe values when the lease is not renewed before it expires.
+    """AcquireLease opens an output-watchdog lease. Outputs written under a lease belong to it
+    and return to their safe values when the lease is not renewed before it expires.
     """
     RenewLease: _grpc.UnaryUnaryMultiCallable[_platform_pb2.RenewLeaseRequest, _platform_pb2.RenewLeaseResponse]
-    """RenewLease extends a lease by its time-to-live."""
+    """RenewLease extends a lease by its time-to-live (optionally a new one); its outputs stay
+    its own.
+    """
+    TakeOverOutputs: _grpc.UnaryUnaryMultiCallable[_platform_pb2.TakeOverOutputsRequest, _platform_pb2.TakeOverOutputsResponse]
+    """TakeOverOutputs moves outputs to the caller's lease, whoever owns them: an operator's
+    explicit, logged override. The previous owner's next write is refused, naming the new
+    owner.
+    """
     ReleaseLease: _grpc.UnaryUnaryMultiCallable[_platform_pb2.ReleaseLeaseRequest, _platform_pb2.ReleaseLeaseResponse]
     """ReleaseLease ends a lease, optionally returning its outputs to their safe values."""
     TestComms: _grpc.UnaryUnaryMultiCallable[_platform_pb2.TestCommsRequest, _platform_pb2.TestCommsResponse]
@@ -125,7 +137,12 @@ class PlatformServiceAsyncStub(PlatformServiceStub):
     specific name) or by a pin number: 0-based per kind (DI, DO, AI, AO, COUNTER) in config
     order. Errors use gRPC status codes: an unknown pin or name is NOT_FOUND, writing an input
     is FAILED_PRECONDITION, a value of the wrong type or outside the IO's range is
-    INVALID_ARGUMENT.
+    INVALID_ARGUMENT. The trailing metadata key "revlink-error-reason" says which case it is.
+
+    Outputs have one owner: an output written under a lease belongs to that lease until it is
+    released or expires. A write to it under another lease, or under none, is refused with
+    FAILED_PRECONDITION and reason OUTPUT_OWNED (the message names the owner); a write of
+    several outputs is refused whole. Only TakeOverOutputs moves an output to another lease.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -168,11 +185,18 @@ class PlatformServiceAsyncStub(PlatformServiceStub):
     StopPulseCounter: _aio.UnaryUnaryMultiCallable[_platform_pb2.StopPulseCounterRequest, _platform_pb2.StopPulseCounterResponse]  # type: ignore[assignment]
     """StopPulseCounter stops and forgets an edge counter."""
     AcquireLease: _aio.UnaryUnaryMultiCallable[_platform_pb2.AcquireLeaseRequest, _platform_pb2.AcquireLeaseResponse]  # type: ignore[assignment]
-    """AcquireLease opens an output-watchdog lease. Outputs written under a lease return to
-    their safe values when the lease is not renewed before it expires.
+    """AcquireLease opens an output-watchdog lease. Outputs written under a lease belong to it
+    and return to their safe values when the lease is not renewed before it expires.
     """
     RenewLease: _aio.UnaryUnaryMultiCallable[_platform_pb2.RenewLeaseRequest, _platform_pb2.RenewLeaseResponse]  # type: ignore[assignment]
-    """RenewLease extends a lease by its time-to-live."""
+    """RenewLease extends a lease by its time-to-live (optionally a new one); its outputs stay
+    its own.
+    """
+    TakeOverOutputs: _aio.UnaryUnaryMultiCallable[_platform_pb2.TakeOverOutputsRequest, _platform_pb2.TakeOverOutputsResponse]  # type: ignore[assignment]
+    """TakeOverOutputs moves outputs to the caller's lease, whoever owns them: an operator's
+    explicit, logged override. The previous owner's next write is refused, naming the new
+    owner.
+    """
     ReleaseLease: _aio.UnaryUnaryMultiCallable[_platform_pb2.ReleaseLeaseRequest, _platform_pb2.ReleaseLeaseResponse]  # type: ignore[assignment]
     """ReleaseLease ends a lease, optionally returning its outputs to their safe values."""
     TestComms: _aio.UnaryUnaryMultiCallable[_platform_pb2.TestCommsRequest, _platform_pb2.TestCommsResponse]  # type: ignore[assignment]
@@ -213,7 +237,12 @@ class PlatformServiceServicer(metaclass=_abc_1.ABCMeta):
     specific name) or by a pin number: 0-based per kind (DI, DO, AI, AO, COUNTER) in config
     order. Errors use gRPC status codes: an unknown pin or name is NOT_FOUND, writing an input
     is FAILED_PRECONDITION, a value of the wrong type or outside the IO's range is
-    INVALID_ARGUMENT.
+    INVALID_ARGUMENT. The trailing metadata key "revlink-error-reason" says which case it is.
+
+    Outputs have one owner: an output written under a lease belongs to that lease until it is
+    released or expires. A write to it under another lease, or under none, is refused with
+    FAILED_PRECONDITION and reason OUTPUT_OWNED (the message names the owner); a write of
+    several outputs is refused whole. Only TakeOverOutputs moves an output to another lease.
     """
 
     @_abc_1.abstractmethod
@@ -368,8 +397,8 @@ class PlatformServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _platform_pb2.AcquireLeaseRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_platform_pb2.AcquireLeaseResponse, _abc.Awaitable[_platform_pb2.AcquireLeaseResponse]]:
-        """AcquireLease opens an output-watchdog lease. Outputs written under a lease return to
-        their safe values when the lease is not renewed before it expires.
+        """AcquireLease opens an output-watchdog lease. Outputs written under a lease belong to it
+        and return to their safe values when the lease is not renewed before it expires.
         """
 
     @_abc_1.abstractmethod
@@ -378,7 +407,20 @@ class PlatformServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _platform_pb2.RenewLeaseRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_platform_pb2.RenewLeaseResponse, _abc.Awaitable[_platform_pb2.RenewLeaseResponse]]:
-        """RenewLease extends a lease by its time-to-live."""
+        """RenewLease extends a lease by its time-to-live (optionally a new one); its outputs stay
+        its own.
+        """
+
+    @_abc_1.abstractmethod
+    def TakeOverOutputs(
+        self,
+        request: _platform_pb2.TakeOverOutputsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_platform_pb2.TakeOverOutputsResponse, _abc.Awaitable[_platform_pb2.TakeOverOutputsResponse]]:
+        """TakeOverOutputs moves outputs to the caller's lease, whoever owns them: an operator's
+        explicit, logged override. The previous owner's next write is refused, naming the new
+        owner.
+        """
 
     @_abc_1.abstractmethod
     def ReleaseLease(

@@ -232,6 +232,7 @@ class Record(_message.Message):
     MESSAGE_JSON_FIELD_NUMBER: _builtins.int
     AGGREGATE_JSON_FIELD_NUMBER: _builtins.int
     REPLACE_AGGREGATE_FIELD_NUMBER: _builtins.int
+    NO_DATAPOINTS_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     """Per-device, strictly increasing sequence number (starts at 1)."""
     channel: _builtins.str
@@ -242,6 +243,10 @@ class Record(_message.Message):
     """JSON merge patch for the channel aggregate; empty for none."""
     replace_aggregate: _builtins.bool
     """When set, aggregate_json replaces the aggregate instead of merging into it."""
+    no_datapoints: _builtins.bool
+    """When set, the record's numbers are not readings: no sensors, no datapoints; its
+    message and aggregate are stored as usual.
+    """
     @_builtins.property
     def source_time(self) -> _timestamp_pb2.Timestamp:
         """When the data was observed at the source."""
@@ -255,10 +260,11 @@ class Record(_message.Message):
         message_json: _builtins.str = ...,
         aggregate_json: _builtins.str = ...,
         replace_aggregate: _builtins.bool = ...,
+        no_datapoints: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["source_time", b"source_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_json", b"aggregate_json", "channel", b"channel", "message_json", b"message_json", "replace_aggregate", b"replace_aggregate", "seq", b"seq", "source_time", b"source_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_json", b"aggregate_json", "channel", b"channel", "message_json", b"message_json", "no_datapoints", b"no_datapoints", "replace_aggregate", b"replace_aggregate", "seq", b"seq", "source_time", b"source_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
