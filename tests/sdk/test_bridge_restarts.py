@@ -8,6 +8,9 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from apps.pulse_meter import PulseMeter
 from apps.sdk import DeviceAgentInterface, PlatformInterface
 from apps.sdk.app import Application
@@ -43,6 +46,23 @@ def pulse(plant: Plant, times: int) -> None:
         time.sleep(0.08)
 
 
+def counting_and_watching(metrics: str) -> bool:
+    """True once the bridge runs a pulse counter and has a WatchInputs stream open."""
+    try:
+        text = httpx.get(f"http://{metrics}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return False
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    return (
+        values.get("revlink_platform_running_pulse_counters", 0) >= 1
+        and values.get("revlink_platform_open_watch_streams", 0) >= 1
+    )
+
+
 async def test_apps_keep_control_while_their_bridges_restart(
     procimg: Path, plant: Plant, tmp_path: Path
 ) -> None:
@@ -67,8 +87,13 @@ async def test_apps_keep_control_while_their_bridges_restart(
             await step("3 pulses", lambda: meter.last.get("pulses") == 3)
         # The bridge stopped: the app's lease ended and the pump went to its safe value.
         assert plant.get("O_1") is False
-        with start_bridge(argv, platform, tmp_path / "two"):
+        metrics = f"127.0.0.1:{free_port()}"
+        env = {"REVLINK_PLATFORM_METRICS_LISTEN": metrics}
+        with start_bridge(argv, platform, tmp_path / "two", env=env):
             await step("the pump on again, under a new lease", lambda: plant.get("O_1") is True)
+            # Pulses while the meter's input stream is still reconnecting would be missed (as
+            # documented): wait until the new bridge counts and streams for it.
+            await step("the meter back on the bridge", lambda: counting_and_watching(metrics))
             await asyncio.to_thread(pulse, plant, 2)
             await step("the count carried on", lambda: meter.last.get("pulses") == 5)
             first_agent.process.stop()  # now the agent: publishing waits for its return
