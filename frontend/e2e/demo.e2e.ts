@@ -31,8 +31,9 @@ test("the demo's dashboard shows the tank level live", async () => {
   await page.waitForURL((url) => url.pathname === "/live");
   const option = page.locator(`[data-testid="live-sensor-option"][data-sensor-id="${sensor}"]`);
   await option.check();
-  // The option is labelled with the sensor's name, so a newcomer can find it.
-  const labelled = page.getByLabel(/tank_level\.level_percent/);
+  // The option is labelled with the name the app declared for the field, so a newcomer can
+  // find it.
+  const labelled = page.getByLabel(/Tank level/);
   expect(await labelled.count()).toBeGreaterThan(0);
 
   await waitForAttribute(page.getByTestId("connection-state"), "data-state", "live");
