@@ -9,17 +9,26 @@ simply see the status and the message.
 from __future__ import annotations
 
 __all__ = [
+    "BUS_SETTINGS_CONFLICT",
+    "BUS_UNAVAILABLE",
     "COMMAND_FAILED",
     "INVALID_VALUE",
+    "MODBUS_EXCEPTION",
+    "MODBUS_EXCEPTION_CODE_KEY",
+    "MODBUS_TIMEOUT",
     "NOT_SUPPORTED",
     "NOT_WRITABLE",
     "OUTPUT_OWNED",
     "POWER_CONTROL_DISABLED",
     "REASON_KEY",
+    "SERVER_EXISTS",
+    "SERVER_START_FAILED",
     "SHUTDOWN_IMMUNITY",
+    "UNKNOWN_BUS",
     "UNKNOWN_COUNTER",
     "UNKNOWN_IO",
     "UNKNOWN_LEASE",
+    "UNKNOWN_SERVER",
 ]
 
 REASON_KEY = "revlink-error-reason"
@@ -38,3 +47,15 @@ POWER_CONTROL_DISABLED = "POWER_CONTROL_DISABLED"
 SHUTDOWN_IMMUNITY = "SHUTDOWN_IMMUNITY"
 NOT_SUPPORTED = "NOT_SUPPORTED"
 COMMAND_FAILED = "COMMAND_FAILED"
+# The Modbus bridge: the slave answered an exception (its number rides in the trailing
+# metadata key MODBUS_EXCEPTION_CODE_KEY), or did not answer in time; the bus is not connected,
+# unknown, or open with other settings; server mode's own cases.
+MODBUS_EXCEPTION = "MODBUS_EXCEPTION"
+MODBUS_EXCEPTION_CODE_KEY = "revlink-modbus-exception-code"
+MODBUS_TIMEOUT = "MODBUS_TIMEOUT"
+BUS_UNAVAILABLE = "BUS_UNAVAILABLE"
+UNKNOWN_BUS = "UNKNOWN_BUS"
+BUS_SETTINGS_CONFLICT = "BUS_SETTINGS_CONFLICT"
+UNKNOWN_SERVER = "UNKNOWN_SERVER"
+SERVER_EXISTS = "SERVER_EXISTS"
+SERVER_START_FAILED = "SERVER_START_FAILED"

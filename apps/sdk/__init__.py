@@ -26,6 +26,7 @@ from apps.sdk.errors import (
     ResourceExhaustedError,
     UnauthenticatedError,
 )
+from apps.sdk.modbus import ManyModbusConfig, ModbusConfig, ModbusInterface
 from apps.sdk.platform import IOInfo, PlatformInterface, SystemStatus
 from apps.sdk.plugins import ChannelInfo, InstanceInfo, PluginInfo, PluginsInterface, WriteResult
 from apps.sdk.pulses import PulseCounter, PulseReading
@@ -49,6 +50,9 @@ __all__ = [
     "InstanceInfo",
     "Integer",
     "InvalidArgumentError",
+    "ManyModbusConfig",
+    "ModbusConfig",
+    "ModbusInterface",
     "NotFoundError",
     "Number",
     "Object",

@@ -26,10 +26,12 @@ import structlog
 
 from apps.sdk.agent import DeviceAgentInterface
 from apps.sdk.app_lease import WatchdogLease
+from apps.sdk.client import BridgeClient
 from apps.sdk.compat import PydooverHelpers
 from apps.sdk.config import ConfigError, Schema
 from apps.sdk.errors import FailedPreconditionError
 from apps.sdk.health import HealthServer
+from apps.sdk.modbus import ModbusInterface
 from apps.sdk.platform import PlatformInterface
 from apps.sdk.plugins import PluginsInterface
 from apps.sdk.runtime import call_hook
@@ -83,8 +85,8 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
         ``MyApp(MyConfig())``) used instead of ``config_cls()``. ``is_async`` says how the
         plain-name methods answer, as in pydoover: awaitable in async code when True,
         always blocking when False; by default True when ``setup`` or ``main_loop`` is an
-        ``async def``. ``modbus_iface`` is whatever object the app should use as one (there
-        is no revlink Modbus bridge yet).
+        ``async def``. ``modbus_iface`` defaults to a :class:`ModbusInterface` on
+        ``localhost:50054`` that opens the buses of the config's ``modbus_config``.
         """
         self._is_async = (
             is_async
@@ -118,13 +120,11 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
         self._last_interval_time: float | None = None
         # pydoover's: the deployment's APP_DISPLAY_NAME for this app once config is read.
         self.app_display_name = ""
-        # pydoover apps reach for these in setup(); their bridges are not part of revlink
-        # yet, so a use fails at the call and says so.
-        self.modbus_iface: Any = modbus_iface or Unavailable(
-            "modbus_iface",
-            "revlink has no Modbus bridge yet; read the bus through a device "
-            "plugin (self.plugins_iface)",
-        )
+        self.modbus_iface: Any = modbus_iface or ModbusInterface(app_key, config=config)
+        if isinstance(self.modbus_iface, ModbusInterface) and self.modbus_iface._is_async is None:
+            self.modbus_iface._is_async = self._is_async
+        # pydoover apps reach for this in setup(); the app UI is not part of revlink yet, so
+        # a use fails at the call and says so.
         self.ui_manager: Any = Unavailable(
             "ui_manager",
             "revlink's dashboard does not render app UIs yet; publish the values "
@@ -211,6 +211,7 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
             if not await self.device_agent.await_dda_available_async(self.dda_startup_timeout):
                 self.log.warning("app.agent_unavailable", waited_s=self.dda_startup_timeout)
             await self._load_config()
+            await self._open_modbus_buses()
             self.device_agent.add_subscription(
                 TAG_CHANNEL, self._on_tag_values, events=("aggregate",)
             )
@@ -380,11 +381,10 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
             await self.platform_iface.release_lease_async(restore_safe_values=True)
         except Exception:
             self.log.exception("app.lease_release_failed")
-        for closer in (
-            self.platform_iface.close_async,
-            self.device_agent.close_async,
-            self.plugins_iface.close_async,
-        ):
+        interfaces = [self.platform_iface, self.device_agent, self.plugins_iface]
+        if isinstance(self.modbus_iface, BridgeClient):  # not an object the app passed in
+            interfaces.append(self.modbus_iface)
+        for closer in (interface.close_async for interface in interfaces):
             try:
                 await closer()
             except Exception:

@@ -126,7 +126,10 @@ class BridgeClient:
                 )
             except grpc.aio.AioRpcError as exc:
                 error = from_rpc_error(self.name, exc)
-                retryable = isinstance(error, BridgeUnavailableError) or (
+                # UNAVAILABLE with a reason is the bridge's own answer (a Modbus bus that is
+                # down), not a bridge restarting: it goes to the caller at once.
+                restarting = isinstance(error, BridgeUnavailableError) and not error.reason
+                retryable = restarting or (
                     exc.code() == grpc.StatusCode.CANCELLED and method in self.idempotent_methods
                 )
                 if not retryable or time.monotonic() > deadline:

@@ -13,9 +13,14 @@ import asyncio
 import time
 from typing import Any
 
+import structlog
+
 from apps.sdk.agent import DeviceAgentInterface, SubscriptionCallback
+from apps.sdk.errors import BridgeError
 from apps.sdk.platform import PlatformInterface
 from apps.sdk.runtime import maybe_async
+
+log = structlog.get_logger(__name__)
 
 __all__ = ["PydooverHelpers"]
 
@@ -149,8 +154,18 @@ class PydooverHelpers:
     def get_has_dda_been_online(self) -> bool:
         return self.device_agent.get_has_dda_been_online()
 
-    # -- UI and Modbus: pass-throughs to parts revlink does not have yet ---------------------
-    # (``self.ui_manager`` / ``self.modbus_iface`` answer each call with a named error.)
+    async def _open_modbus_buses(self) -> None:
+        """pydoover's ``modbus_iface.setup()`` before ``setup()``: open the config's buses. A
+        bridge that is not there is logged; requests open the buses again later."""
+        setup = getattr(self.modbus_iface, "setup", None)
+        if setup is None:
+            return
+        try:
+            await setup()
+        except BridgeError as exc:
+            log.error("app.modbus_setup_failed", reason=str(exc))
+
+    # -- UI (``self.ui_manager`` answers each call with a named error) and Modbus ---------
 
     def set_ui_elements(self, elements: Any) -> Any:
         return self.ui_manager.set_children(elements)

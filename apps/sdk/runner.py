@@ -19,6 +19,7 @@ from typing import Any
 from apps.sdk.agent import DeviceAgentInterface
 from apps.sdk.app import Application
 from apps.sdk.health import HealthPortError
+from apps.sdk.modbus import ModbusInterface
 from apps.sdk.platform import PlatformInterface
 from apps.sdk.plugins import PluginsInterface
 
@@ -45,7 +46,6 @@ def parse_options(argv: Sequence[str] | None = None) -> AppOptions:
     parser.add_argument("--dda-uri", default=env.get("DDA_URI", "localhost:50051"))
     parser.add_argument("--plt-uri", default=env.get("PLT_URI", "localhost:50053"))
     parser.add_argument("--plugins-uri", default=env.get("PLUGINS_URI", "localhost:50055"))
-    # Kept for the Modbus bridge to come; pydoover deployments pass it today.
     parser.add_argument("--modbus-uri", default=env.get("MODBUS_URI", "localhost:50054"))
     parser.add_argument(
         "--remote-dev",
@@ -96,6 +96,10 @@ def build(app: Application | type[Application], options: AppOptions) -> Applicat
     )
     instance = app() if isinstance(app, type) else app
     instance.attach_bridges(*wiring)
+    if isinstance(instance.modbus_iface, ModbusInterface):  # the default one: to MODBUS_URI
+        instance.modbus_iface = ModbusInterface(
+            options.app_key, options.modbus_uri, instance._is_async, config=instance.config
+        )
     return instance
 
 

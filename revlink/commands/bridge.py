@@ -224,3 +224,44 @@ def plugins(
         asyncio.run(run_plugin_host(settings))
     except (BridgeStartError, InstanceStoreError, ValueError, OSError) as exc:
         fail(command, exc)
+
+
+@bridge_app.command("modbus")
+def modbus(
+    listen: ListenOption = None,
+    metrics_listen: Annotated[
+        str | None, _metrics_listen_option("REVLINK_MODBUS_METRICS_LISTEN", "127.0.0.1:9154")
+    ] = None,
+    buses: Annotated[
+        str | None,
+        typer.Option(
+            help='Buses to open at start, JSON [{"bus_id": "plc", "tcp": {"host": "10.0.0.5"}}, '
+            '{"bus_id": "rs485", "serial": {"port": "/dev/ttyRS485", "baud": 19200, '
+            '"parity": "E"}, "retries": 1}] [env REVLINK_MODBUS_BUSES; default none].',
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve Modbus buses (TCP, RTU) and servers over gRPC (default 127.0.0.1:50054)."""
+    from bridges.kit import BridgeStartError
+    from bridges.modbus.main import run_modbus_bridge
+    from bridges.modbus.settings import ModbusSettings
+
+    command = "revlink bridge modbus"
+    parsed_buses = None
+    if buses is not None:
+        try:
+            parsed_buses = json.loads(buses)
+        except ValueError as exc:
+            fail(command, f"--buses is not JSON ({exc})")
+    settings = settings_from(
+        command,
+        ModbusSettings,
+        modbus_listen=listen,
+        modbus_metrics_listen=metrics_listen,
+        modbus_buses=parsed_buses,
+    )
+    try:
+        asyncio.run(run_modbus_bridge(settings))
+    except (BridgeStartError, ValueError, OSError) as exc:
+        fail(command, exc)

@@ -18,8 +18,9 @@ import pytest
 
 from apps.sdk.agent import DeviceAgentInterface
 from apps.sdk.app import Application
+from apps.sdk.modbus import ModbusInterface
 from apps.sdk.platform import PlatformInterface
-from apps.sdk.runner import parse_options, run_app
+from apps.sdk.runner import build, parse_options, run_app
 from tests.rig.agent import AgentProcess, start_agent
 from tests.rig.bridges import free_port
 from tests.rig.cloud import CloudServer
@@ -241,3 +242,11 @@ def test_apps_log_in_the_format_every_revlink_process_reads(
     logging.getLogger("probe").warning("shown")
     lines = capsys.readouterr().err.strip().splitlines()
     assert [json.loads(line)["event"] for line in lines] == ["shown"]
+
+
+def test_the_modbus_interface_goes_where_modbus_uri_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODBUS_URI", "127.0.0.1:50154")
+    app = build(AsyncEchoes, parse_options(["--app-key", "mb-1"]))
+    assert isinstance(app.modbus_iface, ModbusInterface)
+    assert (app.modbus_iface.target, app.modbus_iface.app_key) == ("127.0.0.1:50154", "mb-1")
+    assert app.modbus_iface._is_async is True  # answers as the app does

@@ -132,7 +132,6 @@ async def test_a_sync_app_uses_its_state_machine_text_payloads_tags_and_events(
         assert (app.state, plant.get("O_1")) == ("closed", False)
         assert app.inputs == [[True, False], [True, False]]
         assert aggregate(agent, "station_log") == {"message": "Valve Station: valve closed"}
-        assert str(app.meter).startswith("modbus_iface.read_registers(): ")
         tags = aggregate(agent, "tag_values")
         assert (tags["station-2"]["valve"], tags["last_station"]) == ("closed", "station-2")
         assert any(event.event == "DI_R" and event.pin == 0 for event in app.events)

@@ -186,14 +186,10 @@ async def test_positional_config_display_name_and_missing_parts(
         await app.wait_until_ready()
         assert config.pump.value == 3
         assert app.app_display_name == "Pump Station 3"
-        with pytest.raises(FeatureUnavailableError, match=r"modbus_iface\.read_registers\(\)"):
-            app.modbus_iface.read_registers(1, 1, 0, 2, 4)
         with pytest.raises(FeatureUnavailableError, match="ui_manager"):
             app.ui_manager.add_children([])
         with pytest.raises(FeatureUnavailableError, match=r"ui_manager\.set_children"):
             app.set_ui_elements([])
-        with pytest.raises(FeatureUnavailableError, match="Modbus"):
-            app.read_modbus_registers(0, 2, 4, modbus_id=1)
     finally:
         app.stop()
         await run

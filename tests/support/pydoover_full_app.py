@@ -1,7 +1,7 @@
 """Two apps written as pydoover 0.x apps are, importing from revlink instead, that between
 them reach past I/O and channels: state machines, reference and conditional config,
 pulse counters with callbacks, the event log, system calls, tag batches and watchers, and
-the shutdown hooks, power control, the display name and a Modbus call that has no bus yet.
+the shutdown hooks, power control and the display name.
 With pydoover the imports read ``from pydoover.docker import
 Application``, ``from pydoover import config`` and ``from pydoover.state import
 StateMachine``; nothing else would change.
@@ -91,10 +91,6 @@ class SyncStation(Application):
             states=self.states, transitions=self.transitions, model=self, initial="closed"
         )
         self.inputs = []
-        try:
-            self.meter = self.modbus_iface.read_registers(1, 1, 0, 2, 4)
-        except Exception as error:
-            self.meter = str(error)
 
     def main_loop(self):
         self.inputs.append(self.platform_iface.get_di([0, [1]]))
