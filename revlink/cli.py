@@ -21,6 +21,7 @@ from revlink.commands.plugins import plugins_app
 from revlink.commands.probe import probe_app
 from revlink.commands.sample import sample_config_command
 from revlink.commands.sim import sim_command
+from revlink.commands.sim_modbus import sim_modbus_command
 from revlink.logs import LogFormat, configure_logging
 
 __all__ = ["app", "main"]
@@ -70,6 +71,7 @@ app.add_typer(plugins_app, name="plugins")
 app.add_typer(probe_app, name="probe")
 app.add_typer(io_app, name="io")
 app.command("sim")(sim_command)
+app.command("sim-modbus")(sim_modbus_command)
 app.command("demo")(demo_command)
 app.command("sample-config")(sample_config_command)
 

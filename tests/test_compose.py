@@ -26,6 +26,7 @@ import yaml
 from apps.sdk.client import BridgeClient
 from bridges.agent.settings import AgentSettings
 from bridges.kit import BridgeSettings
+from bridges.modbus.settings import ModbusSettings
 from bridges.platform.settings import PlatformSettings
 from bridges.plugin_host.settings import PluginHostSettings
 from cloud.core.config import CloudSettings
@@ -41,7 +42,13 @@ LOG_VARIABLES = {"REVLINK_LOG_FORMAT", "REVLINK_LOG_LEVEL"}
 
 def known_variables() -> set[str]:
     names = SDK_VARIABLES | LOG_VARIABLES
-    for settings in (PlatformSettings, AgentSettings, PluginHostSettings, CloudSettings):
+    for settings in (
+        PlatformSettings,
+        AgentSettings,
+        ModbusSettings,
+        PluginHostSettings,
+        CloudSettings,
+    ):
         names |= {f"REVLINK_{field.upper()}" for field in settings.model_fields}
     return names
 
@@ -136,8 +143,15 @@ def test_the_image_holds_the_built_dashboard() -> None:
 # -- healthchecks, start and stop order ----------------------------------------------------
 
 ALL_SERVICES = services()
-BRIDGE_TIERS = {"agent": 0, "platform": 0, "plugins": 1}  # `bridge <name>`: start tier
+BRIDGE_TIERS = {"agent": 0, "platform": 0, "modbus": 0, "plugins": 1}  # `bridge <name>`
 APP_TIER = 2
+# What each bridge waits for, by bridge; an app waits for every bridge.
+BRIDGE_NEEDS: dict[str, set[str]] = {
+    "agent": set(),
+    "platform": set(),
+    "modbus": set(),
+    "plugins": {"agent", "platform"},
+}
 
 
 def _revlink_help(args: list[str]) -> subprocess.CompletedProcess[str]:
@@ -214,10 +228,20 @@ def test_services_start_in_order_each_waiting_for_the_ones_it_needs_to_be_health
         assert tier is not None, f"{service}: neither a bridge nor an app"
         tiers[service] = tier
     assert sorted(set(tiers.values())) == [0, 1, APP_TIER]
+    bridges = {
+        service: spec["command"][1]
+        for service, spec in device.items()
+        if spec["command"][0] == "bridge"
+    }
+    assert set(bridges.values()) == set(BRIDGE_TIERS), "a bridge without its service"
     for service, spec in device.items():
-        # Every service of an earlier tier, and nothing of its own tier or later.
-        earlier = {other for other, t in tiers.items() if t < tiers[service]}
-        assert set(spec.get("depends_on", {})) == earlier, service
+        needed = set(spec.get("depends_on", {}))
+        # Only services of earlier tiers: each waits for what it needs, never the other way.
+        assert all(tiers[other] < tiers[service] for other in needed), service
+        if service in bridges:
+            assert {bridges[other] for other in needed} == BRIDGE_NEEDS[bridges[service]], service
+        else:
+            assert needed == set(bridges), f"{service} does not wait for every bridge"
     cloud = {service: spec for file, service, spec in ALL_SERVICES if "cloud" in file}
     assert set(cloud["cloud"]["depends_on"]) == {"db"}
     assert "depends_on" not in cloud["db"]

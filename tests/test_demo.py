@@ -67,6 +67,34 @@ def log_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+# The energy meter's channels that become sensors (numbers; its relay and alarm are booleans),
+# with the units and names the meter instance declares.
+METER_SENSORS = {
+    "plugin.meter.voltage": ("V", "Voltage"),
+    "plugin.meter.current": ("A", "Current"),
+    "plugin.meter.power": ("W", "Active power"),
+    "plugin.meter.frequency": ("Hz", "Frequency"),
+    "plugin.meter.energy": ("kWh", "Energy"),
+    "plugin.meter.temperature": ("degC", "Meter temperature"),
+    "plugin.meter.power_limit": ("W", "Power limit"),
+}
+
+
+def meter_sensors(cloud: str, token: str, device_id: str) -> dict[str, tuple[str, str]]:
+    """The demo device's ``plugin.meter.*`` sensors in the cloud: (unit, name) by key."""
+    reply = httpx.get(
+        f"http://{cloud}/api/v1/devices/{device_id}/sensors",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+    assert reply.status_code == 200, reply.text
+    return {
+        s["key"]: (s["unit"], s["name"])
+        for s in reply.json()
+        if (s["key"] or "").startswith("plugin.meter.")
+    }
+
+
 def _healthy(port: int) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200
@@ -79,9 +107,10 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     cloud = f"127.0.0.1:{free_port()}"
     agent = f"127.0.0.1:{free_port()}"
     plugins = f"127.0.0.1:{free_port()}"
+    meter = f"127.0.0.1:{free_port()}"
     argv = [sys.executable, "-m", "revlink", "demo", "--data-dir", str(tmp_path)]
     argv += ["--platform-listen", target, "--cloud-listen", cloud, "--agent-listen", agent]
-    argv += ["--plugins-listen", plugins]
+    argv += ["--plugins-listen", plugins, "--meter-listen", meter]
     health = free_port()
     argv += ["--app-health-port", str(health)]
     metrics = free_port_run(3, step=2)
@@ -95,7 +124,7 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     ):
         try:
             assert demo.stdout is not None
-            banner = [demo.stdout.readline() for _ in range(14)]
+            banner = [demo.stdout.readline() for _ in range(15)]
             assert "revlink demo is running" in banner[0]
             # The dashboard comes first: the URL a newcomer opens, then the login to use there.
             assert banner[1].split() == ["dashboard", f"http://{cloud}/"]
@@ -131,18 +160,38 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
                     20,
                     "the tank app to start the pump",
                 )
-            # Both bundled plugins run, and their readings reach the device agent.
-            assert plugins in banner[7]
+            # The simulated energy meter serves Modbus TCP; the plugin host reads it.
+            assert banner[7].split()[:3] == ["energy", "meter", f"modbus://{meter}"]
+            # The bundled plugins run, and their readings reach the device agent.
+            assert plugins in banner[8]
             wait_for(
-                lambda: {"plugin.sim", "plugin.system"} <= agent_channels(agent),
+                lambda: {"plugin.sim", "plugin.system", "plugin.meter"} <= agent_channels(agent),
                 20,
                 "plugin readings at the agent",
             )
+            # The meter's readings reach the cloud as sensors with their units and names.
+            token = login.json()["access_token"]
+            devices = httpx.get(
+                f"http://{cloud}/api/v1/devices", headers={"Authorization": f"Bearer {token}"}
+            ).json()
+            device_id = next(d["id"] for d in devices if d["name"] == "demo-revpi")
+            wait_for(
+                lambda: meter_sensors(cloud, token, device_id) == METER_SENSORS,
+                30,
+                "the meter's sensors, with units and names, in the cloud",
+            )
+            latest = httpx.get(
+                f"http://{cloud}/api/v1/devices/{device_id}/sensors/plugin.meter.voltage"
+                "/datapoints/latest",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert latest.status_code == 200, latest.text
+            assert 220 < latest.json()["value"] < 240
             # Both example apps report healthy once they have completed a loop.
             for port in (health, health + 1):
                 wait_for(lambda p=port: _healthy(p), 20, f"the app on :{port}")
             # The three Prometheus endpoints, on the base port and the next two even offsets.
-            urls = {line.split()[0]: line.split()[-1] for line in banner[10:13]}
+            urls = {line.split()[0]: line.split()[-1] for line in banner[11:14]}
             assert urls == {
                 "agent": f"http://127.0.0.1:{metrics}/metrics",
                 "platform": f"http://127.0.0.1:{metrics + 2}/metrics",
@@ -158,7 +207,7 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
                 for part in ("platform", "plugins")
                 if not any(line.startswith("revlink_") for line in metric_samples(urls[part]))
             ]
-            assert banner[13].split() == ["logs", f"{tmp_path / 'logs'}/"]
+            assert banner[14].split() == ["logs", f"{tmp_path / 'logs'}/"]
             demo.send_signal(signal.SIGTERM)
             assert demo.wait(60) == 0
         finally:
@@ -172,7 +221,7 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     assert tiers == [
         ["tank_level", "pulse_meter"],
         ["plugins"],
-        ["agent", "platform", "sim"],
+        ["agent", "platform", "sim", "sim-modbus"],
         ["cloud"],
     ]
     stopped_at = {
@@ -180,7 +229,8 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     }
     for (_, earlier), (next_tier_at, _) in itertools.pairwise(stops):
         assert all(stopped_at[part] < next_tier_at for part in earlier), supervisor
-    parts = ["cloud", "agent", "platform", "sim", "plugins", "tank_level", "pulse_meter"]
+    parts = ["cloud", "agent", "platform", "sim", "sim-modbus", "plugins"]
+    parts += ["tank_level", "pulse_meter"]
     for name in ["supervisor", *parts]:
         path = supervisor_log if name == "supervisor" else logs / f"{name}.log"
         bad = [r for r in log_records(path) if r["level"] in ("error", "critical")]
@@ -190,6 +240,7 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     assert "bridge.stopped" in (logs / "platform.log").read_text()
     assert (tmp_path / "cloud.db").exists()  # the demo's cloud runs on the embedded SQLite
     assert (logs / "sim.log").exists()
+    assert "sim_modbus.stopped" in (logs / "sim-modbus.log").read_text()
     assert "bridge.stopped" in (logs / "plugins.log").read_text()
     for app in ("tank_level", "pulse_meter"):
         assert "app.stopped" in (logs / f"{app}.log").read_text()

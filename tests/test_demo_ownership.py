@@ -33,6 +33,7 @@ def test_a_second_app_beside_the_demo_cannot_take_the_pump(tmp_path: Path) -> No
     argv += ["--plugins-listen", f"127.0.0.1:{free_port()}"]
     argv += ["--app-health-port", str(free_port_run(2, step=1))]  # tank_level, pulse_meter
     argv += ["--metrics-port-base", str(free_port_run(3, step=2))]  # agent, platform, plugins
+    argv += ["--meter-listen", f"127.0.0.1:{free_port()}"]
     thief_argv = [sys.executable, "-m", "revlink", "app", "run", "tests.support.pump_thief"]
     thief_argv += ["--app-key", "thief", "--plt-uri", target, "--dda-uri", agent]
     thief_argv += ["--healthcheck-port", str(free_port())]

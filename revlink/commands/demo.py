@@ -17,11 +17,14 @@ __all__ = ["demo_command"]
 DEMO_ADMIN = "admin@revlink.local"
 DEMO_DEVICE = "demo-revpi"
 DEMO_APPS = ("apps.tank_level", "apps.pulse_meter")
-# (instance name, plugin id, config, poll interval s): one of each bundled plugin.
+# (instance name, plugin id, config, poll interval s): one of each bundled plugin; the
+# `meter` instance of the modbus plugin, which reads the simulated energy meter, is added
+# once its address is known.
 DEMO_PLUGINS: tuple[tuple[str, str, dict[str, object], float], ...] = (
     ("system", "system", {}, 5.0),
     ("sim", "simulated", {"seed": 1}, 1.0),
 )
+METER_INSTANCE = "meter"
 # Stop order: every part stops while what it talks to is still there. The apps release their
 # output leases and commit their tags, the plugin host flushes readings to the agent, the
 # agent's uplink closes before the cloud goes.
@@ -62,15 +65,32 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _configure_demo_plugins(target: str) -> None:
-    """Create the demo's plugin instances unless an earlier run did (they persist)."""
+def _tcp_open(host: str, port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _configure_demo_plugins(
+    target: str, instances: tuple[tuple[str, str, dict[str, object], float], ...]
+) -> None:
+    """Create the demo's plugin instances unless an earlier run did (they persist); one whose
+    config this run makes differently (another meter address) is made again."""
     from apps.sdk.plugins import PluginsInterface
 
     plugins = PluginsInterface("demo", target)
     try:
-        existing = {instance.name for instance in plugins.list_instances()}
-        for name, plugin_id, config, interval in DEMO_PLUGINS:
-            if name not in existing:
+        existing = {instance.name: instance for instance in plugins.list_instances()}
+        for name, plugin_id, config, interval in instances:
+            found = existing.get(name)
+            if found is not None and (found.plugin_id, found.config) != (plugin_id, config):
+                plugins.remove_instance(name)
+                found = None
+            if found is None:
                 plugins.create_instance(name, plugin_id, config, interval, start=True)
     finally:
         plugins.close()
@@ -143,6 +163,12 @@ def demo_command(
         str,
         typer.Option(envvar="REVLINK_CLOUD_LISTEN", help="Cloud address."),
     ] = "127.0.0.1:8000",
+    meter_listen: Annotated[
+        str,
+        typer.Option(
+            envvar="REVLINK_SIM_MODBUS_LISTEN", help="Simulated energy meter (Modbus TCP)."
+        ),
+    ] = "127.0.0.1:5020",
     app_health_port: Annotated[
         int, typer.Option(help="Health endpoint of the tank level app (the pulse meter: +1).")
     ] = 49200,
@@ -155,16 +181,30 @@ def demo_command(
     ] = 9151,
     seed: Annotated[int, typer.Option(help="Seed of the plant simulator.")] = 0,
 ) -> None:
-    """Run the cloud (SQLite), the bridges, the plant simulator, plugins and the example apps.
+    """Run the cloud (SQLite), the bridges, the plant and meter simulators, plugins and the
+    example apps.
 
     Ctrl-C (or SIGTERM) stops the apps first, then the plugin host, then the bridges and the
-    simulator, then the cloud. Exit code 0 after a clean stop, 1 when a part exited on its own
+    simulators, then the cloud. Exit code 0 after a clean stop, 1 when a part exited on its own
     or failed to stop, 2 when the demo could not start, 3 when a part had to be killed.
     """
     from apps.sdk.errors import BridgeError
+    from bridges.kit.address import ListenAddress, ListenAddressError
     from bridges.platform import SAMPLE_CONFIGRSC
     from bridges.platform.image import create_image_file
+    from revlink.simulators.meter_server import plugin_config
 
+    try:
+        meter = ListenAddress.parse(meter_listen)
+    except ListenAddressError as exc:
+        fail("revlink demo", f"--meter-listen: {exc}")
+    if meter.is_unix:
+        fail("revlink demo", "--meter-listen: Modbus TCP needs HOST:PORT")
+    meter_host = meter.host.removeprefix("[").removesuffix("]")
+    plugin_instances = (
+        *DEMO_PLUGINS,
+        (METER_INSTANCE, "modbus", plugin_config(meter_host, meter.port), 1.0),
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     accounts = _demo_accounts(data_dir)
     procimg = create_image_file(data_dir / "procimg.bin")
@@ -227,6 +267,15 @@ def demo_command(
             )
             supervisor.start(
                 Part(
+                    "sim-modbus",
+                    ["sim-modbus", "--listen", meter_listen, "--seed", str(seed), *files],
+                    ready=lambda: _tcp_open(meter_host, meter.port),
+                    stop_tier=BRIDGES_TIER,
+                    grace_period_s=SIM_GRACE_S,
+                )
+            )
+            supervisor.start(
+                Part(
                     "plugins",
                     [
                         "bridge",
@@ -244,7 +293,7 @@ def demo_command(
                     grace_period_s=PLUGINS_GRACE_S,
                 )
             )
-            _configure_demo_plugins(plugins_listen)
+            _configure_demo_plugins(plugins_listen, plugin_instances)
             for offset, module in enumerate(DEMO_APPS):
                 supervisor.start(
                     _app_part(
@@ -272,7 +321,8 @@ def demo_command(
             f"(device {DEMO_DEVICE}, uplink to the cloud)\n"
             f"  platform bridge  grpc://{platform_listen}  (revlink.platform.v1.PlatformService)\n"
             f"  plant simulator  drives {procimg} with config {SAMPLE_CONFIGRSC.name}\n"
-            f"  plugin host      grpc://{plugins_listen}  (instances: system, sim)\n"
+            f"  energy meter     modbus://{meter_listen}  (slave 1, its current follows the pump)\n"
+            f"  plugin host      grpc://{plugins_listen}  (instances: system, sim, meter)\n"
             f"  app tank_level   pump on below 30 %, off above 80 % (health :{app_health_port})\n"
             f"  app pulse_meter  flow from the pulses on DI 1 (health :{app_health_port + 1})\n"
             f"  agent metrics    http://{metrics['agent']}/metrics\n"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.harness import poll, run_script
-from tests.rig.bridges import free_port
+from tests.rig.bridges import free_port, free_port_run
 
 
 class Banner:
@@ -51,6 +51,8 @@ def test_demo_banner_leads_to_a_live_tank_level(browser_ready: None, tmp_path: P
     argv += ["--cloud-listen", cloud, "--platform-listen", f"127.0.0.1:{free_port()}"]
     argv += ["--agent-listen", f"127.0.0.1:{free_port()}"]
     argv += ["--plugins-listen", f"127.0.0.1:{free_port()}", "--app-health-port", str(health)]
+    argv += ["--meter-listen", f"127.0.0.1:{free_port()}"]
+    argv += ["--metrics-port-base", str(free_port_run(3, step=2))]
     demo = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     banner = Banner(demo)
     try:
