@@ -16,6 +16,7 @@ const browser = browserPerFile();
 test("the demo's dashboard shows the tank level live", async () => {
   const { page } = browser;
   const sensor = env("E2E_LEVEL_SENSOR");
+  const meter = env("E2E_POWER_SENSOR");
   await page.goto(env("E2E_DASHBOARD_URL"));
   await page.waitForURL((url) => url.pathname === "/login");
   await shot(page, "login");
@@ -35,6 +36,11 @@ test("the demo's dashboard shows the tank level live", async () => {
   // find it.
   const labelled = page.getByLabel(/Tank level/);
   expect(await labelled.count()).toBeGreaterThan(0);
+  // The simulated Modbus energy meter reaches the dashboard too, named as its instance
+  // declares its channels.
+  const power = page.locator(`[data-testid="live-sensor-option"][data-sensor-id="${meter}"]`);
+  await power.check();
+  expect(await page.getByLabel(/Active power/).count()).toBeGreaterThan(0);
 
   await waitForAttribute(page.getByTestId("connection-state"), "data-state", "live");
   const value = page.locator(`[data-testid="live-value"][data-sensor-id="${sensor}"]`);
@@ -43,6 +49,10 @@ test("the demo's dashboard shows the tank level live", async () => {
     const level = firstNumber(text);
     expect(level).toBeGreaterThanOrEqual(0);
     expect(level).toBeLessThanOrEqual(100);
+  }
+  const watts = page.locator(`[data-testid="live-value"][data-sensor-id="${meter}"]`);
+  for (const text of await distinctTexts(watts, 2, 20_000)) {
+    expect(text).toMatch(/\d W\b/); // the unit the meter's instance declares
   }
   await waitForAttribute(page.getByTestId("live-chart"), "data-painted", "true");
   await shot(page, "live");

@@ -86,9 +86,10 @@ def test_demo_banner_leads_to_a_live_tank_level(browser_ready: None, tmp_path: P
                 f"http://{cloud}/api/v1/sensors", headers={"Authorization": f"Bearer {token}"}
             )
             found.update({s["key"]: s["public_id"] for s in reply.json() if s["key"]})
-            return "tank_level.level_percent" in found
+            # The simulated Modbus meter's power, read by the plugin host, is there too.
+            return {"tank_level.level_percent", "plugin.meter.power"} <= found.keys()
 
-        poll(level_sensor, 60, "the demo's tank_level.level_percent sensor", every=0.5)
+        poll(level_sensor, 60, "the demo's tank level and meter power sensors", every=0.5)
         run_script(
             "demo.e2e.ts",
             "demo",
@@ -98,6 +99,7 @@ def test_demo_banner_leads_to_a_live_tank_level(browser_ready: None, tmp_path: P
                 "E2E_EMAIL": email,
                 "E2E_PASSWORD": password,
                 "E2E_LEVEL_SENSOR": found["tank_level.level_percent"],
+                "E2E_POWER_SENSOR": found["plugin.meter.power"],
             },
         )
     finally:
