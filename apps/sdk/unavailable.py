@@ -1,6 +1,6 @@
 """Stand-ins for pydoover attributes whose revlink part does not exist yet.
 
-An app that only touches ``self.modbus_iface`` in passing still starts; the first call fails
+An app that only touches ``self.ui_manager`` in passing still starts; the first call fails
 with :class:`FeatureUnavailableError` naming what is missing, instead of an AttributeError
 deep in ``setup()``.
 """
