@@ -121,8 +121,7 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
         # pydoover's: the deployment's APP_DISPLAY_NAME for this app once config is read.
         self.app_display_name = ""
         self.modbus_iface: Any = modbus_iface or ModbusInterface(app_key, config=config)
-        if isinstance(self.modbus_iface, ModbusInterface) and self.modbus_iface._is_async is None:
-            self.modbus_iface._is_async = self._is_async
+        self._answer_in_style(self.modbus_iface)
         # pydoover apps reach for this in setup(); the app UI is not part of revlink yet, so
         # a use fails at the call and says so.
         self.ui_manager: Any = Unavailable(
@@ -130,6 +129,11 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
             "revlink's dashboard does not render app UIs yet; publish the values "
             "to a channel instead",
         )
+
+    def _answer_in_style(self, interface: object) -> None:
+        """An interface built for this app (no style of its own) answers as the app does."""
+        if isinstance(interface, BridgeClient) and interface._is_async is None:
+            interface._is_async = self._is_async
 
     @classmethod
     def schema_class(cls) -> type[Schema] | None:
@@ -159,8 +163,7 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
         self.platform_iface = platform_iface
         self.plugins_iface = plugins_iface
         for interface in (device_agent, platform_iface, plugins_iface):
-            if interface._is_async is None:  # one built for this app answers as the app does
-                interface._is_async = self._is_async
+            self._answer_in_style(interface)
         self.config_fp = Path(config_fp) if config_fp else None
         self.healthcheck = (
             HealthServer(lambda: self.healthy, port=healthcheck_port)

@@ -12,7 +12,7 @@ from typing import Any
 from apps.sdk.config import Object
 from apps.sdk.config_elements import Array, Enum, Integer, Number, String
 
-__all__ = ["BusDefinition", "ManyModbusConfig", "ModbusConfig", "ModbusType"]
+__all__ = ["PARITY", "BusDefinition", "ManyModbusConfig", "ModbusConfig", "ModbusType"]
 
 
 class ModbusType(enum.StrEnum):

@@ -21,7 +21,13 @@ import grpc
 import structlog
 
 from apps.sdk.client import BridgeClient
-from apps.sdk.config_modbus import BusDefinition, ManyModbusConfig, ModbusConfig, ModbusType
+from apps.sdk.config_modbus import (
+    PARITY,
+    BusDefinition,
+    ManyModbusConfig,
+    ModbusConfig,
+    ModbusType,
+)
 from apps.sdk.errors import BridgeUnavailableError, NotFoundError
 from apps.sdk.modbus_types import (
     BusState,
@@ -29,6 +35,7 @@ from apps.sdk.modbus_types import (
     bus_state,
     registers_out,
     registers_per_value,
+    table,
     value_format,
 )
 from apps.sdk.runtime import callback_loop, dispatch, maybe_async
@@ -125,7 +132,7 @@ class ModbusInterface(BridgeClient):
     ) -> bool:
         """Open (or reopen with new settings) bus ``name``; True once the bridge holds it (it
         connects in the background: :meth:`bus_state` says when it is connected)."""
-        parity = {"None": "N", "Even": "E", "Odd": "O"}.get(serial_parity, serial_parity)
+        parity = PARITY.get(serial_parity, serial_parity)  # "Even" as the config spells it, or "E"
         bus = BusDefinition(
             str(name),
             ModbusType(bus_type),
@@ -192,7 +199,7 @@ class ModbusInterface(BridgeClient):
         request = pb.ReadRegistersRequest(
             bus_id=str(bus_id),
             slave_id=modbus_id,
-            register_type=register_type,  # type: ignore[arg-type]  # function codes 1-4
+            register_type=table(register_type),
             start_address=start_address,
             count=num_registers,
         )
@@ -213,7 +220,7 @@ class ModbusInterface(BridgeClient):
         request = pb.WriteRegistersRequest(
             bus_id=str(bus_id),
             slave_id=modbus_id,
-            register_type=register_type,  # type: ignore[arg-type]
+            register_type=table(register_type),
             start_address=start_address,
             values=[int(v) for v in values or []],
         )
@@ -233,7 +240,7 @@ class ModbusInterface(BridgeClient):
         request = pb.ScheduleWriteRequest(
             bus_id=str(bus_id),
             slave_id=modbus_id,
-            register_type=register_type,  # type: ignore[arg-type]
+            register_type=table(register_type),
             start_address=start_address,
             values=[int(v) for v in values or []],
         )
@@ -258,7 +265,7 @@ class ModbusInterface(BridgeClient):
         request = pb.ReadRegistersRequest(
             bus_id=str(bus_id),
             slave_id=modbus_id,
-            register_type=register_type,  # type: ignore[arg-type]
+            register_type=table(register_type),
             start_address=start_address,
             count=count * registers_per_value(value_type),
             format=value_format(value_type, word_order, byte_order),
@@ -308,7 +315,7 @@ class ModbusInterface(BridgeClient):
         request = pb.SubscribeRegistersRequest(
             bus_id=str(bus_id),
             slave_id=modbus_id,
-            register_type=register_type,  # type: ignore[arg-type]
+            register_type=table(register_type),
             start_address=start_address,
             count=num_registers,
         )

@@ -14,6 +14,7 @@ __all__ = [
     "bus_state",
     "registers_out",
     "registers_per_value",
+    "table",
     "value_format",
 ]
 
@@ -112,3 +113,9 @@ def registers_per_value(value_type: str) -> int:
         return _WIDTHS[value_type]
     except KeyError:
         raise ValueError(f"unknown value type {value_type!r}: {sorted(_WIDTHS)}") from None
+
+
+def table(register_type: int) -> pb.RegisterType.ValueType:
+    """pydoover's ``register_type`` (the function code: 1 coils, 2 discrete inputs, 3 holding,
+    4 input registers) as the wire's enum, whose numbers are the same; the bridge refuses others."""
+    return pb.RegisterType.ValueType(register_type)
