@@ -11,8 +11,10 @@ from fastapi_offline import FastAPIOffline
 
 from cloud.api.routes import (
     auth,
+    channel_writes,
     channels,
     datapoints,
+    device_apps,
     device_sensors,
     devices,
     health,
@@ -23,7 +25,12 @@ from cloud.core.config import CloudSettings
 from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
 from cloud.live.hub import LiveHub
-from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
+from cloud.services.errors import (
+    ConfigInvalidError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from cloud.services.ratelimit import LoginLimiter
 from cloud.state import CloudState
 from cloud.uplink import door as uplink_door
@@ -45,6 +52,13 @@ _STATUS_FOR: dict[type[Exception], int] = {
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     code = next(c for kind, c in _STATUS_FOR.items() if isinstance(exc, kind))
+    if isinstance(exc, ConfigInvalidError):
+        # FastAPI's own 422 shape, so a client reads every field's problem the same way.
+        detail = [
+            {"loc": ["body", *path], "msg": message, "type": "config_invalid"}
+            for path, message in exc.problems
+        ]
+        return JSONResponse({"detail": detail}, status_code=code)
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
@@ -82,7 +96,18 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         redoc_url="/redoc",
         openapi_url="/openapi.json",
     )
-    for module in (auth, users, devices, sensors, datapoints, channels, device_sensors):
+    routers = (
+        auth,
+        users,
+        devices,
+        sensors,
+        datapoints,
+        channels,
+        channel_writes,
+        device_apps,
+        device_sensors,
+    )
+    for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     for kind in _STATUS_FOR:
         app.add_exception_handler(kind, _service_error)

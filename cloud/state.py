@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cloud.core.config import CloudSettings
 from cloud.core.metrics import CloudMetrics
@@ -10,6 +10,7 @@ from cloud.db.session import Database
 from cloud.live.hub import LiveHub
 from cloud.services.ratelimit import LoginLimiter
 from cloud.uplink.registry import DeviceConnections
+from cloud.uplink.signals import DeviceSignals
 
 __all__ = ["CloudState"]
 
@@ -23,3 +24,4 @@ class CloudState:
     devices: DeviceConnections
     login_limiter: LoginLimiter
     jwt_secret: str
+    write_signals: DeviceSignals = field(default_factory=DeviceSignals)

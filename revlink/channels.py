@@ -14,6 +14,7 @@ __all__ = [
     "CHANNEL_PATTERN",
     "InvalidPayloadError",
     "check_channel",
+    "merge_diff",
     "merge_patch",
     "parse_json_object",
 ]
@@ -60,3 +61,18 @@ def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]
         else:
             result[key] = value
     return result
+
+
+def merge_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The merge patch that turns ``old`` into ``new`` (``merge_patch(old, diff) == new``),
+    provided ``new`` holds no nulls: a null in a merge patch means "delete"."""
+    diff: dict[str, Any] = {key: None for key in old.keys() - new.keys()}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            nested = merge_diff(before, value)
+            if nested:
+                diff[key] = nested
+        elif key not in old or before != value or type(before) is not type(value):
+            diff[key] = value
+    return diff

@@ -26,10 +26,11 @@ import structlog
 
 from apps.sdk.agent import DeviceAgentInterface
 from apps.sdk.app_lease import WatchdogLease
+from apps.sdk.app_manifest import announce
 from apps.sdk.client import BridgeClient
 from apps.sdk.compat import PydooverHelpers
 from apps.sdk.config import ConfigError, Schema
-from apps.sdk.errors import FailedPreconditionError
+from apps.sdk.errors import BridgeError, FailedPreconditionError
 from apps.sdk.health import HealthServer
 from apps.sdk.modbus import ModbusInterface
 from apps.sdk.platform import PlatformInterface
@@ -214,6 +215,7 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
             if not await self.device_agent.await_dda_available_async(self.dda_startup_timeout):
                 self.log.warning("app.agent_unavailable", waited_s=self.dda_startup_timeout)
             await self._load_config()
+            await self._announce()
             await self._open_modbus_buses()
             self.device_agent.add_subscription(
                 TAG_CHANNEL, self._on_tag_values, events=("aggregate",)
@@ -344,6 +346,15 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
         section = self._app_section(aggregate)
         if self.config is not None:
             self.config.load(section)
+
+    async def _announce(self) -> None:
+        """Tell the cloud what this app is and which config it takes (``app_manifests``)."""
+        if self.config_fp is not None:
+            return  # configured from a file, not from the cloud
+        try:
+            await announce(self.device_agent, self.app_key, self.app_display_name, self.config_cls)
+        except BridgeError as exc:  # the app runs on; the cloud just cannot offer its form yet
+            self.log.warning("app.announce_failed", error=str(exc))
 
     def _app_section(self, aggregate: dict[str, Any]) -> dict[str, Any]:
         section = aggregate.get("applications", {}).get(self.app_key, {})

@@ -19,11 +19,12 @@ from bridges.agent.queue.store import (
     DurableQueue,
     PublishItem,
     PublishResult,
+    QueueFullError,
     QueueStats,
 )
 from revlink.channels import InvalidPayloadError, check_channel
 
-__all__ = ["MAX_RECORD_BYTES", "AgentStatus", "DeviceAgent", "UplinkState"]
+__all__ = ["MAX_RECORD_BYTES", "AgentStatus", "CloudWriteOutcome", "DeviceAgent", "UplinkState"]
 
 # A record must fit in one uplink frame with room to spare, or it could never be delivered
 # and would block everything queued behind it.
@@ -51,6 +52,14 @@ class AgentStatus:
     def oldest_unsent_age_ns(self) -> int:
         oldest = self.queue.oldest_enqueued_at_ns
         return max(0, self.now_ns - oldest) if oldest is not None else 0
+
+
+@dataclass(frozen=True, slots=True)
+class CloudWriteOutcome:
+    """What became of a cloud write: applied now, applied before (a resend), or refused."""
+
+    duplicate: bool = False
+    refused: str = ""  # why, when refused
 
 
 class DeviceAgent:
@@ -133,3 +142,35 @@ class DeviceAgent:
         if not listeners:
             return False, f"no subscriber on channel {channel!r}"
         return True, ""
+
+    async def apply_cloud_write(
+        self, write_seq: int, channel: str, patch_json: str, *, replace: bool = False
+    ) -> CloudWriteOutcome:
+        """Apply a cloud write to the channel's aggregate, exactly once, and tell subscribers.
+
+        The change is queued for the cloud like any publish (no datapoints: a setting, not a
+        reading), so both sides apply it in the same order. A refusal (bad payload, queue
+        full) is final for this write: the cloud records it and does not send it again.
+        """
+        item = PublishItem(
+            channel,
+            aggregate_json=patch_json,
+            replace_aggregate=replace,
+            no_datapoints=True,
+            channel_write_seq=write_seq,
+        )
+        try:
+            check_channel(channel)
+            if len(patch_json.encode()) > MAX_RECORD_BYTES:
+                raise InvalidPayloadError(
+                    f"write of {len(patch_json.encode())} bytes exceeds the limit of "
+                    f"{MAX_RECORD_BYTES} bytes"
+                )
+            result = await asyncio.to_thread(self.queue.apply_cloud_write, item)
+        except (InvalidPayloadError, QueueFullError) as exc:
+            return CloudWriteOutcome(refused=str(exc))
+        if result.duplicate:
+            return CloudWriteOutcome(duplicate=True)
+        self.hub.emit(channel, "aggregate", result.aggregate_json, patch_json=patch_json)
+        self.queue_changed.set()
+        return CloudWriteOutcome()

@@ -51,6 +51,11 @@ class CloudSettings(BaseSettings):
     revocation_check_seconds: float = Field(
         default=2.0, gt=0, description="How often an open socket re-checks its token."
     )
+    channel_write_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often a device link looks for channel writes made on another replica.",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per concept; importing this registers them all."""
 
 from cloud.models.channel import ChannelAggregate, ChannelMessage
+from cloud.models.channel_write import AppConfig, ChannelWrite, WriteState
 from cloud.models.datapoint import Datapoint
 from cloud.models.device import Device
 from cloud.models.experiment import Experiment
@@ -8,8 +9,10 @@ from cloud.models.sensor import Sensor
 from cloud.models.user import RevokedToken, Role, User
 
 __all__ = [
+    "AppConfig",
     "ChannelAggregate",
     "ChannelMessage",
+    "ChannelWrite",
     "Datapoint",
     "Device",
     "Experiment",
@@ -17,4 +20,5 @@ __all__ = [
     "Role",
     "Sensor",
     "User",
+    "WriteState",
 ]

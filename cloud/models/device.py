@@ -25,3 +25,5 @@ class Device(Base):
     # Highest record seq committed for this device, written in the same transaction as the
     # records: the basis of exactly-once ingest.
     last_committed_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Highest ChannelWrite seq given out for this device (writes are numbered per device).
+    last_write_seq: Mapped[int] = mapped_column(BigInteger, default=0)

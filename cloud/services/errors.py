@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["ConflictError", "InvalidInputError", "NotFoundError", "ServiceError"]
+__all__ = [
+    "ConfigInvalidError",
+    "ConflictError",
+    "InvalidInputError",
+    "NotFoundError",
+    "ServiceError",
+]
 
 
 class ServiceError(Exception):
@@ -19,3 +25,13 @@ class ConflictError(ServiceError):
 
 class InvalidInputError(ServiceError, ValueError):
     """The input breaks a rule the service enforces; the message names the rule."""
+
+
+class ConfigInvalidError(InvalidInputError):
+    """An app config that breaks the app's schema; ``problems`` name each field (a path)."""
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = problems
+        first_path, first_message = problems[0]
+        where = ".".join(str(part) for part in first_path) or "the config"
+        super().__init__(f"{where}: {first_message}")

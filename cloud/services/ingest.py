@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.live.hub import LivePoint
 from cloud.models import ChannelAggregate, ChannelMessage, Device
 from cloud.services.bulk import write_rows
+from cloud.services.channel_writes import mark_applied
 from cloud.services.datapoints import DatapointRow, write_datapoints
 from cloud.services.experiments import running_experiment
 from cloud.services.sensors import apply_declarations, device_sensors
@@ -111,6 +112,8 @@ async def commit_batch(
             )
     await write_datapoints(session, rows)
     await _write_messages(session, device_id, fresh, received_at)
+    applied = [r.channel_write_seq for r in fresh if r.channel_write_seq]
+    await mark_applied(session, device_id, applied, now=received_at)
 
     moved = await session.execute(
         update(Device)

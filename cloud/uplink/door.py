@@ -2,7 +2,8 @@
 
 One task reads frames and feeds the protocol, executing its events in order (so acks follow
 commits in seq order); a second task re-checks the device's token every few seconds and
-closes the socket (1008) once it is revoked. The registry keeps one socket per device.
+closes the socket (1008) once it is revoked; a third, once the session is open, sends the
+device its channel writes (:mod:`writes`). The registry keeps one socket per device.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.models import Device
+from cloud.services.channel_writes import mark_delivered
 from cloud.services.devices import device_for_token, mark_seen
 from cloud.services.ingest import ConcurrentCommitError, SensorCache, commit_batch
 from cloud.state import CloudState
@@ -25,9 +27,12 @@ from cloud.uplink.protocol import (
     PersistBatch,
     ReceiptReceived,
     SendFrame,
+    StartWrites,
     UplinkProtocol,
+    WriteAnswered,
     error_frame,
 )
+from cloud.uplink.writes import WritePump
 from revlink.uplink.v1 import uplink_pb2 as pb
 
 __all__ = ["router"]
@@ -74,6 +79,8 @@ class DeviceLink:
         )
         self.sensors = SensorCache()
         self.log = log.bind(device_id=str(device.id), device=device.name)
+        self.writes = WritePump(state, device.id, websocket.send_bytes, self.log)
+        self._pump: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         await self.state.devices.register(self.device_id, self.websocket)
@@ -85,9 +92,11 @@ class DeviceLink:
         except WebSocketDisconnect:
             pass
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in (watcher, self._pump):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                        await task
             current = await self.state.devices.unregister(self.device_id, self.websocket)
             self.log.info("uplink.disconnected", replaced=not current)
             await self._mark_seen()
@@ -123,6 +132,32 @@ class DeviceLink:
                 await self._handle(reply)
         elif isinstance(event, ReceiptReceived):
             self.log.info("uplink.command_receipt", command_id=event.receipt.command_id)
+        elif isinstance(event, StartWrites):
+            self._pump = asyncio.create_task(self._pump_writes(event.after_seq))
+        elif isinstance(event, WriteAnswered):
+            await self._write_answered(event)
+
+    async def _pump_writes(self, after_seq: int) -> None:
+        try:
+            await self.writes.run(after_seq)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return  # the socket is gone; the reader ends the link
+        except SQLAlchemyError:
+            # Writes wait in the database; a reconnect starts a fresh pump.
+            self.log.exception("uplink.write_pump_failed")
+            await self.websocket.close(1011, "storage failed; reconnect to get channel writes")
+
+    async def _write_answered(self, event: WriteAnswered) -> None:
+        if event.refused:
+            self.log.warning("uplink.write_refused", write_seq=event.seq, reason=event.refused)
+        try:
+            async with self.state.db.transaction() as session:
+                await mark_delivered(
+                    session, self.device_id, event.seq, refused=event.refused, now=datetime.now(UTC)
+                )
+        except SQLAlchemyError:
+            # Only the state shown lags: the device's record of the write marks it applied.
+            self.log.warning("uplink.write_ack_not_stored", write_seq=event.seq, exc_info=True)
 
     async def _send(self, event: SendFrame) -> None:
         frame = event.frame

@@ -1,7 +1,8 @@
 """The cloud side of the uplink protocol, free of I/O (the python-websockets way).
 
 Feed it every frame the device sends with :meth:`UplinkProtocol.receive`; it answers with
-events: frames to send, a batch to persist, a receipt to record. After the I/O layer has
+events: frames to send, a batch to persist, a receipt to record, where channel writes start
+and which one the device answered. After the I/O layer has
 committed a batch it calls :meth:`UplinkProtocol.committed`, which yields the Ack. The
 protocol never blocks and never touches a socket or a database, so every rule of the
 exchange is tested without either.
@@ -25,7 +26,9 @@ __all__ = [
     "PersistBatch",
     "ReceiptReceived",
     "SendFrame",
+    "StartWrites",
     "UplinkProtocol",
+    "WriteAnswered",
 ]
 
 
@@ -54,7 +57,23 @@ class ReceiptReceived:
     receipt: pb.CommandReceipt
 
 
-Event = SendFrame | PersistBatch | ReceiptReceived
+@dataclass(frozen=True, slots=True)
+class StartWrites:
+    """The session is open: send the device its pending writes above ``after_seq`` (which
+    it says it applied already, so those count as delivered)."""
+
+    after_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class WriteAnswered:
+    """The device applied (or refused) channel write ``seq``."""
+
+    seq: int
+    refused: str
+
+
+Event = SendFrame | PersistBatch | ReceiptReceived | StartWrites | WriteAnswered
 
 
 def error_frame(code: pb.ErrorCode.ValueType, message: str, seq: int = 0) -> SendFrame:
@@ -98,6 +117,8 @@ class UplinkProtocol:
             return self._batch(frame.batch)
         if kind == "command_receipt":
             return [ReceiptReceived(frame.command_receipt)]
+        if kind == "channel_write_ack":
+            return self._write_ack(frame.channel_write_ack)
         return [error_frame(pb.ERROR_CODE_MALFORMED_FRAME, "empty DeviceFrame")]
 
     def _hello(self, hello: pb.Hello) -> list[Event]:
@@ -111,7 +132,18 @@ class UplinkProtocol:
             max_frame_bytes=self.max_frame_bytes,
         )
         welcome.server_time.FromDatetime(self._clock())
-        return [SendFrame(pb.CloudFrame(welcome=welcome))]
+        return [
+            SendFrame(pb.CloudFrame(welcome=welcome)),
+            StartWrites(hello.last_applied_write_seq),
+        ]
+
+    def _write_ack(self, ack: pb.ChannelWriteAck) -> list[Event]:
+        if self.phase is not Phase.OPEN:
+            return [error_frame(pb.ERROR_CODE_PROTOCOL, "send Hello before any ChannelWriteAck")]
+        if ack.seq < 1:
+            return [error_frame(pb.ERROR_CODE_MALFORMED_FRAME, "ChannelWriteAck without a seq")]
+        reason = (ack.detail or "refused by the device") if ack.refused else ""
+        return [WriteAnswered(ack.seq, reason)]
 
     def _batch(self, batch: pb.Batch) -> list[Event]:
         if self.phase is not Phase.OPEN:

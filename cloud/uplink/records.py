@@ -46,6 +46,7 @@ class ValidRecord:
     patch: dict[str, Any] | None
     replace_aggregate: bool
     leaves: tuple[tuple[str, float], ...]
+    channel_write_seq: int = 0  # the cloud write this record applies, if any
 
 
 def numeric_leaves(prefix: str, document: dict[str, Any]) -> Iterator[tuple[str, float]]:
@@ -102,4 +103,5 @@ def validate_record(record: pb.Record, now: datetime) -> ValidRecord:
         patch=patch,
         replace_aggregate=record.replace_aggregate,
         leaves=leaves,
+        channel_write_seq=record.channel_write_seq,
     )

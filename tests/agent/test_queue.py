@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from bridges.agent.queue import DurableQueue, FullPolicy, QueueFullError, QueueLimits
+from bridges.agent.queue.admission import PublishItem
+from bridges.agent.queue.schema import SCHEMA_VERSION
 from revlink.channels import InvalidPayloadError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +99,8 @@ def test_the_no_datapoints_flag_is_kept_with_the_record(open_queue: Opener) -> N
 
 
 def test_a_version_1_queue_is_upgraded_in_place_and_keeps_its_records(db: Path) -> None:
-    """A queue written before ``no_datapoints`` existed: its records still go, as readings."""
+    """A queue written before ``no_datapoints`` existed: its records still go, as readings,
+    and none of them carries a cloud write."""
     db.parent.mkdir(parents=True)
     conn = sqlite3.connect(db)
     try:
@@ -119,6 +122,8 @@ def test_a_version_1_queue_is_upgraded_in_place_and_keeps_its_records(db: Path) 
     try:
         (old,) = queue.pending()
         assert (old.seq, old.message_json, old.no_datapoints) == (1, '{"level": 1}', False)
+        assert old.channel_write_seq == 0
+        assert queue.stats().last_applied_write_seq == 0
         assert queue.publish("tank", "", '{"a": 1}', no_datapoints=True).seq == 2
         assert [r.no_datapoints for r in queue.pending()] == [False, True]
     finally:
@@ -128,8 +133,8 @@ def test_a_version_1_queue_is_upgraded_in_place_and_keeps_its_records(db: Path) 
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     finally:
         conn.close()
-    assert version == (2,)
-    DurableQueue(db).close()  # and opens again as a version-2 queue
+    assert version == (SCHEMA_VERSION,)
+    DurableQueue(db).close()  # and opens again as a current queue
 
 
 V1_SCHEMA = """
@@ -373,7 +378,8 @@ def test_refuses_a_database_it_does_not_understand(db: Path, open_queue: Opener)
             conn.execute("UPDATE meta SET value = 99 WHERE key = 'schema_version'")
     finally:
         conn.close()
-    with pytest.raises(ValueError, match="schema version 99; this agent knows versions 1-2"):
+    knows = f"schema version 99; this agent knows versions 1-{SCHEMA_VERSION}"
+    with pytest.raises(ValueError, match=knows):
         open_queue()
     garbage = db.with_name("garbage.db")
     garbage.write_bytes(b"not sqlite at all" * 100)
@@ -469,5 +475,61 @@ def test_kill_9_loses_nothing_that_publish_returned(db: Path, synchronous: str) 
         assert channel.message_count == stats.last_enqueued_seq
         last_key = json.loads(queue.pending(stored[-2])[0].message_json)["key"]
         assert json.loads(channel.aggregate_json) == {"last": last_key}
+    finally:
+        queue.close()
+
+
+def cloud_write(seq: int, patch: dict[str, Any], channel: str = "ui_cmds") -> PublishItem:
+    return PublishItem(
+        channel, aggregate_json=json.dumps(patch), no_datapoints=True, channel_write_seq=seq
+    )
+
+
+def test_a_cloud_write_is_applied_once_and_queued_for_the_cloud_in_order(db: Path) -> None:
+    queue = DurableQueue(db)
+    try:
+        queue.publish("ui_cmds", "", '{"cmds": {"a": 1}}')
+        first = queue.apply_cloud_write(cloud_write(1, {"cmds": {"b": 2}}))
+        assert not first.duplicate
+        assert json.loads(first.aggregate_json) == {"cmds": {"a": 1, "b": 2}}
+        again = queue.apply_cloud_write(cloud_write(1, {"cmds": {"b": 99}}))
+        assert again.duplicate
+        assert json.loads(again.aggregate_json) == first_aggregate(queue)
+        older = queue.apply_cloud_write(cloud_write(1, {"cmds": {"c": 3}}))
+        assert older.duplicate
+        records = queue.pending()
+        assert [(r.seq, r.channel_write_seq, r.no_datapoints) for r in records] == [
+            (1, 0, False),
+            (2, 1, True),
+        ]
+        assert queue.stats().last_applied_write_seq == 1
+    finally:
+        queue.close()
+    reopened = DurableQueue(db)  # the applied mark is durable: a resend after a restart
+    try:
+        assert reopened.apply_cloud_write(cloud_write(1, {"cmds": {"b": 5}})).duplicate
+        assert reopened.apply_cloud_write(cloud_write(7, {"cmds": {"b": 7}})).seq == 3
+        assert reopened.stats().last_applied_write_seq == 7
+    finally:
+        reopened.close()
+
+
+def first_aggregate(queue: DurableQueue) -> Any:
+    return json.loads(queue.aggregate("ui_cmds")[0])
+
+
+def test_a_cloud_write_the_queue_cannot_take_is_not_marked_applied(db: Path) -> None:
+    limits = QueueLimits(max_records=1, policy=FullPolicy.REFUSE_NEW)
+    queue = DurableQueue(db, limits)
+    try:
+        queue.publish("tank", msg(level=1))
+        with pytest.raises(QueueFullError):
+            queue.apply_cloud_write(cloud_write(1, {"x": 1}, "settings"))
+        assert queue.stats().last_applied_write_seq == 0
+        assert queue.aggregate("settings")[0] == "{}"
+        with pytest.raises(InvalidPayloadError):
+            queue.apply_cloud_write(
+                PublishItem("bad channel!", aggregate_json="{}", channel_write_seq=2)
+            )
     finally:
         queue.close()

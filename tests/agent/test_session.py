@@ -15,6 +15,7 @@ from bridges.agent.uplink.session import (
     SessionProtocolError,
     UplinkSession,
     Welcomed,
+    WriteArrived,
 )
 from revlink.uplink.v1 import uplink_pb2 as pb
 
@@ -28,6 +29,7 @@ class Rec:
     replace_aggregate: bool = False
     source_time_ns: int = 1_700_000_000_000_000_000
     no_datapoints: bool = False
+    channel_write_seq: int = 0
 
 
 def welcome(committed: int = 0, max_batch: int = 500, max_frame: int = 1 << 20) -> bytes:
@@ -133,3 +135,30 @@ def test_full_jitter_backoff_is_capped_and_resets() -> None:
 )
 def test_close_classification(code: int | None, reason: str, kind: CloseKind) -> None:
     assert classify_close(code, reason) is kind
+
+
+def test_channel_writes_arrive_in_order_and_are_answered_one_by_one() -> None:
+    session = UplinkSession(agent_version="t", max_batch_size=10)
+    hello = pb.DeviceFrame.FromString(session.start(0, synced=True, last_applied_write_seq=7).data)
+    assert hello.hello.last_applied_write_seq == 7
+    write = pb.ChannelWrite(seq=8, write_id="w", channel="ui_cmds", patch_json='{"cmds": {}}')
+    frame = pb.CloudFrame(channel_write=write).SerializeToString()
+    with pytest.raises(SessionProtocolError, match="before Welcome"):
+        session.receive(frame)
+    session.receive(welcome())
+    assert session.receive(frame) == [WriteArrived(write)]
+    applied = pb.DeviceFrame.FromString(session.write_ack(8).data).channel_write_ack
+    assert (applied.seq, applied.refused, applied.detail) == (8, False, "")
+    refused = pb.DeviceFrame.FromString(session.write_ack(9, refused="queue full").data)
+    assert (refused.channel_write_ack.refused, refused.channel_write_ack.detail) == (
+        True,
+        "queue full",
+    )
+
+
+def test_the_record_of_an_applied_write_carries_its_seq_up() -> None:
+    session = opened()
+    out = session.batch([Rec(1), Rec(2, aggregate_json='{"a": 1}', channel_write_seq=4)])
+    assert out is not None
+    records = pb.DeviceFrame.FromString(out.data).batch.records
+    assert [r.channel_write_seq for r in records] == [0, 4]

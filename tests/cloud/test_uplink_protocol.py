@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cloud.uplink.protocol import PersistBatch, SendFrame, UplinkProtocol
+from cloud.uplink.protocol import (
+    PersistBatch,
+    SendFrame,
+    StartWrites,
+    UplinkProtocol,
+    WriteAnswered,
+)
 from cloud.uplink.records import InvalidRecordError, numeric_leaves
 from revlink.channels import merge_patch
 from revlink.uplink.v1 import uplink_pb2 as pb
@@ -36,8 +42,10 @@ def test_welcome_carries_the_resume_point() -> None:
     p = UplinkProtocol(
         uuid.uuid4(), 41, max_batch_size=100, max_frame_bytes=9999, clock=lambda: NOW
     )
-    (event,) = p.receive(pb.DeviceFrame(hello=pb.Hello()).SerializeToString())
+    hello = pb.Hello(last_applied_write_seq=12)
+    event, writes = p.receive(pb.DeviceFrame(hello=hello).SerializeToString())
     assert isinstance(event, SendFrame)
+    assert writes == StartWrites(after_seq=12)  # writes resume after what the device applied
     welcome = event.frame.welcome
     assert (welcome.last_committed_seq, welcome.max_batch_size, welcome.max_frame_bytes) == (
         41,
@@ -107,3 +115,20 @@ def test_merge_patch_rfc7396() -> None:
     assert merge_patch(target, patch) == {"a": "z", "c": {"d": "e"}}
     assert merge_patch({"a": [1]}, {"a": {"b": 1}}) == {"a": {"b": 1}}
     assert target == {"a": "b", "c": {"d": "e", "f": "g"}}  # not mutated
+
+
+def test_write_acks_name_the_write_and_the_devices_reason() -> None:
+    p = UplinkProtocol(uuid.uuid4(), 0, max_batch_size=3, max_frame_bytes=4096, clock=lambda: NOW)
+
+    def answer(**fields: object) -> list[object]:
+        ack = pb.ChannelWriteAck(**fields)  # type: ignore[arg-type]
+        return list(p.receive(pb.DeviceFrame(channel_write_ack=ack).SerializeToString()))
+
+    (early,) = frames(answer(seq=1))
+    assert early.error.code == pb.ERROR_CODE_PROTOCOL
+    p.receive(pb.DeviceFrame(hello=pb.Hello()).SerializeToString())
+    assert answer(seq=3) == [WriteAnswered(3, "")]
+    assert answer(seq=4, refused=True, detail="queue full") == [WriteAnswered(4, "queue full")]
+    assert answer(seq=5, refused=True) == [WriteAnswered(5, "refused by the device")]
+    (unnumbered,) = frames(answer(seq=0))
+    assert unnumbered.error.code == pb.ERROR_CODE_MALFORMED_FRAME

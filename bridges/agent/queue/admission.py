@@ -85,11 +85,14 @@ class QueuedRecord:
     size: int
     enqueued_at_ns: int
     no_datapoints: bool = False
+    channel_write_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class PublishItem:
-    """One Publish as the queue takes it (``publish`` and ``publish_many``)."""
+    """One Publish as the queue takes it (``publish`` and ``publish_many``).
+
+    ``channel_write_seq`` is set only for the record that applies a cloud write."""
 
     channel: str
     message_json: str = ""
@@ -98,6 +101,7 @@ class PublishItem:
     source_time_ns: int | None = None
     idempotency_key: str = ""
     no_datapoints: bool = False
+    channel_write_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,7 @@ class QueueStats:
     last_enqueued_seq: int
     dropped_records: int
     refused_records: int
+    last_applied_write_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
 """The queue database's schema: created on first open, checked (and upgraded) on later ones.
 
-Version 2 added ``records.no_datapoints``; a version-1 queue is upgraded in place when it is
-opened, its records keeping their meaning (numbers are readings).
+Version 2 added ``records.no_datapoints``; version 3 added ``records.channel_write_seq`` and
+the ``last_applied_write_seq`` counter (cloud writes applied on the device). An older queue is
+upgraded in place when it is opened, its records keeping their meaning (numbers are
+readings, no record carries a cloud write).
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from pathlib import Path
 
 __all__ = ["COUNTERS", "SCHEMA_VERSION", "open_schema"]
 
-SCHEMA_VERSION = 2
-COUNTERS = "last_enqueued_seq last_acked_seq depth size_bytes dropped_records refused_records"
+SCHEMA_VERSION = 3
+COUNTERS = (
+    "last_enqueued_seq last_acked_seq depth size_bytes dropped_records refused_records "
+    "last_applied_write_seq"
+)
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE records (
     seq INTEGER PRIMARY KEY, source_time_ns INTEGER NOT NULL, channel TEXT NOT NULL,
     message_json TEXT NOT NULL, aggregate_json TEXT NOT NULL,
     replace_aggregate INTEGER NOT NULL, size INTEGER NOT NULL, enqueued_at_ns INTEGER NOT NULL,
-    no_datapoints INTEGER NOT NULL DEFAULT 0);
+    no_datapoints INTEGER NOT NULL DEFAULT 0, channel_write_seq INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE channels (
     name TEXT PRIMARY KEY, message_count INTEGER NOT NULL, aggregate_json TEXT NOT NULL,
     updated_at_ns INTEGER) WITHOUT ROWID;
@@ -32,6 +37,10 @@ _TABLES = {"meta", "records", "channels", "idempotency"}
 # Each step takes the schema from its version to the next, inside the opening transaction.
 _UPGRADES = {
     1: ("ALTER TABLE records ADD COLUMN no_datapoints INTEGER NOT NULL DEFAULT 0",),
+    2: (
+        "ALTER TABLE records ADD COLUMN channel_write_seq INTEGER NOT NULL DEFAULT 0",
+        "INSERT INTO meta (key, value) VALUES ('last_applied_write_seq', 0)",
+    ),
 }
 
 
@@ -55,6 +64,7 @@ def open_schema(conn: sqlite3.Connection, path: Path) -> None:
                 conn.execute(statement)
             version += 1
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
     if version != SCHEMA_VERSION:
         raise ValueError(
             f"{path} has queue schema version {version}; this agent knows versions "

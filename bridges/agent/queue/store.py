@@ -32,11 +32,11 @@ from bridges.agent.queue.admission import (
     QueuedRecord,
     QueueLimits,
     QueueStats,
-    apply_patch,
     check_publish,
     full_message,
     plan_admission,
 )
+from bridges.agent.queue.rows import evict_oldest, merge_aggregate
 from bridges.agent.queue.schema import COUNTERS, SCHEMA_VERSION, open_schema
 from revlink.channels import InvalidPayloadError
 
@@ -55,7 +55,7 @@ _DEFAULT_LIMITS = QueueLimits()
 # Named, not "*": a queue upgraded in place has its columns in the order they were added.
 _RECORD_COLUMNS = (
     "seq, source_time_ns, channel, message_json, aggregate_json, replace_aggregate, size, "
-    "enqueued_at_ns, no_datapoints"
+    "enqueued_at_ns, no_datapoints, channel_write_seq"
 )
 _SYNCHRONOUS = frozenset({"FULL", "NORMAL"})
 
@@ -195,6 +195,30 @@ class DurableQueue:
                     outcomes.append(self._publish_one(conn, *entry))
         return outcomes
 
+    def apply_cloud_write(self, item: PublishItem) -> PublishResult:
+        """Apply a cloud write (``item.channel_write_seq``) exactly once; one transaction.
+
+        The write's aggregate change becomes a record like any publish, so the cloud's
+        aggregate receives it in the device's order; ``last_applied_write_seq`` moves in the
+        same transaction, so a write sent again (its ack was lost) is answered as a duplicate
+        with the current aggregate and changes nothing. Raises like :meth:`publish`.
+        """
+        if item.channel_write_seq < 1:
+            raise ValueError("a cloud write needs its channel_write_seq (>= 1)")
+        patch, size = check_publish(item.channel, "", item.aggregate_json, "")
+        with self._transaction() as conn:
+            meta = self._meta(conn)
+            if item.channel_write_seq <= meta["last_applied_write_seq"]:
+                row = conn.execute(
+                    "SELECT aggregate_json FROM channels WHERE name = ?", (item.channel,)
+                ).fetchone()
+                return PublishResult(seq=0, duplicate=True, aggregate_json=row[0] if row else "{}")
+            outcome = self._publish_one(conn, item, patch, size)
+            if isinstance(outcome, Exception):
+                raise outcome
+            self._set_meta(conn, {"last_applied_write_seq": item.channel_write_seq})
+        return outcome
+
     def _publish_one(
         self, conn: sqlite3.Connection, item: PublishItem, patch: dict[str, Any] | None, size: int
     ) -> PublishResult | QueueFullError:
@@ -214,13 +238,15 @@ class DurableQueue:
                 full_message(meta["depth"], meta["size_bytes"], size, item.channel, self.limits)
             )
         now = self._clock_ns()
-        evicted, freed = self._evict(conn, verdict.evict_records, verdict.evict_bytes)
+        evicted, freed = evict_oldest(conn, verdict.evict_records, verdict.evict_bytes)
         replace = item.replace_aggregate and patch is not None
-        aggregate = self._merge(conn, item.channel, patch, replace, bool(item.message_json), now)
+        aggregate = merge_aggregate(
+            conn, item.channel, patch, replace, bool(item.message_json), now
+        )
         seq = meta["last_enqueued_seq"] + 1
         source = now if item.source_time_ns is None else item.source_time_ns
         conn.execute(
-            f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 seq,
                 source,
@@ -231,6 +257,7 @@ class DurableQueue:
                 size,
                 now,
                 item.no_datapoints,
+                item.channel_write_seq,
             ),
         )
         if key:
@@ -245,47 +272,6 @@ class DurableQueue:
             },
         )
         return PublishResult(seq=seq, duplicate=False, aggregate_json=aggregate)
-
-    @staticmethod
-    def _evict(conn: sqlite3.Connection, records: int, nbytes: int) -> tuple[int, int]:
-        """Delete the oldest records until both needs are met; (records, bytes) removed."""
-        if records <= 0 and nbytes <= 0:
-            return 0, 0
-        count = freed = last = 0
-        cursor = conn.execute("SELECT seq, size FROM records ORDER BY seq")
-        try:
-            while count < records or freed < nbytes:
-                row = cursor.fetchone()
-                if row is None:
-                    break
-                last, count, freed = row[0], count + 1, freed + row[1]
-        finally:
-            cursor.close()
-        conn.execute("DELETE FROM records WHERE seq <= ?", (last,))
-        return count, freed
-
-    @staticmethod
-    def _merge(
-        conn: sqlite3.Connection,
-        channel: str,
-        patch: dict[str, Any] | None,
-        replace: bool,
-        is_message: bool,
-        now: int,
-    ) -> str:
-        row = conn.execute(
-            "SELECT message_count, aggregate_json FROM channels WHERE name = ?", (channel,)
-        ).fetchone()
-        count, aggregate = (row[0], row[1]) if row is not None else (0, "{}")
-        if patch is not None:
-            aggregate = apply_patch(aggregate, patch, replace)
-        conn.execute(
-            "INSERT INTO channels VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-            "message_count = excluded.message_count, aggregate_json = excluded.aggregate_json, "
-            "updated_at_ns = excluded.updated_at_ns",
-            (channel, count + is_message, aggregate, now),
-        )
-        return aggregate
 
     def _remember(
         self, conn: sqlite3.Connection, key: str, seq: int, aggregate: str, now: int
@@ -311,7 +297,7 @@ class DurableQueue:
                 (after_seq, limit),
             ).fetchall()
         return [
-            QueuedRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], bool(r[8]))
+            QueuedRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], bool(r[8]), r[9])
             for r in rows
         ]
 

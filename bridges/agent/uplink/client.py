@@ -27,6 +27,7 @@ from bridges.agent.uplink.session import (
     SessionProtocolError,
     UplinkSession,
     Welcomed,
+    WriteArrived,
 )
 from revlink import __version__
 
@@ -94,7 +95,12 @@ class UplinkClient:
     async def _serve(self, socket: ClientConnection) -> None:
         session = UplinkSession(agent_version=__version__, max_batch_size=self.max_batch_size)
         stats = await asyncio.to_thread(self.agent.queue.stats)
-        await socket.send(session.start(stats.last_enqueued_seq, synced=self.marker.exists()).data)
+        hello = session.start(
+            stats.last_enqueued_seq,
+            synced=self.marker.exists(),
+            last_applied_write_seq=stats.last_applied_write_seq,
+        )
+        await socket.send(hello.data)
         sender = asyncio.create_task(self._send_loop(socket, session))
         try:
             async for data in socket:
@@ -138,6 +144,14 @@ class UplinkClient:
                 command.expire_time.ToNanoseconds() if command.HasField("expire_time") else 0,
             )
             await socket.send(session.receipt(command.command_id, delivered, detail).data)
+        elif isinstance(event, WriteArrived):
+            write = event.write
+            outcome = await self.agent.apply_cloud_write(
+                write.seq, write.channel, write.patch_json, replace=write.replace
+            )
+            if outcome.refused:
+                log.warning("uplink.write_refused", write_seq=write.seq, reason=outcome.refused)
+            await socket.send(session.write_ack(write.seq, refused=outcome.refused).data)
         elif isinstance(event, CloudError):
             log.warning("uplink.cloud_error", code=event.code, seq=event.seq, error=event.message)
         elif isinstance(event, Outgoing):

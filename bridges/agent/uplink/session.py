@@ -3,8 +3,9 @@
 The I/O layer connects, calls :meth:`UplinkSession.start` and sends what it returns, feeds
 every received frame to :meth:`UplinkSession.receive` and carries out the events: acks free
 queue space, a renumbering moves a wiped queue past what the cloud already has, commands go
-to subscribers. Whenever :attr:`UplinkSession.can_send` is true it asks the queue for
-records after :attr:`UplinkSession.sent_up_to` and sends :meth:`UplinkSession.batch`.
+to subscribers, channel writes are applied in order and answered with :meth:`write_ack`.
+Whenever :attr:`UplinkSession.can_send` is true it asks the queue for records after
+:attr:`UplinkSession.sent_up_to` and sends :meth:`UplinkSession.batch`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "SessionProtocolError",
     "UplinkSession",
     "Welcomed",
+    "WriteArrived",
 ]
 
 # Headroom under the cloud's frame limit for the frame and record envelopes.
@@ -50,6 +52,8 @@ class QueuedRecordLike(Protocol):
     def replace_aggregate(self) -> bool: ...
     @property
     def no_datapoints(self) -> bool: ...
+    @property
+    def channel_write_seq(self) -> int: ...
 
 
 class Phase(enum.Enum):
@@ -93,13 +97,20 @@ class CommandArrived:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteArrived:
+    """A cloud write to apply; the I/O layer applies it and sends :meth:`write_ack`."""
+
+    write: pb.ChannelWrite
+
+
+@dataclass(frozen=True, slots=True)
 class CloudError:
     code: int
     seq: int
     message: str
 
 
-Event = Outgoing | Welcomed | Renumber | Acked | CommandArrived | CloudError
+Event = Outgoing | Welcomed | Renumber | Acked | CommandArrived | WriteArrived | CloudError
 
 
 class UplinkSession:
@@ -116,19 +127,23 @@ class UplinkSession:
 
     # -- opening ---------------------------------------------------------------------------
 
-    def start(self, last_enqueued_seq: int, *, synced: bool) -> Outgoing:
+    def start(
+        self, last_enqueued_seq: int, *, synced: bool, last_applied_write_seq: int = 0
+    ) -> Outgoing:
         """Open a session. ``synced`` says this queue has been welcomed by the cloud before.
 
         A queue that never was (new data directory, reflashed card) numbers from 1 while the
         cloud may have committed far more for this device: its records must move past the
         cloud's mark or they would be dropped as duplicates. A synced queue must never move:
         records at or below the mark were committed and only their ack was lost.
+        ``last_applied_write_seq`` tells the cloud which of its writes need not come again.
         """
         self._synced = synced
         hello = pb.Hello(
             agent_version=self.agent_version,
             last_enqueued_seq=last_enqueued_seq,
             max_batch_size=self.max_batch_size,
+            last_applied_write_seq=last_applied_write_seq,
         )
         return Outgoing(pb.DeviceFrame(hello=hello).SerializeToString())
 
@@ -172,6 +187,7 @@ class UplinkSession:
                 aggregate_json=record.aggregate_json,
                 replace_aggregate=record.replace_aggregate,
                 no_datapoints=record.no_datapoints,
+                channel_write_seq=record.channel_write_seq,
             )
             item.source_time.FromNanoseconds(record.source_time_ns)
             cost = item.ByteSize() + 8
@@ -194,6 +210,11 @@ class UplinkSession:
         )
         return Outgoing(frame.SerializeToString())
 
+    def write_ack(self, seq: int, *, refused: str = "") -> Outgoing:
+        """Answer a ChannelWrite once it is applied (or refused: ``refused`` says why)."""
+        ack = pb.ChannelWriteAck(seq=seq, refused=bool(refused), detail=refused)
+        return Outgoing(pb.DeviceFrame(channel_write_ack=ack).SerializeToString())
+
     # -- receiving -------------------------------------------------------------------------
 
     def receive(self, data: bytes) -> list[Event]:
@@ -211,6 +232,8 @@ class UplinkSession:
             return self._ack(frame.ack)
         if kind == "command":
             return [CommandArrived(frame.command)]
+        if kind == "channel_write":
+            return [WriteArrived(frame.channel_write)]
         if kind == "error":
             error = frame.error
             if error.seq == 0 and error.code != pb.ERROR_CODE_MALFORMED_FRAME:

@@ -1,16 +1,18 @@
-"""``/api/v1/devices/{device_id}/channels``: a device's channels, messages and aggregates."""
+"""``/api/v1/devices/{device_id}/channels``: a device's channels, messages and aggregates,
+and writing an aggregate from the cloud (a channel write the device applies)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query, status
 from pydantic import BaseModel
 
-from cloud.api.deps import CurrentUser, DbSession
-from cloud.services import channels
+from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State
+from cloud.api.schemas import ChannelWriteOut
+from cloud.services import channel_writes, channels
 
 __all__ = ["AggregateOut", "ChannelOut", "MessageOut", "MessagesOut", "router"]
 
@@ -117,3 +119,66 @@ async def get_aggregate(
         seq=aggregate.seq,
         updated_at=aggregate.updated_at,
     )
+
+
+AggregateBody = Annotated[
+    dict[str, Any],
+    Body(description="A JSON object", examples=[{"cmds": {"pump_station_start": True}}]),
+]
+
+
+async def _write(
+    state: State,
+    session: DbSession,
+    user: OperatorUser,
+    device_id: uuid.UUID,
+    channel: str,
+    body: dict[str, Any],
+    *,
+    replace: bool,
+) -> ChannelWriteOut:
+    write = await channel_writes.create_write(
+        session,
+        device_id,
+        channel,
+        body,
+        replace=replace,
+        created_by=user.email,
+        now=datetime.now(UTC),
+    )
+    out = ChannelWriteOut.of(write)
+    await session.commit()  # before the device's link looks for it
+    state.write_signals.notify(device_id)
+    return out
+
+
+@router.patch("/{channel}/aggregate", status_code=status.HTTP_202_ACCEPTED)
+async def patch_aggregate(
+    device_id: uuid.UUID,
+    channel: str,
+    body: AggregateBody,
+    user: OperatorUser,
+    state: State,
+    session: DbSession,
+) -> ChannelWriteOut:
+    """Merge-patch (RFC 7396) the channel's aggregate on the device.
+
+    Kept in the cloud and delivered in order, exactly once, also after the device was
+    offline. The device applies it where it stands in the device's own order of changes, and
+    the result comes back up, so device and cloud end with the same aggregate; the last change
+    applied on the device wins.
+    """
+    return await _write(state, session, user, device_id, channel, body, replace=False)
+
+
+@router.put("/{channel}/aggregate", status_code=status.HTTP_202_ACCEPTED)
+async def replace_aggregate(
+    device_id: uuid.UUID,
+    channel: str,
+    body: AggregateBody,
+    user: OperatorUser,
+    state: State,
+    session: DbSession,
+) -> ChannelWriteOut:
+    """Replace the channel's aggregate on the device (delivered like a PATCH)."""
+    return await _write(state, session, user, device_id, channel, body, replace=True)

@@ -154,6 +154,98 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/devices/{device_id}/apps": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List Apps */
+    get: operations["list_apps_api_v1_devices__device_id__apps_get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/devices/{device_id}/apps/{app_key}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get App */
+    get: operations["get_app_api_v1_devices__device_id__apps__app_key__get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/devices/{device_id}/apps/{app_key}/config": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /**
+     * Set Config
+     * @description Check the config against the app's published schema (422 names each bad field) and
+     *     send it to the device through ``deployment_config``; a running app gets it live.
+     */
+    put: operations["set_config_api_v1_devices__device_id__apps__app_key__config_put"];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/devices/{device_id}/channel-writes": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List Channel Writes
+     * @description Newest first; ``state`` may be given more than once.
+     */
+    get: operations["list_channel_writes_api_v1_devices__device_id__channel_writes_get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/devices/{device_id}/channel-writes/{write_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get Channel Write */
+    get: operations["get_channel_write_api_v1_devices__device_id__channel_writes__write_id__get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/devices/{device_id}/channels": {
     parameters: {
       query?: never;
@@ -180,12 +272,25 @@ export interface paths {
     };
     /** Get Aggregate */
     get: operations["get_aggregate_api_v1_devices__device_id__channels__channel__aggregate_get"];
-    put?: never;
+    /**
+     * Replace Aggregate
+     * @description Replace the channel's aggregate on the device (delivered like a PATCH).
+     */
+    put: operations["replace_aggregate_api_v1_devices__device_id__channels__channel__aggregate_put"];
     post?: never;
     delete?: never;
     options?: never;
     head?: never;
-    patch?: never;
+    /**
+     * Patch Aggregate
+     * @description Merge-patch (RFC 7396) the channel's aggregate on the device.
+     *
+     *     Kept in the cloud and delivered in order, exactly once, also after the device was
+     *     offline. The device applies it where it stands in the device's own order of changes, and
+     *     the result comes back up, so device and cloud end with the same aggregate; the last change
+     *     applied on the device wins.
+     */
+    patch: operations["patch_aggregate_api_v1_devices__device_id__channels__channel__aggregate_patch"];
     trace?: never;
   };
   "/api/v1/devices/{device_id}/channels/{channel}/messages": {
@@ -448,6 +553,33 @@ export interface components {
        */
       updated_at: string;
     };
+    /** AppOut */
+    AppOut: {
+      /** App Key */
+      app_key: string;
+      /** Config */
+      config: {
+        [key: string]: unknown;
+      };
+      /** Config Schema */
+      config_schema: {
+        [key: string]: unknown;
+      } | null;
+      /** Display Name */
+      display_name: string;
+      /** Pending Writes */
+      pending_writes: components["schemas"]["ChannelWriteOut"][];
+      /** Ui */
+      ui: {
+        [key: string]: unknown;
+      } | null;
+      /** Ui Cmds */
+      ui_cmds: {
+        [key: string]: unknown;
+      };
+      /** Ui Updated At */
+      ui_updated_at: string | null;
+    };
     /** ChannelOut */
     ChannelOut: {
       /** Aggregate Updated At */
@@ -462,6 +594,58 @@ export interface components {
       message_count: number;
       /** Updated At */
       updated_at: string | null;
+    };
+    /**
+     * ChannelWriteOut
+     * @description A cloud → device channel write and how far it got.
+     *
+     *     ``pending``: stored in the cloud, not on the device yet (kept while it is offline);
+     *     ``delivered``: the device stored and applied it, and its subscribers heard it;
+     *     ``applied``: the cloud's aggregate includes it too; ``refused``: the device could not
+     *     apply it (``detail`` says why).
+     */
+    ChannelWriteOut: {
+      /** Applied At */
+      applied_at: string | null;
+      /** Channel */
+      channel: string;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /** Created By */
+      created_by: string | null;
+      /** Delivered At */
+      delivered_at: string | null;
+      /** Detail */
+      detail: string | null;
+      /**
+       * Device Id
+       * Format: uuid
+       */
+      device_id: string;
+      /**
+       * Id
+       * Format: uuid
+       */
+      id: string;
+      /** Patch */
+      patch: {
+        [key: string]: unknown;
+      };
+      /** Replace */
+      replace: boolean;
+      /**
+       * Seq
+       * @description Per-device order in which the device applies writes.
+       */
+      seq: number;
+      /**
+       * State
+       * @enum {string}
+       */
+      state: "pending" | "delivered" | "applied" | "refused";
     };
     /** CommandCreate */
     CommandCreate: {
@@ -820,6 +1004,11 @@ export interface components {
       /** Error Type */
       type: string;
     };
+    /**
+     * WriteState
+     * @enum {string}
+     */
+    WriteState: "pending" | "delivered" | "applied" | "refused";
   };
   responses: never;
   parameters: never;
@@ -1105,6 +1294,174 @@ export interface operations {
       };
     };
   };
+  list_apps_api_v1_devices__device_id__apps_get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        device_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["AppOut"][];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_app_api_v1_devices__device_id__apps__app_key__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        device_id: string;
+        app_key: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["AppOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  set_config_api_v1_devices__device_id__apps__app_key__config_put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        device_id: string;
+        app_key: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          [key: string]: unknown;
+        };
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ChannelWriteOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  list_channel_writes_api_v1_devices__device_id__channel_writes_get: {
+    parameters: {
+      query?: {
+        channel?: string | null;
+        state?: components["schemas"]["WriteState"][] | null;
+        limit?: number;
+      };
+      header?: never;
+      path: {
+        device_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ChannelWriteOut"][];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_channel_write_api_v1_devices__device_id__channel_writes__write_id__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        device_id: string;
+        write_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ChannelWriteOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
   list_channels_api_v1_devices__device_id__channels_get: {
     parameters: {
       query?: never;
@@ -1155,6 +1512,82 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["AggregateOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  replace_aggregate_api_v1_devices__device_id__channels__channel__aggregate_put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        device_id: string;
+        channel: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          [key: string]: unknown;
+        };
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ChannelWriteOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  patch_aggregate_api_v1_devices__device_id__channels__channel__aggregate_patch: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        device_id: string;
+        channel: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          [key: string]: unknown;
+        };
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ChannelWriteOut"];
         };
       };
       /** @description Validation Error */

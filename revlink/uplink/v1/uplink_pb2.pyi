@@ -65,7 +65,10 @@ class DeviceFrame(_message.Message):
     """Frames exchanged on the device uplink WebSocket (GET /ws/devices/uplink). Every WebSocket
     message is one binary frame: the device sends DeviceFrame, the cloud sends CloudFrame.
     The device opens with Hello; the cloud answers Welcome and then Ack for every committed
-    Batch, Command for the device and Error for anything it refused.
+    Batch, Command for the device and Error for anything it refused. The cloud also writes
+    device channels (ChannelWrite, in seq order); the device applies each write to its own
+    aggregate, answers ChannelWriteAck, and sends the change back up as a Record carrying the
+    write's seq, so the cloud's aggregate follows the device's one order of changes.
 
     DeviceFrame is a frame sent by the device.
     """
@@ -75,6 +78,7 @@ class DeviceFrame(_message.Message):
     HELLO_FIELD_NUMBER: _builtins.int
     BATCH_FIELD_NUMBER: _builtins.int
     COMMAND_RECEIPT_FIELD_NUMBER: _builtins.int
+    CHANNEL_WRITE_ACK_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def hello(self) -> Global___Hello:
         """Opens the session."""
@@ -87,18 +91,23 @@ class DeviceFrame(_message.Message):
     def command_receipt(self) -> Global___CommandReceipt:
         """Receipt for a Command."""
 
+    @_builtins.property
+    def channel_write_ack(self) -> Global___ChannelWriteAck:
+        """The device stored and applied (or refused) a ChannelWrite."""
+
     def __init__(
         self,
         *,
         hello: Global___Hello | None = ...,
         batch: Global___Batch | None = ...,
         command_receipt: Global___CommandReceipt | None = ...,
+        channel_write_ack: Global___ChannelWriteAck | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "command_receipt", b"command_receipt", "frame", b"frame", "hello", b"hello"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "channel_write_ack", b"channel_write_ack", "command_receipt", b"command_receipt", "frame", b"frame", "hello", b"hello"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "command_receipt", b"command_receipt", "frame", b"frame", "hello", b"hello"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "channel_write_ack", b"channel_write_ack", "command_receipt", b"command_receipt", "frame", b"frame", "hello", b"hello"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_frame: _TypeAlias = _typing.Literal["hello", "batch", "command_receipt"]  # noqa: Y015
+    _WhichOneofReturnType_frame: _TypeAlias = _typing.Literal["hello", "batch", "command_receipt", "channel_write_ack"]  # noqa: Y015
     _WhichOneofArgType_frame: _TypeAlias = _typing.Literal["frame", b"frame"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_frame) -> _WhichOneofReturnType_frame | None: ...
 
@@ -114,6 +123,7 @@ class CloudFrame(_message.Message):
     ACK_FIELD_NUMBER: _builtins.int
     COMMAND_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    CHANNEL_WRITE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def welcome(self) -> Global___Welcome:
         """Answers Hello."""
@@ -130,6 +140,10 @@ class CloudFrame(_message.Message):
     def error(self) -> Global___Error:
         """Something was refused."""
 
+    @_builtins.property
+    def channel_write(self) -> Global___ChannelWrite:
+        """A change to one of the device's channel aggregates."""
+
     def __init__(
         self,
         *,
@@ -137,12 +151,13 @@ class CloudFrame(_message.Message):
         ack: Global___Ack | None = ...,
         command: Global___Command | None = ...,
         error: Global___Error | None = ...,
+        channel_write: Global___ChannelWrite | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "command", b"command", "error", b"error", "frame", b"frame", "welcome", b"welcome"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "channel_write", b"channel_write", "command", b"command", "error", b"error", "frame", b"frame", "welcome", b"welcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "command", b"command", "error", b"error", "frame", b"frame", "welcome", b"welcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "channel_write", b"channel_write", "command", b"command", "error", b"error", "frame", b"frame", "welcome", b"welcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_frame: _TypeAlias = _typing.Literal["welcome", "ack", "command", "error"]  # noqa: Y015
+    _WhichOneofReturnType_frame: _TypeAlias = _typing.Literal["welcome", "ack", "command", "error", "channel_write"]  # noqa: Y015
     _WhichOneofArgType_frame: _TypeAlias = _typing.Literal["frame", b"frame"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_frame) -> _WhichOneofReturnType_frame | None: ...
 
@@ -157,6 +172,7 @@ class Hello(_message.Message):
     AGENT_VERSION_FIELD_NUMBER: _builtins.int
     LAST_ENQUEUED_SEQ_FIELD_NUMBER: _builtins.int
     MAX_BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    LAST_APPLIED_WRITE_SEQ_FIELD_NUMBER: _builtins.int
     agent_version: _builtins.str
     """Version of the agent software."""
     last_enqueued_seq: _builtins.int
@@ -165,16 +181,21 @@ class Hello(_message.Message):
     """
     max_batch_size: _builtins.int
     """Largest batch the device will send."""
+    last_applied_write_seq: _builtins.int
+    """Highest ChannelWrite seq the device has applied (0 when none); the cloud sends only
+    writes above it and counts the ones at or below it as delivered.
+    """
     def __init__(
         self,
         *,
         agent_version: _builtins.str = ...,
         last_enqueued_seq: _builtins.int = ...,
         max_batch_size: _builtins.int = ...,
+        last_applied_write_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "last_enqueued_seq", b"last_enqueued_seq", "max_batch_size", b"max_batch_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "last_applied_write_seq", b"last_applied_write_seq", "last_enqueued_seq", b"last_enqueued_seq", "max_batch_size", b"max_batch_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -233,6 +254,7 @@ class Record(_message.Message):
     AGGREGATE_JSON_FIELD_NUMBER: _builtins.int
     REPLACE_AGGREGATE_FIELD_NUMBER: _builtins.int
     NO_DATAPOINTS_FIELD_NUMBER: _builtins.int
+    CHANNEL_WRITE_SEQ_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     """Per-device, strictly increasing sequence number (starts at 1)."""
     channel: _builtins.str
@@ -246,6 +268,10 @@ class Record(_message.Message):
     no_datapoints: _builtins.bool
     """When set, the record's numbers are not readings: no sensors, no datapoints; its
     message and aggregate are stored as usual.
+    """
+    channel_write_seq: _builtins.int
+    """When set, this record is the device applying the ChannelWrite of this seq: once it is
+    committed the cloud's aggregate includes the write.
     """
     @_builtins.property
     def source_time(self) -> _timestamp_pb2.Timestamp:
@@ -261,10 +287,11 @@ class Record(_message.Message):
         aggregate_json: _builtins.str = ...,
         replace_aggregate: _builtins.bool = ...,
         no_datapoints: _builtins.bool = ...,
+        channel_write_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["source_time", b"source_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_json", b"aggregate_json", "channel", b"channel", "message_json", b"message_json", "no_datapoints", b"no_datapoints", "replace_aggregate", b"replace_aggregate", "seq", b"seq", "source_time", b"source_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_json", b"aggregate_json", "channel", b"channel", "channel_write_seq", b"channel_write_seq", "message_json", b"message_json", "no_datapoints", b"no_datapoints", "replace_aggregate", b"replace_aggregate", "seq", b"seq", "source_time", b"source_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -395,6 +422,80 @@ class CommandReceipt(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CommandReceipt: _TypeAlias = CommandReceipt  # noqa: Y015
+
+@_typing.final
+class ChannelWrite(_message.Message):
+    """ChannelWrite changes a device channel's aggregate, written in the cloud."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQ_FIELD_NUMBER: _builtins.int
+    WRITE_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    PATCH_JSON_FIELD_NUMBER: _builtins.int
+    REPLACE_FIELD_NUMBER: _builtins.int
+    ISSUE_TIME_FIELD_NUMBER: _builtins.int
+    seq: _builtins.int
+    """Per-device, strictly increasing write number (starts at 1); the order of application."""
+    write_id: _builtins.str
+    """Cloud-assigned id (UUID), for logs and the API."""
+    channel: _builtins.str
+    """Channel whose aggregate changes."""
+    patch_json: _builtins.str
+    """JSON object: an RFC 7396 merge patch, or the whole new aggregate when replace is set."""
+    replace: _builtins.bool
+    """When set, patch_json replaces the aggregate."""
+    @_builtins.property
+    def issue_time(self) -> _timestamp_pb2.Timestamp:
+        """When the write was made in the cloud."""
+
+    def __init__(
+        self,
+        *,
+        seq: _builtins.int = ...,
+        write_id: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        patch_json: _builtins.str = ...,
+        replace: _builtins.bool = ...,
+        issue_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["issue_time", b"issue_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "issue_time", b"issue_time", "patch_json", b"patch_json", "replace", b"replace", "seq", b"seq", "write_id", b"write_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChannelWrite: _TypeAlias = ChannelWrite  # noqa: Y015
+
+@_typing.final
+class ChannelWriteAck(_message.Message):
+    """ChannelWriteAck answers one ChannelWrite, in seq order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQ_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    seq: _builtins.int
+    """Seq of the ChannelWrite."""
+    refused: _builtins.bool
+    """True when the device could not apply it (detail says why); it will not be sent again."""
+    detail: _builtins.str
+    """Why it was refused."""
+    def __init__(
+        self,
+        *,
+        seq: _builtins.int = ...,
+        refused: _builtins.bool = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "refused", b"refused", "seq", b"seq"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChannelWriteAck: _TypeAlias = ChannelWriteAck  # noqa: Y015
 
 @_typing.final
 class Error(_message.Message):
