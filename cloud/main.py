@@ -25,6 +25,7 @@ from cloud.core.config import CloudSettings
 from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
 from cloud.live.hub import LiveHub
+from cloud.live.observers import ObserverBook, ObserverSweeper
 from cloud.services.errors import (
     ConfigInvalidError,
     ConflictError,
@@ -78,12 +79,18 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             devices=DeviceConnections(),
             login_limiter=LoginLimiter(settings.login_max_attempts, settings.login_window_seconds),
             jwt_secret=settings.resolved_jwt_secret(),
+            observers=ObserverBook(settings.observer_ttl_seconds),
         )
         app.state.cloud = state
         state.live.start()
+        sweeper = ObserverSweeper(
+            state.observers, state.db, state.write_signals, settings.observer_ttl_seconds / 3
+        )
+        sweeper.start()
         try:
             yield
         finally:
+            await sweeper.stop()
             await state.live.stop()
             await state.db.dispose()
 

@@ -8,6 +8,7 @@ from cloud.core.config import CloudSettings
 from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
 from cloud.live.hub import LiveHub
+from cloud.live.observers import ObserverBook
 from cloud.services.ratelimit import LoginLimiter
 from cloud.uplink.registry import DeviceConnections
 from cloud.uplink.signals import DeviceSignals
@@ -25,3 +26,4 @@ class CloudState:
     login_limiter: LoginLimiter
     jwt_secret: str
     write_signals: DeviceSignals = field(default_factory=DeviceSignals)
+    observers: ObserverBook = field(default_factory=lambda: ObserverBook(15.0))

@@ -56,6 +56,12 @@ class CloudSettings(BaseSettings):
         gt=0,
         description="How often a device link looks for channel writes made on another replica.",
     )
+    observer_ttl_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="A dashboard stops counting as watching a device's apps this long after "
+        "its last heartbeat.",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

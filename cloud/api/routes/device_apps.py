@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -11,7 +12,10 @@ from pydantic import BaseModel
 
 from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State
 from cloud.api.schemas import ChannelWriteOut
+from cloud.live.observers import OBSERVERS_CHANNEL, observer_patch
 from cloud.services import device_apps
+from cloud.services.channel_writes import create_write
+from cloud.services.devices import get_device
 
 __all__ = ["AppOut", "router"]
 
@@ -52,6 +56,28 @@ async def get_app(
     device_id: uuid.UUID, app_key: str, user: CurrentUser, session: DbSession
 ) -> AppOut:
     return _out(await device_apps.get_app(session, device_id, app_key))
+
+
+@router.post("/observe", status_code=status.HTTP_204_NO_CONTENT)
+async def observe(
+    device_id: uuid.UUID, user: CurrentUser, state: State, session: DbSession
+) -> None:
+    """Heartbeat of a page showing the device's apps (every few seconds while it is open):
+    the apps' ``is_being_observed()`` is true until ``REVLINK_OBSERVER_TTL_SECONDS`` after
+    the last one. Viewers count too: watching is not acting."""
+    await get_device(session, device_id)
+    observer = str(user.public_id)
+    if not state.observers.knows(device_id, observer):
+        await create_write(
+            session,
+            device_id,
+            OBSERVERS_CHANNEL,
+            observer_patch(observer, present=True),
+            now=datetime.now(UTC),
+        )
+        await session.commit()  # only then counted, so a failed write is tried again
+        state.write_signals.notify(device_id)
+    state.observers.heartbeat(device_id, observer, asyncio.get_running_loop().time())
 
 
 @router.put("/{app_key}/config", status_code=status.HTTP_202_ACCEPTED)

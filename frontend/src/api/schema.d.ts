@@ -171,6 +171,28 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/devices/{device_id}/apps/observe": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Observe
+     * @description Heartbeat of a page showing the device's apps (every few seconds while it is open):
+     *     the apps' ``is_being_observed()`` is true until ``REVLINK_OBSERVER_TTL_SECONDS`` after
+     *     the last one. Viewers count too: watching is not acting.
+     */
+    post: operations["observe_api_v1_devices__device_id__apps_observe_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/devices/{device_id}/apps/{app_key}": {
     parameters: {
       query?: never;
@@ -1313,6 +1335,35 @@ export interface operations {
         content: {
           "application/json": components["schemas"]["AppOut"][];
         };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  observe_api_v1_devices__device_id__apps_observe_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        device_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Validation Error */
       422: {
