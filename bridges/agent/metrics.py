@@ -39,6 +39,10 @@ class AgentCollector(Collector):
                 "Highest seq given to a record",
                 stats.last_enqueued_seq,
             ),
+            "revlink_agent_last_applied_write_seq": (
+                "Highest cloud channel write applied on this device",
+                stats.last_applied_write_seq,
+            ),
         }
         for name, (text, value) in gauges.items():
             yield GaugeMetricFamily(name, text, value=float(value))

@@ -132,6 +132,7 @@ class AgentServicer(pb_grpc.DeviceAgentServiceServicer):
             last_enqueued_seq=queue.last_enqueued_seq,
             dropped_records=queue.dropped_records,
             refused_records=queue.refused_records,
+            last_applied_write_seq=queue.last_applied_write_seq,
             cloud_url=uplink.cloud_url,
             last_error=uplink.last_error,
         )

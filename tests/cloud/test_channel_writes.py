@@ -134,6 +134,7 @@ async def test_writes_wait_for_an_offline_device_and_arrive_in_order_exactly_onc
     with start_agent(tmp_path / "data", tmp_path / "logs", cloud.base_url, token) as agent:
         for m in made:
             await wait_applied(cloud, device_id, m["id"])
+        assert agent_status(agent.target).last_applied_write_seq == 4
         async with agent_stub(agent.target) as stub:
             assert await device_aggregate(stub, "setpoints") == {"low": 5}  # PUT replaced
             messages = await stub.ListChannels(pb.ListChannelsRequest())

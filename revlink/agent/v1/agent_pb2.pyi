@@ -464,6 +464,7 @@ class GetStatusResponse(_message.Message):
     REFUSED_RECORDS_FIELD_NUMBER: _builtins.int
     CLOUD_URL_FIELD_NUMBER: _builtins.int
     LAST_ERROR_FIELD_NUMBER: _builtins.int
+    LAST_APPLIED_WRITE_SEQ_FIELD_NUMBER: _builtins.int
     cloud_connected: _builtins.bool
     """True while a session with the cloud is established."""
     queue_depth: _builtins.int
@@ -482,6 +483,8 @@ class GetStatusResponse(_message.Message):
     """Cloud base URL the agent talks to."""
     last_error: _builtins.str
     """Last uplink error, empty when none."""
+    last_applied_write_seq: _builtins.int
+    """Highest cloud channel write applied on this device (0 when none)."""
     @_builtins.property
     def oldest_unsent_age(self) -> _duration_pb2.Duration:
         """Age of the oldest unacked record; zero when the queue is empty."""
@@ -499,10 +502,11 @@ class GetStatusResponse(_message.Message):
         refused_records: _builtins.int = ...,
         cloud_url: _builtins.str = ...,
         last_error: _builtins.str = ...,
+        last_applied_write_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["oldest_unsent_age", b"oldest_unsent_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cloud_connected", b"cloud_connected", "cloud_url", b"cloud_url", "dropped_records", b"dropped_records", "last_acked_seq", b"last_acked_seq", "last_enqueued_seq", b"last_enqueued_seq", "last_error", b"last_error", "oldest_unsent_age", b"oldest_unsent_age", "queue_bytes", b"queue_bytes", "queue_depth", b"queue_depth", "refused_records", b"refused_records"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cloud_connected", b"cloud_connected", "cloud_url", b"cloud_url", "dropped_records", b"dropped_records", "last_acked_seq", b"last_acked_seq", "last_applied_write_seq", b"last_applied_write_seq", "last_enqueued_seq", b"last_enqueued_seq", "last_error", b"last_error", "oldest_unsent_age", b"oldest_unsent_age", "queue_bytes", b"queue_bytes", "queue_depth", b"queue_depth", "refused_records", b"refused_records"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
