@@ -34,6 +34,12 @@ export const router = createRouter({
       meta: { title: "Device" },
     },
     {
+      path: "/devices/:id/apps",
+      name: "device-apps",
+      component: () => import("./views/DeviceAppsView.vue"),
+      meta: { title: "Device apps" },
+    },
+    {
       path: "/live",
       name: "live",
       component: () => import("./views/LiveView.vue"),

@@ -16,3 +16,8 @@ export type Latest = Schemas["LatestOut"];
 export type User = Schemas["UserOut"];
 export type Me = Schemas["MeResponse"];
 export type Role = Schemas["Role"];
+export type AppInfo = Schemas["AppOut"];
+export type ChannelWrite = Schemas["ChannelWriteOut"];
+export type ChannelWriteState = ChannelWrite["state"];
+/** One item of a 422 answer's `detail`: `loc` names the field. */
+export type ValidationItemOut = Pick<Schemas["ValidationError"], "loc" | "msg" | "type">;
