@@ -25,10 +25,9 @@ MANIFEST_CHANNEL = "app_manifests"
 def manifest_entry(
     display_name: str, config_cls: type[Schema] | None, app_key: str
 ) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "display_name": display_name or app_key,
-        "sdk": f"revlink {__version__}",
-    }
+    entry: dict[str, Any] = {"sdk": f"revlink {__version__}"}
+    if display_name:  # else the cloud names the app from its UI, or by its key
+        entry["display_name"] = display_name
     if config_cls is not None:
         entry["config_schema"] = config_cls.to_json_schema(display_name or app_key)
     return merge_patch({}, entry)

@@ -109,8 +109,10 @@ def _app(app_key: str, aggregates: _Aggregates, pending: list[ChannelWrite]) -> 
     manifest = _object(aggregates.manifests().get(app_key))
     section = _object(aggregates.deployment().get(app_key))
     schema = manifest.get("config_schema")
-    name = manifest.get("display_name") or section.get("APP_DISPLAY_NAME") or app_key
     ui = aggregates.ui_children().get(app_key)
+    shown = _object(ui).get("displayString")
+    # The deployment's name first, as pydoover shows it; then what the app's UI calls itself.
+    name = section.get("APP_DISPLAY_NAME") or shown or manifest.get("display_name") or app_key
     return DeviceApp(
         app_key=app_key,
         display_name=str(name),

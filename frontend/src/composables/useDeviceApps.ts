@@ -1,4 +1,4 @@
-import { computed, reactive, ref, toValue, watch, type MaybeRefOrGetter } from "vue";
+import { computed, onMounted, reactive, ref, toValue, watch, type MaybeRefOrGetter } from "vue";
 import { describeError } from "../api/client";
 import { appsRequests, ValidationRejected, type AppsRequests } from "../api/appsRequests";
 import type { AppInfo, ChannelWrite, ValidationItemOut } from "../api/types";
@@ -154,6 +154,8 @@ export function useDeviceApps(
   const state = createDeviceApps(deviceId, requests);
   usePolling(state.reload, APPS_POLL_MS);
   // A missed heartbeat only makes the apps think nobody watches for a while: no error shown.
-  usePolling(() => requests.observe(toValue(deviceId)).catch(() => undefined), OBSERVE_MS);
+  const observe = () => requests.observe(toValue(deviceId)).catch(() => undefined);
+  onMounted(() => void observe());
+  usePolling(observe, OBSERVE_MS);
   return state;
 }
