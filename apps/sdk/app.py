@@ -2,9 +2,10 @@
 
 Order of a run: health endpoint → config (``CONFIG_FP`` or the ``deployment_config``
 aggregate, key ``applications.<APP_KEY>``) → watchdog lease on the platform (so the outputs
-``setup`` writes are the app's too; renewed while it runs) → ``setup()`` → the lease resized
-for the loop period ``setup`` chose, its outputs kept → ``main_loop()`` at a fixed rate,
-tags committed after each loop. A write refused because another app owns the output
+``setup`` writes are the app's too; renewed while it runs) → ``setup()`` between the UI's
+preparation and its first push (:mod:`apps.sdk.ui_helpers`) → the lease resized for the loop
+period ``setup`` chose, its outputs kept → ``main_loop()`` at a fixed rate, tags committed
+and the UI's changes pushed after each loop. A write refused because another app owns the output
 (``OUTPUT_OWNED``) is logged as ``app.output_owned`` with the owner; the loop goes on.
 ``setup``/``main_loop``/hooks may be plain or ``async``; plain ones run in a worker thread
 so the loop stays responsive to signals and health probes. A ``setup`` that raises is
@@ -38,7 +39,7 @@ from apps.sdk.plugins import PluginsInterface
 from apps.sdk.runtime import call_hook
 from apps.sdk.tag_helpers import TagHelpers
 from apps.sdk.tags import TAG_CHANNEL, TagStore
-from apps.sdk.unavailable import Unavailable
+from apps.sdk.ui_helpers import UIHelpers
 from revlink.error_reasons import OUTPUT_OWNED
 
 __all__ = ["AppFailedError", "Application"]
@@ -54,7 +55,7 @@ class AppFailedError(RuntimeError):
     """``setup`` failed, or ``main_loop`` too many times in a row; the process exits 1."""
 
 
-class Application(PydooverHelpers, TagHelpers, WatchdogLease):
+class Application(PydooverHelpers, UIHelpers, TagHelpers, WatchdogLease):
     config_cls: ClassVar[type[Schema] | None] = None
     loop_target_period: float = 1.0
     error_wait_period: float = 10.0
@@ -123,13 +124,6 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
         self.app_display_name = ""
         self.modbus_iface: Any = modbus_iface or ModbusInterface(app_key, config=config)
         self._answer_in_style(self.modbus_iface)
-        # pydoover apps reach for this in setup(); the app UI is not part of revlink yet, so
-        # a use fails at the call and says so.
-        self.ui_manager: Any = Unavailable(
-            "ui_manager",
-            "revlink's dashboard does not render app UIs yet; publish the values "
-            "to a channel instead",
-        )
 
     def _answer_in_style(self, interface: object) -> None:
         """An interface built for this app (no style of its own) answers as the app does."""
@@ -172,6 +166,7 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
             else None
         )
         self.log = log.bind(app=self.name, app_key=app_key)
+        self._attach_ui()
 
     # -- hooks for subclasses --------------------------------------------------------------
 
@@ -250,7 +245,9 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
     async def _setup(self) -> None:
         try:
             async with self._lease_kept_alive():
+                await self._prepare_ui()
                 await call_hook(self.setup)
+                await self._start_ui()
             await self.commit_tags_async()
         except Exception:
             self.log.exception("app.setup_failed", wait_s=self.error_wait_period)
@@ -285,6 +282,7 @@ class Application(PydooverHelpers, TagHelpers, WatchdogLease):
             await call_hook(self.main_loop)
             await self._answer_shutdown_request()
             await self.commit_tags_async()
+            await self._update_ui()
         except Exception as exc:
             self.healthy = False
             if isinstance(exc, FailedPreconditionError) and exc.reason == OUTPUT_OWNED:

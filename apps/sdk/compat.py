@@ -4,7 +4,8 @@
 and ``self.set_tag(...)`` on the application itself; each is a thin pass-through to an
 interface, with an ``_async`` twin, and like the rest of the SDK the plain name is awaitable
 in an ``async def`` app (``await self.get_di(0)``) and blocking in a sync one. Tags and the
-shutdown hooks are in :mod:`apps.sdk.tag_helpers`.
+shutdown hooks are in :mod:`apps.sdk.tag_helpers`, the UI's lifecycle in
+:mod:`apps.sdk.ui_helpers`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from apps.sdk.agent import DeviceAgentInterface, SubscriptionCallback
 from apps.sdk.errors import BridgeError
 from apps.sdk.platform import PlatformInterface
 from apps.sdk.runtime import maybe_async
+from apps.sdk.ui import Interaction, UIManager
 
 log = structlog.get_logger(__name__)
 
@@ -32,11 +34,12 @@ class PydooverHelpers:
     device_agent: DeviceAgentInterface
     platform_iface: PlatformInterface
     modbus_iface: Any
-    ui_manager: Any
+    ui_manager: UIManager
     _ready: asyncio.Event
 
     error_wait_period: float
-    force_log_on_shutdown: bool = False  # pydoover's; there is no app UI to log yet
+    # pydoover's: the default on_shutdown_at pushes the UI, kept as a message.
+    force_log_on_shutdown: bool = False
     _last_interval_time: float | None
 
     @property
@@ -165,34 +168,39 @@ class PydooverHelpers:
         except BridgeError as exc:
             log.error("app.modbus_setup_failed", reason=str(exc))
 
-    # -- UI (``self.ui_manager`` answers each call with a named error) and Modbus ---------
+    # -- UI (``self.ui_manager``, see apps.sdk.ui_helpers) and Modbus ------------------------
 
-    def set_ui_elements(self, elements: Any) -> Any:
-        return self.ui_manager.set_children(elements)
+    def set_ui_elements(self, elements: list[Any]) -> None:
+        self.ui_manager.set_children(elements)
 
-    def set_ui(self, ui: Any) -> Any:
-        return self.ui_manager.set_children(ui)
+    def set_ui(self, ui: list[Any]) -> None:
+        self.ui_manager.set_children(ui)
 
-    def get_command(self, name: str) -> Any:
+    def get_command(self, name: str) -> Interaction | None:
         return self.ui_manager.get_command(name)
 
-    def coerce_command(self, name: str, value: Any) -> Any:
-        return self.ui_manager.coerce_command(name, value)
+    def coerce_command(self, name: str, value: Any, critical: bool = False) -> None:
+        self.ui_manager.coerce_command(name, value, critical)
 
-    def record_critical_value(self, name: str, value: Any) -> Any:
-        return self.ui_manager.record_critical_value(name, value)
+    def record_critical_value(self, name: str, value: Any) -> None:
+        self.ui_manager.record_critical_value(name, value)
 
-    def set_ui_status_icon(self, icon: Any) -> Any:
-        return self.ui_manager.set_status_icon(icon)
+    def set_ui_status_icon(self, icon: str | None, critical: bool = False) -> None:
+        self.ui_manager.set_status_icon(icon, critical)
 
-    def start_ui_comms(self) -> Any:
-        return self.ui_manager.start_comms()
+    def start_ui_comms(self) -> None:
+        self.ui_manager.start_comms()
 
-    async def await_ui_comms_sync(self, timeout: float = 10) -> Any:
-        return self.ui_manager.await_comms_sync(timeout)
+    async def await_ui_comms_sync(self, timeout: float = 10) -> bool:
+        """True once the UI channels' aggregates arrived (the app subscribes after
+        ``setup()``; an app may start and await them sooner)."""
+        synced = await self.ui_manager.await_comms_sync(timeout)
+        if not synced:
+            log.warning("app.ui_comms_sync_timed_out", app_key=self.app_key, waited_s=timeout)
+        return synced
 
-    def set_ui_update_period(self, period: float) -> Any:
-        return self.ui_manager.set_min_ui_update_period(period)
+    def set_ui_update_period(self, period: float) -> None:
+        self.ui_manager.set_min_ui_update_period(period)
 
     def read_modbus_registers(
         self,

@@ -9,14 +9,12 @@ from datetime import datetime
 from typing import Any
 
 import grpc
-import pytest
 import structlog.testing
 
 from apps.sdk.agent import DeviceAgentInterface
 from apps.sdk.app import Application
 from apps.sdk.config import Integer, Schema
 from apps.sdk.platform import PlatformInterface
-from apps.sdk.unavailable import FeatureUnavailableError
 from revlink.agent.v1 import agent_pb2 as pb
 from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
 from tests.rig.agent import AgentProcess, agent_status
@@ -186,10 +184,9 @@ async def test_positional_config_display_name_and_missing_parts(
         await app.wait_until_ready()
         assert config.pump.value == 3
         assert app.app_display_name == "Pump Station 3"
-        with pytest.raises(FeatureUnavailableError, match="ui_manager"):
-            app.ui_manager.add_children([])
-        with pytest.raises(FeatureUnavailableError, match=r"ui_manager\.set_children"):
-            app.set_ui_elements([])
+        # The manager follows the key attach_bridges gave (tests/sdk/test_ui_manager.py).
+        assert app.ui_manager.app_key == "tagger"
+        assert app.ui_manager.client is app.device_agent
     finally:
         app.stop()
         await run
