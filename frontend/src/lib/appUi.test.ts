@@ -176,20 +176,17 @@ describe("parseAppUi", () => {
     expect(level.text).toBe("42.5 %");
     expect(level.range).toMatchObject({ label: "Normal", colour: "green" });
     expect(level.ranges[2]).toMatchObject({ label: "High", colour: "tomato", showOnGraph: false });
-    expect(level.warning).toBeNull();
     expect(level.gauge).toEqual({ min: 0, max: 100, value: 42.456 });
   });
 
-  it("warns about a value outside every range", () => {
+  it("leaves a value outside every range uncoloured, and only indicators warn", () => {
     const source = tankUi();
     const children = source.children as Record<string, Record<string, unknown>>;
     children.level = { ...children.level, currentValue: 130 };
     const ui = parseAppUi(source, EN);
     const level = byName(ui?.children ?? [], "level") as VariableNode;
     expect(level.range).toBeNull();
-    expect(level.warning).toBe("Outside its ranges (0 to 100).");
     expect(ui?.warnings).toEqual([
-      { name: "level", label: "Level", source: "range" },
       { name: "tank_1_alarm", label: "Overflow", source: "indicator" },
     ]);
   });

@@ -77,10 +77,9 @@ export interface VariableNode extends NodeBase {
   precision: number | null;
   units: string | null;
   ranges: UiRange[];
-  /** The range the value falls in, if any. */
+  /** The range the value falls in, if any (ranges colour a scale; a value in none is
+   * shown uncoloured, not as a warning: warnings are the app's warning indicators). */
   range: UiRange | null;
-  /** Why the value needs attention (outside every range), or null. */
-  warning: string | null;
   /** A gauge to draw (`form` linearGauge/radialGauge with a known span), or null. */
   gauge: { min: number; max: number; value: number } | null;
 }
@@ -213,8 +212,8 @@ export type UiNode =
 export interface AppWarning {
   name: string;
   label: string;
-  /** indicator: a shown warning indicator; range: a variable outside its ranges. */
-  source: "indicator" | "range";
+  /** Where it comes from: a shown warning indicator. */
+  source: "indicator";
 }
 
 /** An app's UI (its `uiApplication` container) ready to render. */
@@ -656,12 +655,6 @@ function parseVariable(common: NodeBase, element: Dict, walk: Walk): VariableNod
   const number = finite(value);
   const range = rangeFor(number, ranges);
   const bounds = span(ranges);
-  let warning: string | null = null;
-  if (number !== null && ranges.length > 0 && range === null) {
-    warning = bounds
-      ? `Outside its ranges (${formatNumber(bounds.min)} to ${formatNumber(bounds.max)}).`
-      : "Outside its ranges.";
-  }
   const gaugeForm = element.form === "linearGauge" || element.form === "radialGauge";
   const node: VariableNode = {
     ...common,
@@ -673,11 +666,9 @@ function parseVariable(common: NodeBase, element: Dict, walk: Walk): VariableNod
     units,
     ranges,
     range,
-    warning,
     gauge: gaugeForm && bounds && number !== null ? { ...bounds, value: number } : null,
   };
   walk.variables.set(node.name, node);
-  if (warning !== null) walk.warnings.push({ name: node.name, label: node.label, source: "range" });
   return node;
 }
 
