@@ -90,6 +90,9 @@ test("an app's UI is shown and operated, online and offline, and its config edit
   await capacity.locator("input").fill("1500");
   await card(page).getByTestId("app-config-save").click();
   await expect.poll(() => lastEvent(page), { timeout: 30_000 }).toBe("capacity 1500 L");
+  await expect
+    .poll(() => page.getByTestId("apps-alert").first().textContent(), { timeout: 15_000 })
+    .toContain("Capacity set to 1500 L");
   await shot(page, "config-applied");
 
   // The slider by keyboard: the pump starts, as the app reports in its submodule.

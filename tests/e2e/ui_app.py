@@ -23,6 +23,8 @@ class ConfiguredTankMonitor(AsyncTankMonitor):
         assert isinstance(new, MonitorConfig)
         self.tank_ui.last_event.current_value = f"capacity {new.capacity.value} L"
         await self.ui_manager.push_async()
+        # An alert, as 0.x apps raise them: text on the significantEvent channel.
+        await self.publish_to_channel("significantEvent", f"Capacity set to {new.capacity.value} L")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 /** The REST requests of the device apps page: the apps, a UI input, a saved config. */
 import { api, ApiError, call, errorMessage } from "./client";
-import type { AppInfo, ChannelWrite, ValidationItemOut } from "./types";
+import type { AppInfo, ChannelMessage, ChannelWrite, ValidationItemOut } from "./types";
 
 /** A 422 answer: the cloud's message and the items naming the fields (`loc`). */
 export class ValidationRejected extends ApiError {
@@ -101,6 +101,24 @@ export async function observeDeviceApps(deviceId: string): Promise<void> {
       params: { path: { device_id: deviceId } },
     }),
   );
+}
+
+/** The channel pydoover apps publish their alerts to (what a `ui.AlertStream` shows). */
+export const ALERTS_CHANNEL = "significantEvent";
+
+/** The device's newest alerts, newest first; none when it has never sent one. */
+export async function fetchDeviceAlerts(deviceId: string, limit = 5): Promise<ChannelMessage[]> {
+  try {
+    const page = await call(
+      api.GET("/api/v1/devices/{device_id}/channels/{channel}/messages", {
+        params: { path: { device_id: deviceId, channel: ALERTS_CHANNEL }, query: { limit } },
+      }),
+    );
+    return page.messages;
+  } catch (cause) {
+    if (cause instanceof ApiError && cause.status === 404) return []; // no such channel yet
+    throw cause;
+  }
 }
 
 /** What the apps page asks of the cloud (a stand-in replaces it in tests). */

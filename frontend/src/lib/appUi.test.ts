@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ChannelWrite } from "../api/types";
 import {
+  alertText,
   commandPayload,
   datetimeInputValue,
   formatUiNumber,
@@ -460,5 +461,12 @@ describe("ui_cmds payloads and inputs", () => {
     expect(parseDatetimeInput("2026-02-31", false).ok).toBe(false);
     expect(parseDatetimeInput("soon", true).ok).toBe(false);
     expect(datetimeInputValue(null, true)).toBe("");
+  });
+});
+
+describe("alertText", () => {
+  it("shows an alert's message, else its JSON", () => {
+    expect(alertText({ message: "Tank low" })).toBe("Tank low");
+    expect(alertText({ level: 3 })).toBe('{"level":3}');
   });
 });

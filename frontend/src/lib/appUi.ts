@@ -856,3 +856,11 @@ export function interactions(nodes: readonly UiNode[]): InteractionNode[] {
   }
   return found;
 }
+
+/** The text of an alert message: pydoover apps publish plain text (kept as
+ * `{"message": text}`) or an object with a `message`; anything else is shown as JSON. */
+export function alertText(payload: Record<string, unknown>): string {
+  const message = payload.message;
+  if (typeof message === "string") return message;
+  return JSON.stringify(payload);
+}
