@@ -10,13 +10,18 @@ The setpoints in force are kept in the channel's aggregate (``setpoints``, with 
 configured ones they started from under ``configured``), so the cloud always shows what the
 device is doing: at start the app takes the setpoints a command set before a restart, unless
 the config changed since, and publishes what it runs with.
+
+Its own UI (:mod:`apps.tank_level.app_ui`, pydoover's elements) shows the level coloured by
+the setpoints and the pump's state on the dashboard's apps page, and takes the two setpoints
+as parameters there; a refused pair is put back to the setpoints in force.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from apps.sdk import Application, Integer, Number, Schema, String
+from apps.sdk import Application, Integer, Number, Schema, String, ui
+from apps.tank_level.app_ui import TankLevelUI
 
 __all__ = ["Setpoints", "TankLevel", "TankLevelConfig", "next_pump_state"]
 
@@ -63,6 +68,7 @@ class TankLevel(Application):
         self.pump_on = False
         self.level_percent = 0.0
         self.setpoints = Setpoints(30.0, 80.0)
+        self.tank_ui = TankLevelUI()
 
     @property
     def settings(self) -> TankLevelConfig:
@@ -79,6 +85,9 @@ class TankLevel(Application):
             },
         )
         self.setpoints = await self._restored_setpoints()
+        self.set_ui_elements([*self.tank_ui.elements(), self.start_below, self.stop_above])
+        self.ui_manager.set_display_name("Tank level control")
+        await self._pin_ui_setpoints()
         await self._publish_setpoints()
         await self.platform_iface.set_do_async(self.settings.pump_do.value, False)
         self.device_agent.add_subscription(
@@ -102,7 +111,24 @@ class TankLevel(Application):
             self.log.info("tank.setpoints_restored", **restored.as_dict())
         return restored
 
+    async def _pin_ui_setpoints(self) -> None:
+        """Before the app listens to its UI, the parameters are set to the setpoints it runs
+        with: the values they kept from an earlier run (or from before a new config) would
+        otherwise arrive as a person's input and undo the restore."""
+        shown = {}
+        for key, value in self.setpoints.as_dict().items():
+            parameter = self.get_command(key)
+            if parameter is not None:
+                shown[parameter.name] = value
+        await self.device_agent.publish_async(
+            "ui_cmds", aggregate={"cmds": shown}, datapoints=False
+        )
+
     async def _publish_setpoints(self) -> None:
+        """Tell the cloud and the UI which setpoints run (the parameters show them too)."""
+        self.tank_ui.show_setpoints(self.setpoints.start_below, self.setpoints.stop_above)
+        self.coerce_command("start_below", self.setpoints.start_below)
+        self.coerce_command("stop_above", self.setpoints.stop_above)
         await self.device_agent.publish_to_channel_async(
             self.settings.channel.value,
             {"setpoints": self.setpoints.as_dict(), "configured": self._configured().as_dict()},
@@ -116,15 +142,34 @@ class TankLevel(Application):
         await self._publish_setpoints()
 
     async def on_command(self, channel: str, command: dict[str, Any]) -> None:
+        await self._change_setpoints(command, source="command")
+
+    @ui.numeric_parameter("start_below", "Start the pump below (%)", min_val=0, max_val=100)
+    async def start_below(self, new_value: Any) -> None:
+        await self._change_setpoints({"start_below": new_value}, source="ui")
+
+    @ui.numeric_parameter("stop_above", "Stop the pump above (%)", min_val=0, max_val=100)
+    async def stop_above(self, new_value: Any) -> None:
+        await self._change_setpoints({"stop_above": new_value}, source="ui")
+
+    async def _change_setpoints(self, change: dict[str, Any], source: str) -> None:
         try:
-            self.setpoints = Setpoints(
-                float(command.get("start_below", self.setpoints.start_below)),
-                float(command.get("stop_above", self.setpoints.stop_above)),
+            setpoints = Setpoints(
+                float(change.get("start_below", self.setpoints.start_below)),
+                float(change.get("stop_above", self.setpoints.stop_above)),
             )
         except (TypeError, ValueError) as exc:
-            self.log.warning("tank.command_refused", command=command, reason=str(exc))
+            self.log.warning(
+                "tank.setpoints_refused", source=source, change=change, reason=str(exc)
+            )
+            if source == "ui":  # the parameters show what runs again
+                self.coerce_command("start_below", self.setpoints.start_below)
+                self.coerce_command("stop_above", self.setpoints.stop_above)
             return
-        self.log.info("tank.setpoints_changed", source="command", **self.setpoints.as_dict())
+        if setpoints.as_dict() == self.setpoints.as_dict():
+            return  # e.g. the parameters echoing what the app showed them
+        self.setpoints = setpoints
+        self.log.info("tank.setpoints_changed", source=source, **self.setpoints.as_dict())
         await self._publish_setpoints()
 
     async def main_loop(self) -> None:
@@ -137,6 +182,7 @@ class TankLevel(Application):
         # platform bridge restart puts it to its safe value) is corrected within one loop.
         await self.platform_iface.set_do_async(self.settings.pump_do.value, pump_on)
         self.pump_on = pump_on
+        self.tank_ui.show(self.level_percent, pump_on)
         await self.device_agent.publish_to_channel_async(
             self.settings.channel.value,
             {"level_percent": self.level_percent, "level_mv": raw, "pump": pump_on},

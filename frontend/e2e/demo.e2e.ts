@@ -57,5 +57,17 @@ test("the demo's dashboard shows the tank level live", async () => {
   await waitForAttribute(page.getByTestId("live-chart"), "data-painted", "true");
   await shot(page, "live");
 
+  // The tank app's own UI: the level as the app shows it, and its setpoints as parameters.
+  await page.getByTestId("nav-fleet").click();
+  await row.locator("a").first().click();
+  await page.getByTestId("device-apps-link").click();
+  const tank = page.locator('[data-testid="app-card"][data-app-key="tank_level"]');
+  const level = tank.locator('[data-testid="appui-element"][data-element-name="level"]');
+  const levels = await distinctTexts(level.getByTestId("appui-value"), 2, 20_000);
+  expect(levels.every((text) => firstNumber(text) >= 0 && firstNumber(text) <= 100)).toBe(true);
+  const start = tank.locator('[data-element-name="tank_level_start_below"]');
+  expect(await start.getByTestId("appui-param-input").inputValue()).toMatch(/^30/);
+  await shot(page, "apps");
+
   expect(browser.pageErrors).toEqual([]);
 });

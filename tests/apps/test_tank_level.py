@@ -183,3 +183,55 @@ async def test_setpoints_survive_a_restart_and_the_cloud_shows_what_runs(
     await asyncio.to_thread(
         wait_for, lambda: cloud_setpoints(cloud, device_id) == configured, 15, "cloud agrees"
     )
+
+
+async def ui_cmds_write(agent: AgentProcess, cmds: dict[str, object]) -> None:
+    """A person's input as the cloud's channel write reaches the device: a ui_cmds merge."""
+    person = DeviceAgentInterface("cloud", agent.target)
+    try:
+        await person.publish_async("ui_cmds", aggregate={"cmds": cmds}, datapoints=False)
+    finally:
+        await person.close_async()
+
+
+async def test_its_ui_shows_the_tank_and_takes_setpoints(
+    platform_bridge: PlatformBridge, plant: Plant, agent: AgentProcess
+) -> None:
+    app = tank_app(agent, platform_bridge)
+    run = asyncio.create_task(app.run())
+    await app.wait_until_ready()
+    await asyncio.to_thread(plant.set_inputs, InputValue_1=4200)
+    await app.next()
+    ui_state = await app.device_agent.get_channel_aggregate_async("ui_state")
+    tank = ui_state["state"]["children"]["tank"]["children"]
+    assert tank["level"]["currentValue"] == 42.0
+    assert tank["pump"]["currentValue"] == "stopped"
+    bands = [(r["min"], r["max"]) for r in tank["level"]["ranges"]]
+    assert bands == [(0, 30.0), (30.0, 80.0), (80.0, 100)]
+    cmds = (await app.device_agent.get_channel_aggregate_async("ui_cmds"))["cmds"]
+    assert (cmds["tank_start_below"], cmds["tank_stop_above"]) == (30.0, 80.0)
+
+    await ui_cmds_write(agent, {"tank_start_below": 45})
+    await asyncio.to_thread(wait_for, lambda: app.setpoints.start_below == 45, 10, "ui setpoint")
+    await app.next()
+    assert plant.get("O_1") is True  # 42 % is now below the start level
+    ui_state = await app.device_agent.get_channel_aggregate_async("ui_state")
+    level = ui_state["state"]["children"]["tank"]["children"]["level"]
+    assert (level["ranges"][0]["min"], level["ranges"][0]["max"]) == (0, 45.0)
+
+    # A pair that makes no sense is refused, and the parameter shows what runs again.
+    await ui_cmds_write(agent, {"tank_stop_above": 20})
+
+    async def shown_stop() -> object:
+        await app.next()
+        return (await app.device_agent.get_channel_aggregate_async("ui_cmds"))["cmds"].get(
+            "tank_stop_above"
+        )
+
+    for _ in range(20):
+        if await shown_stop() == 80.0:
+            break
+    assert await shown_stop() == 80.0
+    assert app.setpoints.as_dict() == {"start_below": 45.0, "stop_above": 80.0}
+    app.stop()
+    assert await run == 0
