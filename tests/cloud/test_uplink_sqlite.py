@@ -39,3 +39,33 @@ async def test_uplink_on_sqlite(tmp_path: Path) -> None:
     assert sorted(values) == [1.5, 2.5, float(2**62)]
     assert payloads[1]["big"] == 2**62
     assert json.loads(aggregate) == {"mode": "auto"}
+
+
+async def test_channel_writes_on_sqlite(tmp_path: Path) -> None:
+    """Numbering, delivery and the applied mark on the embedded database as well."""
+    path = tmp_path / "cloud.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await asyncio.to_thread(upgrade, url)
+    device = json.loads(run_cli(url, "create-device", "sqlite-dev", "--json").stdout)
+    with start_cloud(url, tmp_path / "logs") as cloud:
+        with cloud.http(cloud.admin_token()) as client:
+            made = [
+                client.patch(
+                    f"/api/v1/devices/{device['id']}/channels/ui_cmds/aggregate",
+                    json={"cmds": {"go": n}},
+                ).json()
+                for n in (1, 2)
+            ]
+        assert [m["seq"] for m in made] == [1, 2]
+        async with uplink_client(cloud.ws_url, device["token"]) as link:
+            await link.hello()
+            writes = [(await link.receive()).channel_write for _ in made]
+            assert [w.seq for w in writes] == [1, 2]
+            applying = record(1, "ui_cmds", aggregate={"cmds": {"go": 2}})
+            applying.channel_write_seq, applying.no_datapoints = 2, True
+            ack, _ = await link.batch(applying)
+            assert ack is not None
+        with cloud.http(cloud.admin_token()) as client:
+            states = client.get(f"/api/v1/devices/{device['id']}/channel-writes").json()
+    # The record marked write 2 applied; write 1 was never answered, so it is still pending.
+    assert [(w["seq"], w["state"]) for w in states] == [(2, "applied"), (1, "pending")]
