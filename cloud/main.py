@@ -15,6 +15,7 @@ from cloud.api.routes import (
     channels,
     datapoints,
     device_apps,
+    device_commands,
     device_sensors,
     devices,
     health,
@@ -112,6 +113,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         channels,
         channel_writes,
         device_apps,
+        device_commands,
         device_sensors,
     )
     for module in routers:

@@ -24,7 +24,14 @@ from bridges.agent.queue.store import (
 )
 from revlink.channels import InvalidPayloadError, check_channel
 
-__all__ = ["MAX_RECORD_BYTES", "AgentStatus", "CloudWriteOutcome", "DeviceAgent", "UplinkState"]
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "AgentStatus",
+    "CloudWriteOutcome",
+    "CommandOutcome",
+    "DeviceAgent",
+    "UplinkState",
+]
 
 # A record must fit in one uplink frame with room to spare, or it could never be delivered
 # and would block everything queued behind it.
@@ -52,6 +59,15 @@ class AgentStatus:
     def oldest_unsent_age_ns(self) -> int:
         oldest = self.queue.oldest_enqueued_at_ns
         return max(0, self.now_ns - oldest) if oldest is not None else 0
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOutcome:
+    """What became of a cloud command: handed to subscribers, or why not."""
+
+    delivered: bool
+    detail: str = ""
+    expired: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +141,24 @@ class DeviceAgent:
         check_channel(channel)
         return self.hub.events(channel, after_event_id)
 
-    def deliver_command(
-        self, command_id: str, channel: str, payload_json: str, expire_time_ns: int = 0
-    ) -> tuple[bool, str]:
-        """Hand a cloud command to the channel's subscribers: (delivered, why not)."""
+    async def deliver_command(
+        self,
+        command_id: str,
+        channel: str,
+        payload_json: str,
+        expire_time_ns: int = 0,
+        seq: int = 0,
+    ) -> CommandOutcome:
+        """Hand a cloud command to the channel's subscribers, once per ``seq``.
+
+        The seq is noted durably before the hand-over, so a command the cloud sends again
+        (its receipt was lost) is answered as delivered without a second delivery; an agent
+        killed between the two loses that one command rather than doubling it.
+        """
         if expire_time_ns and expire_time_ns < time.time_ns():
-            return False, "expired before it reached the device"
+            return CommandOutcome(False, "expired before it reached the device", expired=True)
+        if seq and not await asyncio.to_thread(self.queue.take_command, seq):
+            return CommandOutcome(True, "delivered before")
         listeners = self.hub.subscriber_count(channel)
         self.hub.emit(
             channel,
@@ -140,8 +168,8 @@ class DeviceAgent:
             expire_time_ns=expire_time_ns,
         )
         if not listeners:
-            return False, f"no subscriber on channel {channel!r}"
-        return True, ""
+            return CommandOutcome(False, f"no subscriber on channel {channel!r}")
+        return CommandOutcome(True)
 
     async def apply_cloud_write(
         self, write_seq: int, channel: str, patch_json: str, *, replace: bool = False

@@ -2,6 +2,7 @@
 
 from cloud.models.channel import ChannelAggregate, ChannelMessage
 from cloud.models.channel_write import AppConfig, ChannelWrite, WriteState
+from cloud.models.command import CommandState, DeviceCommand
 from cloud.models.datapoint import Datapoint
 from cloud.models.device import Device
 from cloud.models.experiment import Experiment
@@ -13,8 +14,10 @@ __all__ = [
     "ChannelAggregate",
     "ChannelMessage",
     "ChannelWrite",
+    "CommandState",
     "Datapoint",
     "Device",
+    "DeviceCommand",
     "Experiment",
     "RevokedToken",
     "Role",

@@ -27,3 +27,5 @@ class Device(Base):
     last_committed_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     # Highest ChannelWrite seq given out for this device (writes are numbered per device).
     last_write_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Highest DeviceCommand seq given out for this device.
+    last_command_seq: Mapped[int] = mapped_column(BigInteger, default=0)

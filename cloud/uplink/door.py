@@ -3,7 +3,7 @@
 One task reads frames and feeds the protocol, executing its events in order (so acks follow
 commits in seq order); a second task re-checks the device's token every few seconds and
 closes the socket (1008) once it is revoked; a third, once the session is open, sends the
-device its channel writes (:mod:`writes`). The registry keeps one socket per device.
+device its channel writes and commands (:mod:`outbox`). The registry keeps one socket per device.
 """
 
 from __future__ import annotations
@@ -19,20 +19,21 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.models import Device
 from cloud.services.channel_writes import mark_delivered
+from cloud.services.commands import record_receipt
 from cloud.services.devices import device_for_token, mark_seen
 from cloud.services.ingest import ConcurrentCommitError, SensorCache, commit_batch
 from cloud.state import CloudState
+from cloud.uplink.outbox import Outbox
 from cloud.uplink.protocol import (
     Event,
     PersistBatch,
     ReceiptReceived,
     SendFrame,
-    StartWrites,
+    StartOutbox,
     UplinkProtocol,
     WriteAnswered,
     error_frame,
 )
-from cloud.uplink.writes import WritePump
 from revlink.uplink.v1 import uplink_pb2 as pb
 
 __all__ = ["router"]
@@ -79,7 +80,7 @@ class DeviceLink:
         )
         self.sensors = SensorCache()
         self.log = log.bind(device_id=str(device.id), device=device.name)
-        self.writes = WritePump(state, device.id, websocket.send_bytes, self.log)
+        self.outbox = Outbox(state, device.id, websocket.send_bytes, self.log)
         self._pump: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
@@ -131,21 +132,37 @@ class DeviceLink:
             for reply in await self._persist(event):
                 await self._handle(reply)
         elif isinstance(event, ReceiptReceived):
-            self.log.info("uplink.command_receipt", command_id=event.receipt.command_id)
-        elif isinstance(event, StartWrites):
-            self._pump = asyncio.create_task(self._pump_writes(event.after_seq))
+            await self._receipt(event.receipt)
+        elif isinstance(event, StartOutbox):
+            self._pump = asyncio.create_task(
+                self._pump_outbox(event.after_write_seq, event.after_command_seq)
+            )
         elif isinstance(event, WriteAnswered):
             await self._write_answered(event)
 
-    async def _pump_writes(self, after_seq: int) -> None:
+    async def _pump_outbox(self, after_write_seq: int, after_command_seq: int) -> None:
         try:
-            await self.writes.run(after_seq)
+            await self.outbox.run(after_write_seq, after_command_seq)
         except (WebSocketDisconnect, RuntimeError, OSError):
             return  # the socket is gone; the reader ends the link
         except SQLAlchemyError:
             # Writes wait in the database; a reconnect starts a fresh pump.
-            self.log.exception("uplink.write_pump_failed")
-            await self.websocket.close(1011, "storage failed; reconnect to get channel writes")
+            self.log.exception("uplink.outbox_failed")
+            await self.websocket.close(1011, "storage failed; reconnect to get writes and commands")
+
+    async def _receipt(self, receipt: pb.CommandReceipt) -> None:
+        self.log.info(
+            "uplink.command_receipt",
+            command_id=receipt.command_id,
+            delivered=receipt.delivered,
+            detail=receipt.detail,
+        )
+        try:
+            async with self.state.db.transaction() as session:
+                await record_receipt(session, self.device_id, receipt, datetime.now(UTC))
+        except SQLAlchemyError:
+            # Only the state shown lags; the device has the command either way.
+            self.log.warning("uplink.receipt_not_stored", exc_info=True)
 
     async def _write_answered(self, event: WriteAnswered) -> None:
         if event.refused:

@@ -1,8 +1,8 @@
 """The cloud side of the uplink protocol, free of I/O (the python-websockets way).
 
 Feed it every frame the device sends with :meth:`UplinkProtocol.receive`; it answers with
-events: frames to send, a batch to persist, a receipt to record, where channel writes start
-and which one the device answered. After the I/O layer has
+events: frames to send, a batch to persist, a receipt to record, where the outbox (channel
+writes and commands) starts and which write the device answered. After the I/O layer has
 committed a batch it calls :meth:`UplinkProtocol.committed`, which yields the Ack. The
 protocol never blocks and never touches a socket or a database, so every rule of the
 exchange is tested without either.
@@ -26,7 +26,7 @@ __all__ = [
     "PersistBatch",
     "ReceiptReceived",
     "SendFrame",
-    "StartWrites",
+    "StartOutbox",
     "UplinkProtocol",
     "WriteAnswered",
 ]
@@ -58,11 +58,12 @@ class ReceiptReceived:
 
 
 @dataclass(frozen=True, slots=True)
-class StartWrites:
-    """The session is open: send the device its pending writes above ``after_seq`` (which
-    it says it applied already, so those count as delivered)."""
+class StartOutbox:
+    """The session is open: send the device its pending writes and commands above what it
+    says it has already (those count as delivered)."""
 
-    after_seq: int
+    after_write_seq: int
+    after_command_seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ class WriteAnswered:
     refused: str
 
 
-Event = SendFrame | PersistBatch | ReceiptReceived | StartWrites | WriteAnswered
+Event = SendFrame | PersistBatch | ReceiptReceived | StartOutbox | WriteAnswered
 
 
 def error_frame(code: pb.ErrorCode.ValueType, message: str, seq: int = 0) -> SendFrame:
@@ -132,10 +133,8 @@ class UplinkProtocol:
             max_frame_bytes=self.max_frame_bytes,
         )
         welcome.server_time.FromDatetime(self._clock())
-        return [
-            SendFrame(pb.CloudFrame(welcome=welcome)),
-            StartWrites(hello.last_applied_write_seq),
-        ]
+        outbox = StartOutbox(hello.last_applied_write_seq, hello.last_command_seq)
+        return [SendFrame(pb.CloudFrame(welcome=welcome)), outbox]
 
     def _write_ack(self, ack: pb.ChannelWriteAck) -> list[Event]:
         if self.phase is not Phase.OPEN:

@@ -303,18 +303,19 @@ async def test_uplink_datapoints_reach_the_live_stream(cloud: CloudServer) -> No
     assert set(point) == {"value", "event_public_id", "timestamp", "experiment_public_id"}
 
 
-async def test_commands_go_down_the_live_uplink(cloud: CloudServer) -> None:
+async def test_commands_go_down_the_uplink(cloud: CloudServer) -> None:
     device_id, token = cloud.device()
     _, viewer = cloud.user("viewer")
     _, operator = cloud.user("operator")
     body = {"channel": "setpoints", "payload": {"high": 80, "big": 2**60}, "expires_in_seconds": 60}
     path = f"/api/v1/devices/{device_id}/commands"
     with cloud.http(operator) as client:
-        offline = client.post(path, json=body)
-        assert offline.status_code == 409
-        assert "not connected" in offline.json()["detail"]
+        kept = client.post(path, json=body)  # the device is offline: kept, not refused
+        assert kept.status_code == 202, kept.text
+        assert (kept.json()["state"], kept.json()["seq"]) == ("pending", 1)
     async with uplink_client(cloud.ws_url, token) as link:
         await link.hello()
+        first = await asyncio.wait_for(link.receive(), 5)
         with cloud.http(viewer) as client:
             assert client.post(path, json=body).status_code == 403
         with cloud.http(operator) as client:
@@ -322,8 +323,9 @@ async def test_commands_go_down_the_live_uplink(cloud: CloudServer) -> None:
             assert bad.status_code == 422
             sent = client.post(path, json=body)
             assert sent.status_code == 202
-        frame = await asyncio.wait_for(link.receive(), 5)
-    command = frame.command
+        second = await asyncio.wait_for(link.receive(), 5)
+    assert (first.command.seq, second.command.seq) == (1, 2)
+    command = second.command
     assert command.command_id == sent.json()["command_id"]
     assert command.channel == "setpoints"
     assert json.loads(command.payload_json) == {"high": 80, "big": 2**60}

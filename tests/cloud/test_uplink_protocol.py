@@ -10,7 +10,7 @@ import pytest
 from cloud.uplink.protocol import (
     PersistBatch,
     SendFrame,
-    StartWrites,
+    StartOutbox,
     UplinkProtocol,
     WriteAnswered,
 )
@@ -42,10 +42,10 @@ def test_welcome_carries_the_resume_point() -> None:
     p = UplinkProtocol(
         uuid.uuid4(), 41, max_batch_size=100, max_frame_bytes=9999, clock=lambda: NOW
     )
-    hello = pb.Hello(last_applied_write_seq=12)
+    hello = pb.Hello(last_applied_write_seq=12, last_command_seq=3)
     event, writes = p.receive(pb.DeviceFrame(hello=hello).SerializeToString())
     assert isinstance(event, SendFrame)
-    assert writes == StartWrites(after_seq=12)  # writes resume after what the device applied
+    assert writes == StartOutbox(12, 3)  # writes and commands resume after what it has
     welcome = event.frame.welcome
     assert (welcome.last_committed_seq, welcome.max_batch_size, welcome.max_frame_bytes) == (
         41,

@@ -121,6 +121,7 @@ class QueueStats:
     dropped_records: int
     refused_records: int
     last_applied_write_seq: int = 0
+    last_command_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The queue database's schema: created on first open, checked (and upgraded) on later ones.
 
 Version 2 added ``records.no_datapoints``; version 3 added ``records.channel_write_seq`` and
-the ``last_applied_write_seq`` counter (cloud writes applied on the device). An older queue is
+the ``last_applied_write_seq`` counter (cloud writes applied on the device); version 4 the
+``last_command_seq`` counter (cloud commands handed to subscribers). An older queue is
 upgraded in place when it is opened, its records keeping their meaning (numbers are
 readings, no record carries a cloud write).
 """
@@ -13,10 +14,10 @@ from pathlib import Path
 
 __all__ = ["COUNTERS", "SCHEMA_VERSION", "open_schema"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 COUNTERS = (
     "last_enqueued_seq last_acked_seq depth size_bytes dropped_records refused_records "
-    "last_applied_write_seq"
+    "last_applied_write_seq last_command_seq"
 )
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -41,6 +42,7 @@ _UPGRADES = {
         "ALTER TABLE records ADD COLUMN channel_write_seq INTEGER NOT NULL DEFAULT 0",
         "INSERT INTO meta (key, value) VALUES ('last_applied_write_seq', 0)",
     ),
+    3: ("INSERT INTO meta (key, value) VALUES ('last_command_seq', 0)",),
 }
 
 

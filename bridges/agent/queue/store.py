@@ -285,6 +285,15 @@ class DurableQueue:
         conn.execute("DELETE FROM idempotency WHERE id <= ?", (newest - self._max_keys,))
         conn.execute("DELETE FROM idempotency WHERE created_at_ns < ?", (now - self._ttl_ns,))
 
+    def take_command(self, seq: int) -> bool:
+        """Note that command ``seq`` is being handed to subscribers; False when it (or a later
+        one) was already, so a command the cloud sends again is not delivered twice."""
+        with self._transaction() as conn:
+            if seq <= self._meta(conn)["last_command_seq"]:
+                return False
+            self._set_meta(conn, {"last_command_seq": seq})
+        return True
+
     # -- draining --------------------------------------------------------------------------
 
     def pending(self, after_seq: int = 0, limit: int = 100) -> list[QueuedRecord]:

@@ -99,6 +99,7 @@ class UplinkClient:
             stats.last_enqueued_seq,
             synced=self.marker.exists(),
             last_applied_write_seq=stats.last_applied_write_seq,
+            last_command_seq=stats.last_command_seq,
         )
         await socket.send(hello.data)
         sender = asyncio.create_task(self._send_loop(socket, session))
@@ -137,21 +138,25 @@ class UplinkClient:
             self.agent.queue_changed.set()
         elif isinstance(event, CommandArrived):
             command = event.command
-            delivered, detail = self.agent.deliver_command(
+            outcome = await self.agent.deliver_command(
                 command.command_id,
                 command.channel,
                 command.payload_json,
                 command.expire_time.ToNanoseconds() if command.HasField("expire_time") else 0,
+                command.seq,
             )
-            await socket.send(session.receipt(command.command_id, delivered, detail).data)
+            receipt = session.receipt(
+                command.command_id, outcome.delivered, outcome.detail, expired=outcome.expired
+            )
+            await socket.send(receipt.data)
         elif isinstance(event, WriteArrived):
             write = event.write
-            outcome = await self.agent.apply_cloud_write(
+            applied = await self.agent.apply_cloud_write(
                 write.seq, write.channel, write.patch_json, replace=write.replace
             )
-            if outcome.refused:
-                log.warning("uplink.write_refused", write_seq=write.seq, reason=outcome.refused)
-            await socket.send(session.write_ack(write.seq, refused=outcome.refused).data)
+            if applied.refused:
+                log.warning("uplink.write_refused", write_seq=write.seq, reason=applied.refused)
+            await socket.send(session.write_ack(write.seq, refused=applied.refused).data)
         elif isinstance(event, CloudError):
             log.warning("uplink.cloud_error", code=event.code, seq=event.seq, error=event.message)
         elif isinstance(event, Outgoing):

@@ -128,7 +128,12 @@ class UplinkSession:
     # -- opening ---------------------------------------------------------------------------
 
     def start(
-        self, last_enqueued_seq: int, *, synced: bool, last_applied_write_seq: int = 0
+        self,
+        last_enqueued_seq: int,
+        *,
+        synced: bool,
+        last_applied_write_seq: int = 0,
+        last_command_seq: int = 0,
     ) -> Outgoing:
         """Open a session. ``synced`` says this queue has been welcomed by the cloud before.
 
@@ -136,7 +141,8 @@ class UplinkSession:
         cloud may have committed far more for this device: its records must move past the
         cloud's mark or they would be dropped as duplicates. A synced queue must never move:
         records at or below the mark were committed and only their ack was lost.
-        ``last_applied_write_seq`` tells the cloud which of its writes need not come again.
+        ``last_applied_write_seq`` and ``last_command_seq`` tell the cloud which of its
+        writes and commands need not come again.
         """
         self._synced = synced
         hello = pb.Hello(
@@ -144,6 +150,7 @@ class UplinkSession:
             last_enqueued_seq=last_enqueued_seq,
             max_batch_size=self.max_batch_size,
             last_applied_write_seq=last_applied_write_seq,
+            last_command_seq=last_command_seq,
         )
         return Outgoing(pb.DeviceFrame(hello=hello).SerializeToString())
 
@@ -202,10 +209,12 @@ class UplinkSession:
         self._in_flight.append(last)
         return Outgoing(pb.DeviceFrame(batch=batch).SerializeToString(), last)
 
-    def receipt(self, command_id: str, delivered: bool, detail: str = "") -> Outgoing:
+    def receipt(
+        self, command_id: str, delivered: bool, detail: str = "", *, expired: bool = False
+    ) -> Outgoing:
         frame = pb.DeviceFrame(
             command_receipt=pb.CommandReceipt(
-                command_id=command_id, delivered=delivered, detail=detail
+                command_id=command_id, delivered=delivered, detail=detail, expired=expired
             )
         )
         return Outgoing(frame.SerializeToString())

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, status
+from pydantic import BaseModel
 
-from cloud.api.deps import AdminUser, CurrentUser, DbSession, OperatorUser, State
+from cloud.api.deps import AdminUser, CurrentUser, DbSession, State
 from cloud.models import Device
 from cloud.services import devices
-from cloud.services.commands import command_frame
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -77,28 +75,3 @@ async def revoke_device(
     await session.commit()
     await state.devices.disconnect(device_id, 1008, "device token revoked")
     return _out(device, state)
-
-
-class CommandCreate(BaseModel):
-    channel: str
-    payload: dict[str, Any]
-    expires_in_seconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
-
-
-class CommandSent(BaseModel):
-    command_id: str
-    device_id: uuid.UUID
-    channel: str
-
-
-@router.post("/{device_id}/commands", status_code=status.HTTP_202_ACCEPTED)
-async def send_command(
-    device_id: uuid.UUID, body: CommandCreate, user: OperatorUser, state: State, session: DbSession
-) -> CommandSent:
-    """Send a command to an online device; its agent hands it to the channel's subscribers."""
-    await devices.get_device(session, device_id)
-    ttl = timedelta(seconds=body.expires_in_seconds) if body.expires_in_seconds else None
-    command_id, frame = command_frame(body.channel, body.payload, ttl)
-    if not await state.devices.send(device_id, frame):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"device {device_id} is not connected")
-    return CommandSent(command_id=command_id, device_id=device_id, channel=body.channel)

@@ -1,7 +1,7 @@
 /** The REST requests that more than one page makes, or that need more than one call. */
 import { sortByText } from "../lib/sorting";
 import { api, call, describeError, errorMessage } from "./client";
-import type { Aggregate, Channel, ChannelMessage, Device, Sensor } from "./types";
+import type { Aggregate, Channel, ChannelMessage, Device, DeviceCommand, Sensor } from "./types";
 
 /** The sensors, by name; only one device's when `deviceId` is given. */
 export async function fetchSensors(deviceId?: string): Promise<Sensor[]> {
@@ -82,11 +82,22 @@ export async function sendCommand(
   if (response.ok && data) {
     return {
       status,
-      text: `Accepted (HTTP ${status}): command ${data.command_id} sent on “${data.channel}”.`,
+      text:
+        `Accepted (HTTP ${status}): command #${data.seq} on “${data.channel}” is kept until ` +
+        "the device takes it; its state is listed below.",
     };
   }
   return {
     status,
     text: `Refused (HTTP ${status}): ${errorMessage(error, status, response.statusText)}`,
   };
+}
+
+/** The device's newest commands with what became of each, newest first. */
+export function fetchCommands(deviceId: string, limit = 20): Promise<DeviceCommand[]> {
+  return call(
+    api.GET("/api/v1/devices/{device_id}/commands", {
+      params: { path: { device_id: deviceId }, query: { limit } },
+    }),
+  );
 }

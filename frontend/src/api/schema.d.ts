@@ -342,13 +342,35 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /**
+     * List Commands
+     * @description Newest first; ``state`` may be given more than once.
+     */
+    get: operations["list_commands_api_v1_devices__device_id__commands_get"];
     put?: never;
     /**
      * Send Command
-     * @description Send a command to an online device; its agent hands it to the channel's subscribers.
+     * @description Send a command to the device: kept until it is connected (also across restarts), sent
+     *     in order, and answered by the device (delivered, refused with why, or expired).
      */
     post: operations["send_command_api_v1_devices__device_id__commands_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/devices/{device_id}/commands/{command_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get Command */
+    get: operations["get_command_api_v1_devices__device_id__commands__command_id__get"];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -680,18 +702,51 @@ export interface components {
         [key: string]: unknown;
       };
     };
-    /** CommandSent */
-    CommandSent: {
+    /**
+     * CommandOut
+     * @description A command and what became of it: ``pending`` (kept until the device is connected),
+     *     ``delivered`` (handed to the channel's subscribers), ``refused`` (``detail`` says why) or
+     *     ``expired`` (its time ran out before the device acted on it).
+     */
+    CommandOut: {
+      /** Answered At */
+      answered_at: string | null;
       /** Channel */
       channel: string;
-      /** Command Id */
+      /**
+       * Command Id
+       * Format: uuid
+       */
       command_id: string;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /** Created By */
+      created_by: string | null;
+      /** Detail */
+      detail: string | null;
       /**
        * Device Id
        * Format: uuid
        */
       device_id: string;
+      /** Expires At */
+      expires_at: string | null;
+      /** Payload */
+      payload: {
+        [key: string]: unknown;
+      };
+      /** Seq */
+      seq: number;
+      state: components["schemas"]["CommandState"];
     };
+    /**
+     * CommandState
+     * @enum {string}
+     */
+    CommandState: "pending" | "delivered" | "refused" | "expired";
     /** DeviceCreate */
     DeviceCreate: {
       /** Name */
@@ -1694,6 +1749,40 @@ export interface operations {
       };
     };
   };
+  list_commands_api_v1_devices__device_id__commands_get: {
+    parameters: {
+      query?: {
+        state?: components["schemas"]["CommandState"][] | null;
+        limit?: number;
+      };
+      header?: never;
+      path: {
+        device_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["CommandOut"][];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
   send_command_api_v1_devices__device_id__commands_post: {
     parameters: {
       query?: never;
@@ -1715,7 +1804,39 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          "application/json": components["schemas"]["CommandSent"];
+          "application/json": components["schemas"]["CommandOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_command_api_v1_devices__device_id__commands__command_id__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        device_id: string;
+        command_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["CommandOut"];
         };
       };
       /** @description Validation Error */

@@ -25,37 +25,37 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1erevlink/uplink/v1/uplink.proto\x12\x11revlink.uplink.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x01\n\x0b\x44\x65viceFrame\x12)\n\x05hello\x18\x01 \x01(\x0b\x32\x18.revlink.uplink.v1.HelloH\x00\x12)\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x18.revlink.uplink.v1.BatchH\x00\x12<\n\x0f\x63ommand_receipt\x18\x03 \x01(\x0b\x32!.revlink.uplink.v1.CommandReceiptH\x00\x12?\n\x11\x63hannel_write_ack\x18\x04 \x01(\x0b\x32\".revlink.uplink.v1.ChannelWriteAckH\x00\x42\x07\n\x05\x66rame\"\xff\x01\n\nCloudFrame\x12-\n\x07welcome\x18\x01 \x01(\x0b\x32\x1a.revlink.uplink.v1.WelcomeH\x00\x12%\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x16.revlink.uplink.v1.AckH\x00\x12-\n\x07\x63ommand\x18\x03 \x01(\x0b\x32\x1a.revlink.uplink.v1.CommandH\x00\x12)\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x18.revlink.uplink.v1.ErrorH\x00\x12\x38\n\rchannel_write\x18\x05 \x01(\x0b\x32\x1f.revlink.uplink.v1.ChannelWriteH\x00\x42\x07\n\x05\x66rame\"q\n\x05Hello\x12\x15\n\ragent_version\x18\x01 \x01(\t\x12\x19\n\x11last_enqueued_seq\x18\x02 \x01(\x04\x12\x16\n\x0emax_batch_size\x18\x03 \x01(\r\x12\x1e\n\x16last_applied_write_seq\x18\x04 \x01(\x04\"\x9a\x01\n\x07Welcome\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x1a\n\x12last_committed_seq\x18\x02 \x01(\x04\x12\x16\n\x0emax_batch_size\x18\x03 \x01(\r\x12\x17\n\x0fmax_frame_bytes\x18\x04 \x01(\r\x12/\n\x0bserver_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd2\x01\n\x06Record\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12/\n\x0bsource_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x14\n\x0cmessage_json\x18\x04 \x01(\t\x12\x16\n\x0e\x61ggregate_json\x18\x05 \x01(\t\x12\x19\n\x11replace_aggregate\x18\x06 \x01(\x08\x12\x15\n\rno_datapoints\x18\x07 \x01(\x08\x12\x19\n\x11\x63hannel_write_seq\x18\x08 \x01(\x04\"3\n\x05\x42\x61tch\x12*\n\x07records\x18\x01 \x03(\x0b\x32\x19.revlink.uplink.v1.Record\">\n\x03\x41\x63k\x12\x11\n\tup_to_seq\x18\x01 \x01(\x04\x12\x12\n\nduplicates\x18\x02 \x01(\r\x12\x10\n\x08rejected\x18\x03 \x01(\r\"\xa5\x01\n\x07\x43ommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x14\n\x0cpayload_json\x18\x03 \x01(\t\x12.\n\nissue_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"G\n\x0e\x43ommandReceipt\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x11\n\tdelivered\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\x93\x01\n\x0c\x43hannelWrite\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x10\n\x08write_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x12\n\npatch_json\x18\x04 \x01(\t\x12\x0f\n\x07replace\x18\x05 \x01(\x08\x12.\n\nissue_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x0f\x43hannelWriteAck\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0f\n\x07refused\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"Q\n\x05\x45rror\x12*\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1c.revlink.uplink.v1.ErrorCode\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0f\n\x07message\x18\x03 \x01(\t*\xd8\x01\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45RROR_CODE_MALFORMED_FRAME\x10\x01\x12\x1e\n\x1a\x45RROR_CODE_FRAME_TOO_LARGE\x10\x02\x12\x1e\n\x1a\x45RROR_CODE_BATCH_TOO_LARGE\x10\x03\x12\x1d\n\x19\x45RROR_CODE_INVALID_RECORD\x10\x04\x12\x17\n\x13\x45RROR_CODE_PROTOCOL\x10\x05\x12\x17\n\x13\x45RROR_CODE_INTERNAL\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1erevlink/uplink/v1/uplink.proto\x12\x11revlink.uplink.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x01\n\x0b\x44\x65viceFrame\x12)\n\x05hello\x18\x01 \x01(\x0b\x32\x18.revlink.uplink.v1.HelloH\x00\x12)\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x18.revlink.uplink.v1.BatchH\x00\x12<\n\x0f\x63ommand_receipt\x18\x03 \x01(\x0b\x32!.revlink.uplink.v1.CommandReceiptH\x00\x12?\n\x11\x63hannel_write_ack\x18\x04 \x01(\x0b\x32\".revlink.uplink.v1.ChannelWriteAckH\x00\x42\x07\n\x05\x66rame\"\xff\x01\n\nCloudFrame\x12-\n\x07welcome\x18\x01 \x01(\x0b\x32\x1a.revlink.uplink.v1.WelcomeH\x00\x12%\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x16.revlink.uplink.v1.AckH\x00\x12-\n\x07\x63ommand\x18\x03 \x01(\x0b\x32\x1a.revlink.uplink.v1.CommandH\x00\x12)\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x18.revlink.uplink.v1.ErrorH\x00\x12\x38\n\rchannel_write\x18\x05 \x01(\x0b\x32\x1f.revlink.uplink.v1.ChannelWriteH\x00\x42\x07\n\x05\x66rame\"\x8b\x01\n\x05Hello\x12\x15\n\ragent_version\x18\x01 \x01(\t\x12\x19\n\x11last_enqueued_seq\x18\x02 \x01(\x04\x12\x16\n\x0emax_batch_size\x18\x03 \x01(\r\x12\x1e\n\x16last_applied_write_seq\x18\x04 \x01(\x04\x12\x18\n\x10last_command_seq\x18\x05 \x01(\x04\"\x9a\x01\n\x07Welcome\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x1a\n\x12last_committed_seq\x18\x02 \x01(\x04\x12\x16\n\x0emax_batch_size\x18\x03 \x01(\r\x12\x17\n\x0fmax_frame_bytes\x18\x04 \x01(\r\x12/\n\x0bserver_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd2\x01\n\x06Record\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12/\n\x0bsource_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x14\n\x0cmessage_json\x18\x04 \x01(\t\x12\x16\n\x0e\x61ggregate_json\x18\x05 \x01(\t\x12\x19\n\x11replace_aggregate\x18\x06 \x01(\x08\x12\x15\n\rno_datapoints\x18\x07 \x01(\x08\x12\x19\n\x11\x63hannel_write_seq\x18\x08 \x01(\x04\"3\n\x05\x42\x61tch\x12*\n\x07records\x18\x01 \x03(\x0b\x32\x19.revlink.uplink.v1.Record\">\n\x03\x41\x63k\x12\x11\n\tup_to_seq\x18\x01 \x01(\x04\x12\x12\n\nduplicates\x18\x02 \x01(\r\x12\x10\n\x08rejected\x18\x03 \x01(\r\"\xb2\x01\n\x07\x43ommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x14\n\x0cpayload_json\x18\x03 \x01(\t\x12.\n\nissue_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03seq\x18\x06 \x01(\x04\"X\n\x0e\x43ommandReceipt\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x11\n\tdelivered\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x0f\n\x07\x65xpired\x18\x04 \x01(\x08\"\x93\x01\n\x0c\x43hannelWrite\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x10\n\x08write_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x12\n\npatch_json\x18\x04 \x01(\t\x12\x0f\n\x07replace\x18\x05 \x01(\x08\x12.\n\nissue_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x0f\x43hannelWriteAck\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0f\n\x07refused\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"Q\n\x05\x45rror\x12*\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1c.revlink.uplink.v1.ErrorCode\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0f\n\x07message\x18\x03 \x01(\t*\xd8\x01\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45RROR_CODE_MALFORMED_FRAME\x10\x01\x12\x1e\n\x1a\x45RROR_CODE_FRAME_TOO_LARGE\x10\x02\x12\x1e\n\x1a\x45RROR_CODE_BATCH_TOO_LARGE\x10\x03\x12\x1d\n\x19\x45RROR_CODE_INVALID_RECORD\x10\x04\x12\x17\n\x13\x45RROR_CODE_PROTOCOL\x10\x05\x12\x17\n\x13\x45RROR_CODE_INTERNAL\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'revlink.uplink.v1.uplink_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ERRORCODE']._serialized_start=1724
-  _globals['_ERRORCODE']._serialized_end=1940
+  _globals['_ERRORCODE']._serialized_start=1781
+  _globals['_ERRORCODE']._serialized_end=1997
   _globals['_DEVICEFRAME']._serialized_start=87
   _globals['_DEVICEFRAME']._serialized_end=322
   _globals['_CLOUDFRAME']._serialized_start=325
   _globals['_CLOUDFRAME']._serialized_end=580
-  _globals['_HELLO']._serialized_start=582
-  _globals['_HELLO']._serialized_end=695
-  _globals['_WELCOME']._serialized_start=698
-  _globals['_WELCOME']._serialized_end=852
-  _globals['_RECORD']._serialized_start=855
-  _globals['_RECORD']._serialized_end=1065
-  _globals['_BATCH']._serialized_start=1067
-  _globals['_BATCH']._serialized_end=1118
-  _globals['_ACK']._serialized_start=1120
-  _globals['_ACK']._serialized_end=1182
-  _globals['_COMMAND']._serialized_start=1185
-  _globals['_COMMAND']._serialized_end=1350
-  _globals['_COMMANDRECEIPT']._serialized_start=1352
-  _globals['_COMMANDRECEIPT']._serialized_end=1423
-  _globals['_CHANNELWRITE']._serialized_start=1426
-  _globals['_CHANNELWRITE']._serialized_end=1573
-  _globals['_CHANNELWRITEACK']._serialized_start=1575
-  _globals['_CHANNELWRITEACK']._serialized_end=1638
-  _globals['_ERROR']._serialized_start=1640
-  _globals['_ERROR']._serialized_end=1721
+  _globals['_HELLO']._serialized_start=583
+  _globals['_HELLO']._serialized_end=722
+  _globals['_WELCOME']._serialized_start=725
+  _globals['_WELCOME']._serialized_end=879
+  _globals['_RECORD']._serialized_start=882
+  _globals['_RECORD']._serialized_end=1092
+  _globals['_BATCH']._serialized_start=1094
+  _globals['_BATCH']._serialized_end=1145
+  _globals['_ACK']._serialized_start=1147
+  _globals['_ACK']._serialized_end=1209
+  _globals['_COMMAND']._serialized_start=1212
+  _globals['_COMMAND']._serialized_end=1390
+  _globals['_COMMANDRECEIPT']._serialized_start=1392
+  _globals['_COMMANDRECEIPT']._serialized_end=1480
+  _globals['_CHANNELWRITE']._serialized_start=1483
+  _globals['_CHANNELWRITE']._serialized_end=1630
+  _globals['_CHANNELWRITEACK']._serialized_start=1632
+  _globals['_CHANNELWRITEACK']._serialized_end=1695
+  _globals['_ERROR']._serialized_start=1697
+  _globals['_ERROR']._serialized_end=1778
 # @@protoc_insertion_point(module_scope)

@@ -173,6 +173,7 @@ class Hello(_message.Message):
     LAST_ENQUEUED_SEQ_FIELD_NUMBER: _builtins.int
     MAX_BATCH_SIZE_FIELD_NUMBER: _builtins.int
     LAST_APPLIED_WRITE_SEQ_FIELD_NUMBER: _builtins.int
+    LAST_COMMAND_SEQ_FIELD_NUMBER: _builtins.int
     agent_version: _builtins.str
     """Version of the agent software."""
     last_enqueued_seq: _builtins.int
@@ -185,6 +186,10 @@ class Hello(_message.Message):
     """Highest ChannelWrite seq the device has applied (0 when none); the cloud sends only
     writes above it and counts the ones at or below it as delivered.
     """
+    last_command_seq: _builtins.int
+    """Highest Command seq the device has handed to its subscribers (0 when none); the cloud
+    sends only commands above it and counts the ones at or below it as delivered.
+    """
     def __init__(
         self,
         *,
@@ -192,10 +197,11 @@ class Hello(_message.Message):
         last_enqueued_seq: _builtins.int = ...,
         max_batch_size: _builtins.int = ...,
         last_applied_write_seq: _builtins.int = ...,
+        last_command_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "last_applied_write_seq", b"last_applied_write_seq", "last_enqueued_seq", b"last_enqueued_seq", "max_batch_size", b"max_batch_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "last_applied_write_seq", b"last_applied_write_seq", "last_command_seq", b"last_command_seq", "last_enqueued_seq", b"last_enqueued_seq", "max_batch_size", b"max_batch_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -362,12 +368,15 @@ class Command(_message.Message):
     PAYLOAD_JSON_FIELD_NUMBER: _builtins.int
     ISSUE_TIME_FIELD_NUMBER: _builtins.int
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
     command_id: _builtins.str
     """Cloud-assigned id."""
     channel: _builtins.str
     """Channel the command is for."""
     payload_json: _builtins.str
     """The command (JSON object)."""
+    seq: _builtins.int
+    """Per-device, strictly increasing command number (starts at 1); 0 from an older cloud."""
     @_builtins.property
     def issue_time(self) -> _timestamp_pb2.Timestamp:
         """When it was issued."""
@@ -384,10 +393,11 @@ class Command(_message.Message):
         payload_json: _builtins.str = ...,
         issue_time: _timestamp_pb2.Timestamp | None = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
+        seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "issue_time", b"issue_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "command_id", b"command_id", "expire_time", b"expire_time", "issue_time", b"issue_time", "payload_json", b"payload_json"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "command_id", b"command_id", "expire_time", b"expire_time", "issue_time", b"issue_time", "payload_json", b"payload_json", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -402,22 +412,26 @@ class CommandReceipt(_message.Message):
     COMMAND_ID_FIELD_NUMBER: _builtins.int
     DELIVERED_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
+    EXPIRED_FIELD_NUMBER: _builtins.int
     command_id: _builtins.str
     """Id of the Command."""
     delivered: _builtins.bool
     """False when the device could not deliver it (e.g. expired)."""
     detail: _builtins.str
     """Why not, when delivered is false."""
+    expired: _builtins.bool
+    """True when it was not delivered because it had expired."""
     def __init__(
         self,
         *,
         command_id: _builtins.str = ...,
         delivered: _builtins.bool = ...,
         detail: _builtins.str = ...,
+        expired: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id", "delivered", b"delivered", "detail", b"detail"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id", "delivered", b"delivered", "detail", b"detail", "expired", b"expired"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,77 @@
+"""The device link's outbox: sends a device its pending channel writes and commands, in order.
+
+It starts once the session is open, from the highest write and command the device says it
+has, and then sends whatever is pending above what it sent, whenever the API signals new
+work for the device (or every ``channel_write_poll_seconds``, for work queued on another
+replica). Each item goes once per connection; one the device never answered goes again on its
+next connection, and the device drops what it has already, so each takes effect once. Writes
+and commands are two sequences, each in its own order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from cloud.services import channel_writes, commands
+from cloud.state import CloudState
+
+__all__ = ["Outbox"]
+
+BATCH = 100
+
+
+class Outbox:
+    def __init__(
+        self,
+        state: CloudState,
+        device_id: uuid.UUID,
+        send: Callable[[bytes], Awaitable[None]],
+        log: structlog.stdlib.BoundLogger,
+    ) -> None:
+        self.state = state
+        self.device_id = device_id
+        self.send = send
+        self.log = log
+        self.writes_sent_up_to = 0
+        self.commands_sent_up_to = 0
+
+    async def run(self, applied_write_seq: int, taken_command_seq: int) -> None:
+        """Forever (cancelled when the link ends)."""
+        self.writes_sent_up_to = applied_write_seq
+        self.commands_sent_up_to = taken_command_seq
+        now = datetime.now(UTC)
+        async with self.state.db.transaction() as session:
+            await channel_writes.mark_delivered_up_to(
+                session, self.device_id, applied_write_seq, now=now
+            )
+            await commands.mark_delivered_up_to(session, self.device_id, taken_command_seq, now)
+        poll = self.state.settings.channel_write_poll_seconds
+        while True:
+            if max(await self._send_writes(), await self._send_commands()) < BATCH:
+                await self.state.write_signals.wait(self.device_id, poll)
+
+    async def _send_writes(self) -> int:
+        async with self.state.db.sessions() as session:
+            writes = await channel_writes.undelivered_after(
+                session, self.device_id, self.writes_sent_up_to, BATCH
+            )
+        for write in writes:
+            await self.send(channel_writes.write_frame(write))
+            self.writes_sent_up_to = write.seq
+            self.log.info("uplink.write_sent", write_seq=write.seq, channel=write.channel)
+        return len(writes)
+
+    async def _send_commands(self) -> int:
+        async with self.state.db.transaction() as session:  # marks the expired ones
+            due = await commands.sendable_after(
+                session, self.device_id, self.commands_sent_up_to, datetime.now(UTC), BATCH
+            )
+        for command in due:
+            await self.send(commands.command_frame(command))
+            self.commands_sent_up_to = command.seq
+            self.log.info("uplink.command_sent", command_seq=command.seq, channel=command.channel)
+        return len(due)
