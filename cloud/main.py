@@ -18,6 +18,7 @@ from cloud.api.routes import (
     device_commands,
     device_sensors,
     devices,
+    experiments,
     health,
     sensors,
     users,
@@ -115,6 +116,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         device_apps,
         device_commands,
         device_sensors,
+        experiments,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

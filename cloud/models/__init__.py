@@ -5,7 +5,7 @@ from cloud.models.channel_write import AppConfig, ChannelWrite, WriteState
 from cloud.models.command import CommandState, DeviceCommand
 from cloud.models.datapoint import Datapoint
 from cloud.models.device import Device
-from cloud.models.experiment import Experiment
+from cloud.models.experiment import Experiment, ExperimentState
 from cloud.models.sensor import Sensor
 from cloud.models.user import RevokedToken, Role, User
 
@@ -19,6 +19,7 @@ __all__ = [
     "Device",
     "DeviceCommand",
     "Experiment",
+    "ExperimentState",
     "RevokedToken",
     "Role",
     "Sensor",

@@ -58,6 +58,12 @@ export const router = createRouter({
       meta: { title: "Sensors" },
     },
     {
+      path: "/experiments",
+      name: "experiments",
+      component: () => import("./views/ExperimentsView.vue"),
+      meta: { title: "Experiments" },
+    },
+    {
       path: "/users",
       name: "users",
       component: () => import("./views/UsersView.vue"),

@@ -1,7 +1,15 @@
 /** The REST requests that more than one page makes, or that need more than one call. */
 import { sortByText } from "../lib/sorting";
 import { api, call, describeError, errorMessage } from "./client";
-import type { Aggregate, Channel, ChannelMessage, Device, DeviceCommand, Sensor } from "./types";
+import type {
+  Aggregate,
+  Channel,
+  ChannelMessage,
+  Device,
+  DeviceCommand,
+  Experiment,
+  Sensor,
+} from "./types";
 
 /** The sensors, by name; only one device's when `deviceId` is given. */
 export async function fetchSensors(deviceId?: string): Promise<Sensor[]> {
@@ -100,4 +108,37 @@ export function fetchCommands(deviceId: string, limit = 20): Promise<DeviceComma
       params: { path: { device_id: deviceId }, query: { limit } },
     }),
   );
+}
+
+/** The newest experiments (one page of the cloud's, newest first) and how many there are. */
+export async function fetchExperiments(
+  pageSize = 100,
+): Promise<{ experiments: Experiment[]; total: number }> {
+  const page = await call(
+    api.GET("/api/v1/experiments", { params: { query: { page: 1, page_size: pageSize } } }),
+  );
+  return { experiments: page.data, total: page.total };
+}
+
+/** Download an experiment's CSV through the API client (it carries the sign-in); resolves to
+ * the file's name. */
+export async function downloadExperimentCsv(experiment: Experiment): Promise<string> {
+  const { data, error, response } = await api.GET("/api/v1/experiments/{public_id}/export/csv", {
+    params: { path: { public_id: experiment.public_id } },
+    parseAs: "blob",
+  });
+  const blob = await call(Promise.resolve({ data, error, response }));
+  const fromServer = /filename="?([^";]+)"?/.exec(
+    response.headers.get("Content-Disposition") ?? "",
+  );
+  const filename = fromServer?.[1] ?? `experiment_${experiment.public_id.slice(0, 8)}.csv`;
+  const url = URL.createObjectURL(blob as Blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return filename;
 }

@@ -478,6 +478,121 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/experiments": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List Experiments
+     * @description Newest first.
+     */
+    get: operations["list_experiments_api_v1_experiments_get"];
+    put?: never;
+    /**
+     * Create Experiment
+     * @description Create it, running from now unless ``start`` is false. 409 when ``start`` and another
+     *     runs (WebMACS would run both), or the name is taken (WebMACS's names are unique too).
+     */
+    post: operations["create_experiment_api_v1_experiments_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/experiments/{public_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get Experiment */
+    get: operations["get_experiment_api_v1_experiments__public_id__get"];
+    /**
+     * Update Experiment
+     * @description Rename it (the only field WebMACS lets change); a missing name changes nothing.
+     */
+    put: operations["update_experiment_api_v1_experiments__public_id__put"];
+    post?: never;
+    /**
+     * Delete Experiment
+     * @description Delete it; its datapoints stay, without an experiment (WebMACS deletes them). 409
+     *     while it runs.
+     */
+    delete: operations["delete_experiment_api_v1_experiments__public_id__delete"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/experiments/{public_id}/export/csv": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Export Experiment Csv
+     * @description Stream the experiment's datapoints as WebMACS's columns:
+     *     ``timestamp,event_name,event_public_id,value,unit,datapoint_public_id`` (a sensor is a
+     *     WebMACS event; ``datapoint_public_id`` is revlink's datapoint number).
+     */
+    get: operations["export_experiment_csv_api_v1_experiments__public_id__export_csv_get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/experiments/{public_id}/start": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /**
+     * Start Experiment
+     * @description revlink's: start a planned experiment. 409 while another runs (naming it) or when this
+     *     one was stopped; starting the running one again changes nothing.
+     */
+    put: operations["start_experiment_api_v1_experiments__public_id__start_put"];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/experiments/{public_id}/stop": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /**
+     * Stop Experiment
+     * @description Stop it. Stopping a stopped one keeps its stop time (WebMACS moves it); 409 for one
+     *     never started.
+     */
+    put: operations["stop_experiment_api_v1_experiments__public_id__stop_put"];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/sensors": {
     parameters: {
       query?: never;
@@ -787,6 +902,79 @@ export interface components {
       /** Revoked At */
       revoked_at: string | null;
     };
+    /** ExperimentCreate */
+    ExperimentCreate: {
+      /** Name */
+      name: string;
+      /**
+       * Start
+       * @description start it now (WebMACS always does); false creates it planned
+       * @default true
+       */
+      start: boolean;
+    };
+    /**
+     * ExperimentOut
+     * @description WebMACS's experiment fields (``public_id``, ``name``, ``started_on``, ``stopped_on``,
+     *     ``user_public_id``) and revlink's ``state`` and ``created_on``.
+     */
+    ExperimentOut: {
+      /**
+       * Created On
+       * Format: date-time
+       */
+      created_on: string;
+      /** Name */
+      name: string;
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      /** Started On */
+      started_on: string | null;
+      state: components["schemas"]["ExperimentState"];
+      /** Stopped On */
+      stopped_on: string | null;
+      /** User Public Id */
+      user_public_id: string | null;
+    };
+    /**
+     * ExperimentPage
+     * @description WebMACS's page: ``page`` (from 1), ``page_size``, ``total`` and ``data``.
+     */
+    ExperimentPage: {
+      /** Data */
+      data: components["schemas"]["ExperimentOut"][];
+      /** Page */
+      page: number;
+      /** Page Size */
+      page_size: number;
+      /** Total */
+      total: number;
+    };
+    /**
+     * ExperimentState
+     * @enum {string}
+     */
+    ExperimentState: "planned" | "running" | "stopped";
+    /** ExperimentStatus */
+    ExperimentStatus: {
+      experiment: components["schemas"]["ExperimentOut"];
+      /** Message */
+      message: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+    };
+    /** ExperimentUpdate */
+    ExperimentUpdate: {
+      /** Name */
+      name?: string | null;
+    };
     /** HTTPValidationError */
     HTTPValidationError: {
       /** Detail */
@@ -1025,6 +1213,17 @@ export interface components {
       start: string;
       /** Unit */
       unit: string;
+    };
+    /** StatusOut */
+    StatusOut: {
+      /** Message */
+      message: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
     };
     /**
      * StatusResponse
@@ -2037,6 +2236,261 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["LatestOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  list_experiments_api_v1_experiments_get: {
+    parameters: {
+      query?: {
+        page?: number;
+        page_size?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ExperimentPage"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  create_experiment_api_v1_experiments_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["ExperimentCreate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ExperimentStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_experiment_api_v1_experiments__public_id__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ExperimentOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  update_experiment_api_v1_experiments__public_id__put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["ExperimentUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ExperimentStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  delete_experiment_api_v1_experiments__public_id__delete: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["StatusOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  export_experiment_csv_api_v1_experiments__public_id__export_csv_get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description CSV, oldest row first */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "text/csv": unknown;
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  start_experiment_api_v1_experiments__public_id__start_put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ExperimentStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  stop_experiment_api_v1_experiments__public_id__stop_put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ExperimentStatus"];
         };
       };
       /** @description Validation Error */

@@ -22,3 +22,7 @@ export type ChannelWrite = Schemas["ChannelWriteOut"];
 export type ChannelWriteState = ChannelWrite["state"];
 /** One item of a 422 answer's `detail`: `loc` names the field. */
 export type ValidationItemOut = Pick<Schemas["ValidationError"], "loc" | "msg" | "type">;
+export type Experiment = Schemas["ExperimentOut"];
+export type ExperimentState = Schemas["ExperimentState"];
+export type ExperimentPage = Schemas["ExperimentPage"];
+export type ExperimentCreate = Schemas["ExperimentCreate"];
