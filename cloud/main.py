@@ -20,6 +20,7 @@ from cloud.api.routes import (
     devices,
     experiments,
     health,
+    log_entries,
     sensors,
     users,
 )
@@ -34,6 +35,7 @@ from cloud.services.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from cloud.services.event_log import EventLog
 from cloud.services.ratelimit import LoginLimiter
 from cloud.state import CloudState
 from cloud.uplink import door as uplink_door
@@ -73,15 +75,17 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.resolved_database_url())
         state = CloudState(
             settings=settings,
-            db=Database(settings.resolved_database_url()),
+            db=db,
             metrics=CloudMetrics(),
             live=LiveHub(settings.stream_interval_ms / 1000),
             devices=DeviceConnections(),
             login_limiter=LoginLimiter(settings.login_max_attempts, settings.login_window_seconds),
             jwt_secret=settings.resolved_jwt_secret(),
             observers=ObserverBook(settings.observer_ttl_seconds),
+            event_log=EventLog(db),
         )
         app.state.cloud = state
         state.live.start()
@@ -94,6 +98,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         finally:
             await sweeper.stop()
             await state.live.stop()
+            await state.event_log.drain()
             await state.db.dispose()
 
     # Swagger UI and ReDoc from the pinned package's own files: /docs works with no network.
@@ -117,6 +122,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         device_commands,
         device_sensors,
         experiments,
+        log_entries,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import uvicorn
 
@@ -13,7 +14,7 @@ from cloud.db.migrate import current_revision, head_revision, upgrade
 from cloud.db.session import Database
 from cloud.main import create_app
 from cloud.models import Role
-from cloud.services import devices, users
+from cloud.services import devices, event_log, users
 
 __all__ = [
     "CreatedDevice",
@@ -83,6 +84,7 @@ def create_user(settings: CloudSettings, email: str, password: str, role: Role) 
         try:
             async with database.transaction() as session:
                 user = await users.create_user(session, email, password, role)
+                event_log.add_entry(session, event_log.user_created(user, None), datetime.now(UTC))
                 return user.public_id
         finally:
             await database.dispose()

@@ -9,6 +9,7 @@ from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
 from cloud.live.hub import LiveHub
 from cloud.live.observers import ObserverBook
+from cloud.services.event_log import EventLog
 from cloud.services.ratelimit import LoginLimiter
 from cloud.uplink.registry import DeviceConnections
 from cloud.uplink.signals import DeviceSignals
@@ -25,5 +26,6 @@ class CloudState:
     devices: DeviceConnections
     login_limiter: LoginLimiter
     jwt_secret: str
+    event_log: EventLog
     write_signals: DeviceSignals = field(default_factory=DeviceSignals)
     observers: ObserverBook = field(default_factory=lambda: ObserverBook(15.0))

@@ -6,6 +6,7 @@ from cloud.models.command import CommandState, DeviceCommand
 from cloud.models.datapoint import Datapoint
 from cloud.models.device import Device
 from cloud.models.experiment import Experiment, ExperimentState
+from cloud.models.log_entry import LogEntry, LoggingType, StatusType
 from cloud.models.sensor import Sensor
 from cloud.models.user import RevokedToken, Role, User
 
@@ -20,9 +21,12 @@ __all__ = [
     "DeviceCommand",
     "Experiment",
     "ExperimentState",
+    "LogEntry",
+    "LoggingType",
     "RevokedToken",
     "Role",
     "Sensor",
+    "StatusType",
     "User",
     "WriteState",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from revlink.uplink.v1 import uplink_pb2 as pb
 __all__ = [
     "MAX_COMMANDS_LISTED",
     "MAX_COMMAND_BYTES",
+    "Outcome",
     "command_frame",
     "create_command",
     "get_command",
@@ -38,6 +40,7 @@ __all__ = [
 
 MAX_COMMAND_BYTES = 64 * 1024
 MAX_COMMANDS_LISTED = 500
+_EXPIRED_UNSENT = "expired before it reached the device"
 
 
 def _encode(payload: dict[str, Any]) -> str:
@@ -107,23 +110,29 @@ def command_frame(command: DeviceCommand) -> bytes:
 
 
 async def sendable_after(
-    session: AsyncSession, device_id: uuid.UUID, after_seq: int, now: datetime, limit: int = 100
+    session: AsyncSession,
+    device_id: uuid.UUID,
+    after_seq: int,
+    now: datetime,
+    limit: int = 100,
+    expired: list[Outcome] | None = None,
 ) -> list[DeviceCommand]:
     """Pending commands above ``after_seq`` in seq order; those expired meanwhile are marked
-    so (the caller commits) and left out."""
-    await session.execute(
+    so (the caller commits), left out, and added to ``expired`` when it is given."""
+    marked = await session.execute(
         update(DeviceCommand)
         .where(
             DeviceCommand.device_id == device_id,
             DeviceCommand.state == CommandState.PENDING.value,
             DeviceCommand.expires_at <= now,
         )
-        .values(
-            state=CommandState.EXPIRED.value,
-            detail="expired before it reached the device",
-            answered_at=now,
-        )
+        .values(state=CommandState.EXPIRED.value, detail=_EXPIRED_UNSENT, answered_at=now)
+        .returning(DeviceCommand.seq, DeviceCommand.channel)
     )
+    if expired is not None:
+        expired += [
+            Outcome(row.seq, row.channel, CommandState.EXPIRED, _EXPIRED_UNSENT) for row in marked
+        ]
     found = await session.scalars(
         select(DeviceCommand)
         .where(
@@ -138,24 +147,35 @@ async def sendable_after(
     return list(found)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How one command ended, for the event log."""
+
+    seq: int
+    channel: str
+    state: CommandState
+    detail: str | None
+
+
 async def record_receipt(
     session: AsyncSession,
     device_id: uuid.UUID,
     receipt: pb.CommandReceipt,
     now: datetime,
-) -> None:
-    """The device answered a command: delivered, refused (with why) or expired."""
+) -> Outcome | None:
+    """The device answered a command: delivered, refused (with why) or expired. The outcome
+    when this answer settled it; None when it was settled already (or is not ours)."""
     try:
         command_id = uuid.UUID(receipt.command_id)
     except ValueError:
-        return  # not one of ours (a command from before commands were kept)
+        return None  # not one of ours (a command from before commands were kept)
     if receipt.delivered:
         state, detail = CommandState.DELIVERED, None
     elif receipt.expired:
         state, detail = CommandState.EXPIRED, receipt.detail or "expired on the device"
     else:
         state, detail = CommandState.REFUSED, receipt.detail or "refused by the device"
-    await session.execute(
+    settled = await session.execute(
         update(DeviceCommand)
         .where(
             DeviceCommand.id == command_id,
@@ -163,16 +183,20 @@ async def record_receipt(
             DeviceCommand.state == CommandState.PENDING.value,
         )
         .values(state=state.value, detail=detail, answered_at=now)
+        .returning(DeviceCommand.seq, DeviceCommand.channel)
     )
+    row = settled.first()
+    return None if row is None else Outcome(row.seq, row.channel, state, detail)
 
 
 async def mark_delivered_up_to(
     session: AsyncSession, device_id: uuid.UUID, up_to_seq: int, now: datetime
-) -> None:
-    """The device says it took every command up to ``up_to_seq`` (its receipts were lost)."""
+) -> list[Outcome]:
+    """The device says it took every command up to ``up_to_seq`` (its receipts were lost);
+    the outcomes of those this settled."""
     if up_to_seq < 1:
-        return
-    await session.execute(
+        return []
+    settled = await session.execute(
         update(DeviceCommand)
         .where(
             DeviceCommand.device_id == device_id,
@@ -180,7 +204,9 @@ async def mark_delivered_up_to(
             DeviceCommand.state == CommandState.PENDING.value,
         )
         .values(state=CommandState.DELIVERED.value, answered_at=now)
+        .returning(DeviceCommand.seq, DeviceCommand.channel)
     )
+    return [Outcome(row.seq, row.channel, CommandState.DELIVERED, None) for row in settled]
 
 
 async def list_commands(

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.models import Device
+from cloud.services import event_log
 from cloud.services.channel_writes import mark_delivered
 from cloud.services.commands import record_receipt
 from cloud.services.devices import device_for_token, mark_seen
@@ -72,6 +73,7 @@ class DeviceLink:
         self.state = state
         self.websocket = websocket
         self.device_id = device.id
+        self.device_name = device.name
         self.protocol = UplinkProtocol(
             device.id,
             device.last_committed_seq,
@@ -80,13 +82,14 @@ class DeviceLink:
         )
         self.sensors = SensorCache()
         self.log = log.bind(device_id=str(device.id), device=device.name)
-        self.outbox = Outbox(state, device.id, websocket.send_bytes, self.log)
+        self.outbox = Outbox(state, device.id, websocket.send_bytes, self.log, device.name)
         self._pump: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         await self.state.devices.register(self.device_id, self.websocket)
         self.log.info("uplink.connected")
         await self._mark_seen()
+        self.state.event_log.note(event_log.device_online(self.device_id, self.device_name))
         watcher = asyncio.create_task(self._watch_revocation())
         try:
             await self._read()
@@ -101,6 +104,10 @@ class DeviceLink:
             current = await self.state.devices.unregister(self.device_id, self.websocket)
             self.log.info("uplink.disconnected", replaced=not current)
             await self._mark_seen()
+            if not self.state.devices.online(self.device_id):  # not replaced by a new link
+                self.state.event_log.note(
+                    event_log.device_offline(self.device_id, self.device_name)
+                )
 
     async def _mark_seen(self) -> None:
         # "Last seen" covers a device that connects and sends nothing; a database hiccup
@@ -159,10 +166,14 @@ class DeviceLink:
         )
         try:
             async with self.state.db.transaction() as session:
-                await record_receipt(session, self.device_id, receipt, datetime.now(UTC))
+                outcome = await record_receipt(session, self.device_id, receipt, datetime.now(UTC))
         except SQLAlchemyError:
             # Only the state shown lags; the device has the command either way.
             self.log.warning("uplink.receipt_not_stored", exc_info=True)
+            return
+        if outcome is not None:  # None: answered already (a receipt sent again)
+            entry = event_log.command_answered(self.device_id, outcome, self.device_name)
+            self.state.event_log.note(entry)
 
     async def _write_answered(self, event: WriteAnswered) -> None:
         if event.refused:

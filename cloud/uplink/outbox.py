@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from cloud.services import channel_writes, commands
+from cloud.services import channel_writes, commands, event_log
 from cloud.state import CloudState
 
 __all__ = ["Outbox"]
@@ -31,8 +31,10 @@ class Outbox:
         device_id: uuid.UUID,
         send: Callable[[bytes], Awaitable[None]],
         log: structlog.stdlib.BoundLogger,
+        device_name: str | None = None,
     ) -> None:
         self.state = state
+        self.device_name = device_name
         self.device_id = device_id
         self.send = send
         self.log = log
@@ -48,7 +50,10 @@ class Outbox:
             await channel_writes.mark_delivered_up_to(
                 session, self.device_id, applied_write_seq, now=now
             )
-            await commands.mark_delivered_up_to(session, self.device_id, taken_command_seq, now)
+            taken = await commands.mark_delivered_up_to(
+                session, self.device_id, taken_command_seq, now
+            )
+        self._note(taken)
         poll = self.state.settings.channel_write_poll_seconds
         while True:
             if max(await self._send_writes(), await self._send_commands()) < BATCH:
@@ -66,12 +71,19 @@ class Outbox:
         return len(writes)
 
     async def _send_commands(self) -> int:
+        expired: list[commands.Outcome] = []
         async with self.state.db.transaction() as session:  # marks the expired ones
             due = await commands.sendable_after(
-                session, self.device_id, self.commands_sent_up_to, datetime.now(UTC), BATCH
+                session, self.device_id, self.commands_sent_up_to, datetime.now(UTC), BATCH, expired
             )
+        self._note(expired)
         for command in due:
             await self.send(commands.command_frame(command))
             self.commands_sent_up_to = command.seq
             self.log.info("uplink.command_sent", command_seq=command.seq, channel=command.channel)
         return len(due)
+
+    def _note(self, outcomes: list[commands.Outcome]) -> None:
+        for outcome in outcomes:
+            entry = event_log.command_answered(self.device_id, outcome, self.device_name)
+            self.state.event_log.note(entry)

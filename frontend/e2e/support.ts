@@ -155,18 +155,20 @@ export function firstNumber(text: string | null): number {
   return match ? Number(match[0].replace(",", ".")) : Number.NaN;
 }
 
-/** Wait until ``locator``'s text has taken ``count`` different values; returns them. */
+/** Wait until ``locator``'s text has taken ``count`` different values (those ``accept``
+ * takes; any non-empty one by default); returns them. */
 export async function distinctTexts(
   locator: Locator,
   count: number,
   timeoutMs: number,
+  accept: (text: string) => boolean = () => true,
 ): Promise<string[]> {
   const seen = new Set<string>();
   await expect
     .poll(
       async () => {
         const text = (await locator.textContent())?.trim() ?? "";
-        if (text) seen.add(text);
+        if (text && accept(text)) seen.add(text);
         return seen.size;
       },
       { timeout: timeoutMs, interval: 100 },

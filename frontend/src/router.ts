@@ -64,6 +64,12 @@ export const router = createRouter({
       meta: { title: "Experiments" },
     },
     {
+      path: "/events",
+      name: "events",
+      component: () => import("./views/EventsView.vue"),
+      meta: { title: "Events" },
+    },
+    {
       path: "/users",
       name: "users",
       component: () => import("./views/UsersView.vue"),

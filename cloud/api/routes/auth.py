@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from cloud.api.deps import CurrentUser, DbSession, State, bearer_token
 from cloud.api.schemas import StatusResponse
-from cloud.services import users
+from cloud.services import event_log, users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -53,8 +53,10 @@ async def login(body: LoginRequest, state: State, session: DbSession) -> LoginRe
     user = await users.authenticate(session, body.email, body.password)
     if user is None:
         state.login_limiter.failed(key)
+        await state.event_log.write(event_log.login_failed(body.email, "wrong email or password"))
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Invalid email or password")
     state.login_limiter.succeeded(key)
+    await state.event_log.write(event_log.login_succeeded(user))
     token, _ = users.issue_token(user, state.jwt_secret, state.settings.jwt_ttl_minutes)
     return LoginResponse(
         status="success",

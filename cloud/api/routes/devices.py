@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from cloud.api.deps import AdminUser, CurrentUser, DbSession, State
 from cloud.models import Device
-from cloud.services import devices
+from cloud.services import devices, event_log
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -71,7 +71,10 @@ async def revoke_device(
     device_id: uuid.UUID, admin: AdminUser, state: State, session: DbSession
 ) -> DeviceOut:
     """Revoke the device's token; its live uplink is closed (1008) right away."""
+    was_revoked = (await devices.get_device(session, device_id)).revoked_at is not None
     device = await devices.revoke_device(session, device_id)
     await session.commit()
     await state.devices.disconnect(device_id, 1008, "device token revoked")
+    if not was_revoked:
+        await state.event_log.write(event_log.device_revoked(device.id, device.name, admin))
     return _out(device, state)

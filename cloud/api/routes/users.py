@@ -9,9 +9,9 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from cloud.api.deps import AdminUser, DbSession
+from cloud.api.deps import AdminUser, DbSession, State
 from cloud.models import Role, User
-from cloud.services import users
+from cloud.services import event_log, users
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -44,8 +44,12 @@ class UserOut(BaseModel):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_user(body: UserCreate, admin: AdminUser, session: DbSession) -> UserOut:
+async def create_user(
+    body: UserCreate, admin: AdminUser, state: State, session: DbSession
+) -> UserOut:
     user = await users.create_user(session, body.email, body.password, body.role, body.username)
+    await session.commit()
+    await state.event_log.write(event_log.user_created(user, admin))
     return UserOut.of(user)
 
 

@@ -593,6 +593,73 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/logging": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List Log Entries
+     * @description Newest first. ``from_date``/``to_date`` are inclusive and need a timezone; a
+     *     ``from_date`` after ``to_date`` is 422 (as in WebMACS).
+     */
+    get: operations["list_log_entries_api_v1_logging_get"];
+    put?: never;
+    /**
+     * Create Log Entry
+     * @description An entry written by hand (``source`` ``manual``), unread, naming its author.
+     */
+    post: operations["create_log_entry_api_v1_logging_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/logging/read": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /**
+     * Mark All Read
+     * @description revlink's: mark every unread entry read, or those matching the filters (the list's).
+     *     Pass ``to_date`` as the newest entry shown to leave ones that arrived since unread.
+     */
+    put: operations["mark_all_read_api_v1_logging_read_put"];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/logging/{public_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get Log Entry */
+    get: operations["get_log_entry_api_v1_logging__public_id__get"];
+    /**
+     * Update Log Entry
+     * @description Mark it ``read`` or ``unread`` (any role); change its ``content`` (operators).
+     */
+    put: operations["update_log_entry_api_v1_logging__public_id__put"];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/sensors": {
     parameters: {
       query?: never;
@@ -999,6 +1066,87 @@ export interface components {
       /** Value */
       value: number;
     };
+    /** LogEntryCreate */
+    LogEntryCreate: {
+      /** Content */
+      content: string;
+      /** @default info */
+      logging_type: components["schemas"]["LoggingType"];
+    };
+    /**
+     * LogEntryOut
+     * @description WebMACS's fields (``public_id``, ``content``, ``logging_type``, ``status_type``,
+     *     ``created_on``, ``user_public_id``, ``username``) and revlink's ``source``, ``kind`` and
+     *     ``device_id``. ``user_public_id`` is null for an entry no user caused (WebMACS always has
+     *     one).
+     */
+    LogEntryOut: {
+      /** Content */
+      content: string;
+      /**
+       * Created On
+       * Format: date-time
+       */
+      created_on: string;
+      /** Device Id */
+      device_id: string | null;
+      /** Kind */
+      kind: string;
+      logging_type: components["schemas"]["LoggingType"];
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      /** Source */
+      source: string;
+      status_type: components["schemas"]["StatusType"];
+      /** User Public Id */
+      user_public_id: string | null;
+      /** Username */
+      username: string | null;
+    };
+    /**
+     * LogEntryPage
+     * @description WebMACS's page: ``page`` (from 1), ``page_size``, ``total`` and ``data``.
+     */
+    LogEntryPage: {
+      /** Data */
+      data: components["schemas"]["LogEntryOut"][];
+      /** Page */
+      page: number;
+      /** Page Size */
+      page_size: number;
+      /** Total */
+      total: number;
+    };
+    /** LogEntryStatus */
+    LogEntryStatus: {
+      log_entry: components["schemas"]["LogEntryOut"];
+      /** Message */
+      message: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+    };
+    /** LogEntryUpdate */
+    LogEntryUpdate: {
+      /**
+       * Content
+       * @description needs the operator role
+       */
+      content?: string | null;
+      status_type?: components["schemas"]["StatusType"] | null;
+    };
+    /**
+     * LoggingType
+     * @description WebMACS's severities.
+     * @enum {string}
+     */
+    LoggingType: "error" | "warning" | "info";
     /** LoginRequest */
     LoginRequest: {
       /** Email */
@@ -1021,6 +1169,22 @@ export interface components {
       status: string;
       /** Username */
       username: string;
+    };
+    /** MarkedRead */
+    MarkedRead: {
+      /** Message */
+      message: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+      /**
+       * Updated
+       * @description how many entries were unread and are read now
+       */
+      updated: number;
     };
     /** MeResponse */
     MeResponse: {
@@ -1235,6 +1399,12 @@ export interface components {
       /** Status */
       status: string;
     };
+    /**
+     * StatusType
+     * @description WebMACS's read state.
+     * @enum {string}
+     */
+    StatusType: "read" | "unread";
     /** UserCreate */
     UserCreate: {
       /** Email */
@@ -2491,6 +2661,186 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["ExperimentStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  list_log_entries_api_v1_logging_get: {
+    parameters: {
+      query?: {
+        logging_type?: components["schemas"]["LoggingType"] | null;
+        /** @description revlink's */
+        status_type?: components["schemas"]["StatusType"] | null;
+        /** @description revlink's */
+        source?: string | null;
+        /** @description revlink's */
+        kind?: string | null;
+        /** @description revlink's */
+        device_id?: string | null;
+        search?: string | null;
+        from_date?: string | null;
+        to_date?: string | null;
+        page?: number;
+        page_size?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["LogEntryPage"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  create_log_entry_api_v1_logging_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["LogEntryCreate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["LogEntryStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  mark_all_read_api_v1_logging_read_put: {
+    parameters: {
+      query?: {
+        logging_type?: components["schemas"]["LoggingType"] | null;
+        source?: string | null;
+        kind?: string | null;
+        device_id?: string | null;
+        search?: string | null;
+        from_date?: string | null;
+        to_date?: string | null;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["MarkedRead"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_log_entry_api_v1_logging__public_id__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["LogEntryOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  update_log_entry_api_v1_logging__public_id__put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["LogEntryUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["LogEntryStatus"];
         };
       };
       /** @description Validation Error */

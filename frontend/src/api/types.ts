@@ -26,3 +26,7 @@ export type Experiment = Schemas["ExperimentOut"];
 export type ExperimentState = Schemas["ExperimentState"];
 export type ExperimentPage = Schemas["ExperimentPage"];
 export type ExperimentCreate = Schemas["ExperimentCreate"];
+export type LogEntry = Schemas["LogEntryOut"];
+export type LogEntryPage = Schemas["LogEntryPage"];
+export type LoggingType = Schemas["LoggingType"];
+export type StatusType = Schemas["StatusType"];
