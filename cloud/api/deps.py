@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "OperatorUser",
     "State",
     "bearer_token",
+    "commit_and_wake",
     "get_state",
     "require_role",
 ]
@@ -81,3 +83,10 @@ def require_role(minimum: Role) -> Callable[..., Coroutine[Any, Any, User]]:
 
 OperatorUser = Annotated[User, Depends(require_role(Role.OPERATOR))]
 AdminUser = Annotated[User, Depends(require_role(Role.ADMIN))]
+
+
+async def commit_and_wake(session: AsyncSession, state: CloudState, device_id: uuid.UUID) -> None:
+    """Commit what the request queued for a device (a channel write, a command), then wake the
+    device's link: it must find the rows when it looks."""
+    await session.commit()
+    state.write_signals.notify(device_id)

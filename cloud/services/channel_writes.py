@@ -11,7 +11,6 @@ device has not received yet leaves the cloud's aggregate as it is; it shows as p
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.models import ChannelWrite, Device, WriteState
 from cloud.services.devices import get_device
 from cloud.services.errors import InvalidInputError, NotFoundError
+from cloud.services.outgoing import encode_capped, next_device_seq
 from revlink.channels import InvalidPayloadError, check_channel
 from revlink.uplink.v1 import uplink_pb2 as pb
 
@@ -45,16 +45,7 @@ MAX_WRITES_LISTED = 500
 
 
 def _encode(patch: dict[str, Any]) -> str:
-    try:
-        text = json.dumps(patch, allow_nan=False, separators=(",", ":"))
-    except ValueError:
-        raise InvalidInputError(
-            "the write holds NaN or Infinity, which JSON does not allow"
-        ) from None
-    size = len(text.encode())
-    if size > MAX_WRITE_BYTES:
-        raise InvalidInputError(f"the write is {size} bytes; the limit is {MAX_WRITE_BYTES}")
-    return text
+    return encode_capped(patch, MAX_WRITE_BYTES, "the write")
 
 
 async def create_write(
@@ -74,15 +65,7 @@ async def create_write(
         raise InvalidInputError(str(exc)) from None
     _encode(patch)
     await get_device(session, device_id)
-    # One statement takes the next number, so concurrent writes never share one.
-    seq = (
-        await session.execute(
-            update(Device)
-            .where(Device.id == device_id)
-            .values(last_write_seq=Device.last_write_seq + 1)
-            .returning(Device.last_write_seq)
-        )
-    ).scalar_one()
+    seq = await next_device_seq(session, device_id, Device.last_write_seq)
     write = ChannelWrite(
         device_id=device_id,
         seq=seq,

@@ -9,33 +9,34 @@ marked expired and never sent; the device refuses one that expired on the way.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.models import CommandState, Device, DeviceCommand
 from cloud.services.devices import get_device
 from cloud.services.errors import InvalidInputError, NotFoundError
+from cloud.services.outgoing import encode_capped, next_device_seq
 from revlink.channels import InvalidPayloadError, check_channel
 from revlink.uplink.v1 import uplink_pb2 as pb
 
 __all__ = [
     "MAX_COMMANDS_LISTED",
     "MAX_COMMAND_BYTES",
+    "DueCommands",
     "Outcome",
     "command_frame",
     "create_command",
+    "due_commands",
     "get_command",
     "list_commands",
     "mark_delivered_up_to",
     "record_receipt",
-    "sendable_after",
 ]
 
 MAX_COMMAND_BYTES = 64 * 1024
@@ -44,15 +45,7 @@ _EXPIRED_UNSENT = "expired before it reached the device"
 
 
 def _encode(payload: dict[str, Any]) -> str:
-    try:
-        text = json.dumps(payload, allow_nan=False)
-    except ValueError:
-        raise InvalidInputError(
-            "the payload holds NaN or Infinity, which JSON does not allow"
-        ) from None
-    if len(text.encode()) > MAX_COMMAND_BYTES:
-        raise InvalidInputError(f"command payload exceeds {MAX_COMMAND_BYTES} bytes")
-    return text
+    return encode_capped(payload, MAX_COMMAND_BYTES, "the command payload")
 
 
 async def create_command(
@@ -72,14 +65,7 @@ async def create_command(
         raise InvalidInputError(str(exc)) from None
     _encode(payload)
     await get_device(session, device_id)
-    seq = (
-        await session.execute(
-            update(Device)
-            .where(Device.id == device_id)
-            .values(last_command_seq=Device.last_command_seq + 1)
-            .returning(Device.last_command_seq)
-        )
-    ).scalar_one()
+    seq = await next_device_seq(session, device_id, Device.last_command_seq)
     command = DeviceCommand(
         device_id=device_id,
         seq=seq,
@@ -109,42 +95,50 @@ def command_frame(command: DeviceCommand) -> bytes:
     return pb.CloudFrame(command=message).SerializeToString()
 
 
-async def sendable_after(
-    session: AsyncSession,
-    device_id: uuid.UUID,
-    after_seq: int,
-    now: datetime,
-    limit: int = 100,
-    expired: list[Outcome] | None = None,
-) -> list[DeviceCommand]:
-    """Pending commands above ``after_seq`` in seq order; those expired meanwhile are marked
-    so (the caller commits), left out, and added to ``expired`` when it is given."""
-    marked = await session.execute(
-        update(DeviceCommand)
-        .where(
-            DeviceCommand.device_id == device_id,
-            DeviceCommand.state == CommandState.PENDING.value,
-            DeviceCommand.expires_at <= now,
+@dataclass(frozen=True)
+class DueCommands:
+    """The next pending commands of a device: those to send, and those that expired unsent
+    (marked so by :func:`due_commands`)."""
+
+    send: list[DeviceCommand]
+    expired: list[Outcome]
+
+    def __len__(self) -> int:
+        return len(self.send) + len(self.expired)
+
+
+async def due_commands(
+    session: AsyncSession, device_id: uuid.UUID, after_seq: int, now: datetime, limit: int = 100
+) -> DueCommands:
+    """Pending commands above ``after_seq`` (those not sent on this connection), in seq order.
+    Those whose time ran out are marked expired (the caller commits) instead of sent; with
+    none of them this only reads, as it does on every idle look of a connected device."""
+    pending = list(
+        await session.scalars(
+            select(DeviceCommand)
+            .where(
+                DeviceCommand.device_id == device_id,
+                DeviceCommand.state == CommandState.PENDING.value,
+                DeviceCommand.seq > after_seq,
+            )
+            .order_by(DeviceCommand.seq)
+            .limit(limit)
         )
-        .values(state=CommandState.EXPIRED.value, detail=_EXPIRED_UNSENT, answered_at=now)
-        .returning(DeviceCommand.seq, DeviceCommand.channel)
     )
-    if expired is not None:
-        expired += [
-            Outcome(row.seq, row.channel, CommandState.EXPIRED, _EXPIRED_UNSENT) for row in marked
-        ]
-    found = await session.scalars(
-        select(DeviceCommand)
-        .where(
-            DeviceCommand.device_id == device_id,
-            DeviceCommand.state == CommandState.PENDING.value,
-            DeviceCommand.seq > after_seq,
-            or_(DeviceCommand.expires_at.is_(None), DeviceCommand.expires_at > now),
+    late = [c for c in pending if c.expires_at is not None and c.expires_at <= now]
+    if late:
+        await session.execute(
+            update(DeviceCommand)
+            .where(
+                DeviceCommand.id.in_([c.id for c in late]),
+                DeviceCommand.state == CommandState.PENDING.value,
+            )
+            .values(state=CommandState.EXPIRED.value, detail=_EXPIRED_UNSENT, answered_at=now)
         )
-        .order_by(DeviceCommand.seq)
-        .limit(limit)
+    return DueCommands(
+        send=[c for c in pending if c not in late],
+        expired=[Outcome(c.seq, c.channel, CommandState.EXPIRED, _EXPIRED_UNSENT) for c in late],
     )
-    return list(found)
 
 
 @dataclass(frozen=True)

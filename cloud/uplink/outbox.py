@@ -71,13 +71,12 @@ class Outbox:
         return len(writes)
 
     async def _send_commands(self) -> int:
-        expired: list[commands.Outcome] = []
         async with self.state.db.transaction() as session:  # marks the expired ones
-            due = await commands.sendable_after(
-                session, self.device_id, self.commands_sent_up_to, datetime.now(UTC), BATCH, expired
+            due = await commands.due_commands(
+                session, self.device_id, self.commands_sent_up_to, datetime.now(UTC), BATCH
             )
-        self._note(expired)
-        for command in due:
+        self._note(due.expired)
+        for command in due.send:
             await self.send(commands.command_frame(command))
             self.commands_sent_up_to = command.seq
             self.log.info("uplink.command_sent", command_seq=command.seq, channel=command.channel)

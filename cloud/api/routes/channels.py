@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, status
 from pydantic import BaseModel
 
-from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State
+from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State, commit_and_wake
 from cloud.api.schemas import ChannelWriteOut
 from cloud.services import channel_writes, channels
 
@@ -147,8 +147,7 @@ async def _write(
         now=datetime.now(UTC),
     )
     out = ChannelWriteOut.of(write)
-    await session.commit()  # before the device's link looks for it
-    state.write_signals.notify(device_id)
+    await commit_and_wake(session, state, device_id)
     return out
 
 

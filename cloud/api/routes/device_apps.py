@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, status
 from pydantic import BaseModel
 
-from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State
+from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State, commit_and_wake
 from cloud.api.schemas import ChannelWriteOut
 from cloud.live.observers import OBSERVERS_CHANNEL, observer_patch
 from cloud.services import device_apps
@@ -75,8 +75,8 @@ async def observe(
             observer_patch(observer, present=True),
             now=datetime.now(UTC),
         )
-        await session.commit()  # only then counted, so a failed write is tried again
-        state.write_signals.notify(device_id)
+        # Counted as watching only once written, so a failed write is tried again.
+        await commit_and_wake(session, state, device_id)
     state.observers.heartbeat(device_id, observer, asyncio.get_running_loop().time())
 
 
@@ -95,6 +95,5 @@ async def set_config(
         session, device_id, app_key, config, by=user.email, now=datetime.now(UTC)
     )
     out = ChannelWriteOut.of(write)
-    await session.commit()
-    state.write_signals.notify(device_id)
+    await commit_and_wake(session, state, device_id)
     return out

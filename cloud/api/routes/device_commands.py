@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State
+from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State, commit_and_wake
 from cloud.models import CommandState, DeviceCommand
 from cloud.services import commands
 
@@ -75,8 +75,7 @@ async def send_command(
         now=datetime.now(UTC),
     )
     out = CommandOut.of(command)
-    await session.commit()  # before the device's link looks for it
-    state.write_signals.notify(device_id)
+    await commit_and_wake(session, state, device_id)
     return out
 
 
