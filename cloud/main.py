@@ -13,6 +13,7 @@ from cloud.api.routes import (
     auth,
     channel_writes,
     channels,
+    dashboards,
     datapoints,
     device_apps,
     device_commands,
@@ -21,8 +22,11 @@ from cloud.api.routes import (
     experiments,
     health,
     log_entries,
+    rules,
     sensors,
+    tokens,
     users,
+    webhooks,
 )
 from cloud.core.config import CloudSettings
 from cloud.core.metrics import CloudMetrics
@@ -123,6 +127,10 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         device_sensors,
         experiments,
         log_entries,
+        rules,
+        webhooks,
+        dashboards,
+        tokens,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

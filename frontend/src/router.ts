@@ -70,6 +70,36 @@ export const router = createRouter({
       meta: { title: "Events" },
     },
     {
+      path: "/rules",
+      name: "rules",
+      component: () => import("./views/RulesView.vue"),
+      meta: { title: "Rules" },
+    },
+    {
+      path: "/webhooks",
+      name: "webhooks",
+      component: () => import("./views/WebhooksView.vue"),
+      meta: { title: "Webhooks" },
+    },
+    {
+      path: "/dashboards",
+      name: "dashboards",
+      component: () => import("./views/DashboardsView.vue"),
+      meta: { title: "Dashboards" },
+    },
+    {
+      path: "/dashboards/:id",
+      name: "dashboard",
+      component: () => import("./views/DashboardView.vue"),
+      meta: { title: "Dashboard" },
+    },
+    {
+      path: "/tokens",
+      name: "tokens",
+      component: () => import("./views/TokensView.vue"),
+      meta: { title: "API tokens" },
+    },
+    {
       path: "/users",
       name: "users",
       component: () => import("./views/UsersView.vue"),
