@@ -33,6 +33,7 @@ from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
 from cloud.live.hub import LiveHub
 from cloud.live.observers import ObserverBook, ObserverSweeper
+from cloud.rules.evaluator import RuleEngine
 from cloud.services.errors import (
     ConfigInvalidError,
     ConflictError,
@@ -45,6 +46,7 @@ from cloud.state import CloudState
 from cloud.uplink import door as uplink_door
 from cloud.uplink.registry import DeviceConnections
 from cloud.web.dashboard import dashboard_app
+from cloud.webhooks.dispatcher import WebhookDispatcher
 from cloud.ws import routes as ws_routes
 from revlink.channels import InvalidPayloadError
 
@@ -97,9 +99,15 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             state.observers, state.db, state.write_signals, settings.observer_ttl_seconds / 3
         )
         sweeper.start()
+        state.rules = RuleEngine(state.db, state.live, state.write_signals, settings)
+        await state.rules.start()
+        state.webhooks = WebhookDispatcher(state.db, settings)
+        await state.webhooks.start()
         try:
             yield
         finally:
+            await state.webhooks.stop()
+            await state.rules.stop()
             await sweeper.stop()
             await state.live.stop()
             await state.event_log.drain()

@@ -9,10 +9,12 @@ from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
 from cloud.live.hub import LiveHub
 from cloud.live.observers import ObserverBook
+from cloud.rules.evaluator import RuleEngine
 from cloud.services.event_log import EventLog
 from cloud.services.ratelimit import LoginLimiter
 from cloud.uplink.registry import DeviceConnections
 from cloud.uplink.signals import DeviceSignals
+from cloud.webhooks.dispatcher import WebhookDispatcher
 
 __all__ = ["CloudState"]
 
@@ -29,3 +31,5 @@ class CloudState:
     event_log: EventLog
     write_signals: DeviceSignals = field(default_factory=DeviceSignals)
     observers: ObserverBook = field(default_factory=lambda: ObserverBook(15.0))
+    rules: RuleEngine | None = None  # the rule evaluator (started in the lifespan)
+    webhooks: WebhookDispatcher | None = None  # delivers webhooks (started in the lifespan)

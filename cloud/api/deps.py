@@ -58,6 +58,8 @@ def bearer_token(
 async def current_user(
     state: State, session: DbSession, token: Annotated[str | None, Depends(bearer_token)]
 ) -> User:
+    """The caller, from a JWT or a ``wm_`` API token; with an API token the user's
+    ``role_enum`` is capped at the token's role, so every role check below honours it."""
     try:
         return await resolve_token(session, token, state.jwt_secret)
     except TokenRejectedError as exc:
@@ -74,7 +76,7 @@ def require_role(minimum: Role) -> Callable[..., Coroutine[Any, Any, User]]:
         if not user.role_enum.at_least(minimum):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"this needs the {minimum.value} role; you are {user.role}",
+                f"this needs the {minimum.value} role; you are {user.role_enum.value}",
             )
         return user
 

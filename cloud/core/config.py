@@ -5,8 +5,10 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cloud.webhooks.addresses import parse_networks
 
 __all__ = ["DEFAULT_DASHBOARD_DIR", "MAX_UPLINK_BATCH", "CloudSettings"]
 
@@ -62,6 +64,95 @@ class CloudSettings(BaseSettings):
         description="A dashboard stops counting as watching a device's apps this long after "
         "its last heartbeat.",
     )
+
+    rule_refresh_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="How often each replica reloads which sensors have rules (a rule saved "
+        "on another replica applies here within this time).",
+    )
+    rule_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=300,
+        description="How often the rule evaluator looks for values other replicas stored "
+        "(values stored by this process wake it at once).",
+    )
+    webhook_reading_interval_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="At most one sensor.reading webhook event per sensor this often.",
+    )
+
+    webhook_allowed_networks: str = Field(
+        default="",
+        max_length=4096,
+        description="Comma-separated CIDRs (e.g. 127.0.0.1/32,10.0.0.0/8) that webhooks may "
+        "reach although they are private, loopback or link-local (on-premises receivers). "
+        "Default: none; webhooks only reach public addresses.",
+    )
+    webhook_max_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=20,
+        description="Tries per webhook delivery (the first and its retries) before it is "
+        "dead-lettered.",
+    )
+    webhook_backoff_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=3600,
+        description="Wait before the first retry; each next wait doubles (WebMACS's 2, 4, 8 s).",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="Longest one webhook request may take, connect to last byte (WebMACS's 10 s).",
+    )
+    webhook_concurrency: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="Webhook requests in flight at once per cloud process (WebMACS's 10).",
+    )
+    webhook_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="How often the webhook dispatcher looks for due deliveries (queued by "
+        "other replicas, or retries); this process's own events wake it at once.",
+    )
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long a claimed webhook delivery stays reserved to its replica; a "
+        "replica that dies mid-delivery has its claims retried after this. Must exceed "
+        "REVLINK_WEBHOOK_TIMEOUT_SECONDS.",
+    )
+    webhook_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Finished webhook deliveries (delivered, failed, dead letter) and their "
+        "attempts are deleted this many days after they were queued; pending ones are kept.",
+    )
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        parse_networks(value)  # a typo fails at startup, not at the first delivery
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_timeout(self) -> CloudSettings:
+        # A lease that ends while its request runs would let a second replica send it too.
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must exceed webhook_timeout_seconds")
+        return self
 
     def resolved_database_url(self) -> str:
         if self.database_url:

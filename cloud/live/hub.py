@@ -102,6 +102,13 @@ class LiveHub:
             self._pending[point.sensor_public_id] = point
         self._wake.set()
 
+    def announce(self, message: dict[str, object]) -> None:
+        """Send ``message`` (e.g. a rule's ``{"type": "notification", ...}``) to every
+        subscriber now, whatever its filter: it is not a datapoint, so nothing throttles it."""
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str)
+        for subscriber in list(self._subscribers):
+            subscriber.offer(text)
+
     def subscribe(self, subscriber: Subscriber) -> Subscriber:
         self._subscribers.add(subscriber)
         return subscriber

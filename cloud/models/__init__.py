@@ -1,22 +1,37 @@
 """SQLAlchemy models, one module per concept; importing this registers them all."""
 
+from cloud.models.api_token import ApiToken
 from cloud.models.channel import ChannelAggregate, ChannelMessage
 from cloud.models.channel_write import AppConfig, ChannelWrite, WriteState
 from cloud.models.command import CommandState, DeviceCommand
+from cloud.models.dashboard import Dashboard, DashboardWidget, WidgetType
 from cloud.models.datapoint import Datapoint
 from cloud.models.device import Device
 from cloud.models.experiment import Experiment, ExperimentState
 from cloud.models.log_entry import LogEntry, LoggingType, StatusType
+from cloud.models.rule import Rule, RuleActionType, RuleInbox, RuleOperator, RuleReadingThrottle
 from cloud.models.sensor import Sensor
 from cloud.models.user import RevokedToken, Role, User
+from cloud.models.webhook import (
+    AttemptOutcome,
+    DeliveryStatus,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 
 __all__ = [
+    "ApiToken",
     "AppConfig",
+    "AttemptOutcome",
     "ChannelAggregate",
     "ChannelMessage",
     "ChannelWrite",
     "CommandState",
+    "Dashboard",
+    "DashboardWidget",
     "Datapoint",
+    "DeliveryStatus",
     "Device",
     "DeviceCommand",
     "Experiment",
@@ -25,8 +40,17 @@ __all__ = [
     "LoggingType",
     "RevokedToken",
     "Role",
+    "Rule",
+    "RuleActionType",
+    "RuleInbox",
+    "RuleOperator",
+    "RuleReadingThrottle",
     "Sensor",
     "StatusType",
     "User",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WidgetType",
     "WriteState",
 ]

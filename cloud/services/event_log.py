@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import ColumnElement, Select, func, select, update
@@ -31,6 +32,7 @@ from cloud.models import CommandState, LogEntry, LoggingType, StatusType, User
 from cloud.models.log_entry import CONTENT_MAX
 from cloud.services.commands import Outcome
 from cloud.services.errors import InvalidInputError, NotFoundError
+from cloud.webhooks.events import WebhookEvent, enqueue_event
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -48,8 +50,15 @@ __all__ = [
     "login_failed",
     "login_succeeded",
     "mark_all_read",
+    "rule_entry",
+    "token_created",
+    "token_revoked",
     "update_entry",
     "user_created",
+    "user_deactivated",
+    "user_deleted",
+    "user_reactivated",
+    "user_updated",
 ]
 
 log = structlog.get_logger(__name__)
@@ -65,6 +74,8 @@ class Source:
     USER = "user"
     LOGIN = "login"
     MANUAL = "manual"
+    TOKEN = "token"
+    RULE = "rule"
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,19 @@ class NewEntry:
     logging_type: LoggingType = LoggingType.INFO
     device_id: uuid.UUID | None = None
     user_public_id: uuid.UUID | None = None
+    # Facts for a webhook event of the same kind (device.*, command.*), beside the text.
+    data: dict[str, Any] | None = None
+
+
+# Entries whose kind is also a webhook event: EventLog.write queues it with the entry.
+_WEBHOOK_KINDS = frozenset(e.value for e in WebhookEvent)
+
+
+async def _queue_webhook(session: AsyncSession, entry: NewEntry, now: datetime) -> None:
+    if entry.kind not in _WEBHOOK_KINDS:
+        return
+    data: dict[str, Any] = {"device": entry.device_id, "message": entry.content}
+    await enqueue_event(session, WebhookEvent(entry.kind), {**data, **(entry.data or {})}, now)
 
 
 def _fit(content: str) -> str:
@@ -109,7 +133,9 @@ class EventLog:
         """Store ``entry`` in its own transaction; False (and a warning) if that failed."""
         try:
             async with self.db.transaction() as session:
-                add_entry(session, entry, datetime.now(UTC))
+                now = datetime.now(UTC)
+                add_entry(session, entry, now)
+                await _queue_webhook(session, entry, now)  # same transaction: both or neither
         except SQLAlchemyError:
             log.warning("event_log.write_failed", kind=entry.kind, exc_info=True)
             return False
@@ -132,7 +158,11 @@ class EventLog:
 
 def device_online(device_id: uuid.UUID, name: str) -> NewEntry:
     return NewEntry(
-        Source.DEVICE, "device.online", f"Device '{name}' is online", device_id=device_id
+        Source.DEVICE,
+        "device.online",
+        f"Device '{name}' is online",
+        device_id=device_id,
+        data={"device_name": name},
     )
 
 
@@ -143,6 +173,7 @@ def device_offline(device_id: uuid.UUID, name: str) -> NewEntry:
         f"Device '{name}' went offline",
         LoggingType.WARNING,
         device_id=device_id,
+        data={"device_name": name},
     )
 
 
@@ -176,6 +207,13 @@ def command_answered(
         f"{content}: {outcome.detail}" if outcome.detail else content,
         _COMMAND_TYPES.get(outcome.state, LoggingType.INFO),
         device_id=device_id,
+        data={
+            "device_name": device_name,
+            "seq": outcome.seq,
+            "channel": outcome.channel,
+            "state": outcome.state.value,
+            "detail": outcome.detail,
+        },
     )
 
 
@@ -187,6 +225,77 @@ def user_created(user: User, by: User | None) -> NewEntry:
         f"User {user.email} created with role {user.role}{who}",
         user_public_id=by.public_id if by else user.public_id,
     )
+
+
+def user_updated(user: User, by: User, changed: Sequence[str]) -> NewEntry:
+    """Names what changed (the new role, never a password)."""
+    what = [f"role {user.role}" if name == "role" else name for name in changed]
+    return NewEntry(
+        Source.USER,
+        "user.updated",
+        f"User {user.email} updated by {by.email}: {', '.join(what)}",
+        user_public_id=by.public_id,
+    )
+
+
+def user_deactivated(user: User, by: User) -> NewEntry:
+    return NewEntry(
+        Source.USER,
+        "user.deactivated",
+        f"User {user.email} deactivated by {by.email}",
+        LoggingType.WARNING,
+        user_public_id=by.public_id,
+    )
+
+
+def user_reactivated(user: User, by: User) -> NewEntry:
+    return NewEntry(
+        Source.USER,
+        "user.reactivated",
+        f"User {user.email} reactivated by {by.email}",
+        user_public_id=by.public_id,
+    )
+
+
+def user_deleted(email: str, by: User) -> NewEntry:
+    return NewEntry(
+        Source.USER,
+        "user.deleted",
+        f"User {email} deleted by {by.email}",
+        LoggingType.WARNING,
+        user_public_id=by.public_id,
+    )
+
+
+def token_created(name: str, prefix: str, role: str, by: User) -> NewEntry:
+    """Names the token and its display prefix, never the secret."""
+    return NewEntry(
+        Source.TOKEN,
+        "token.created",
+        f"API token {name!r} ({prefix}…, {role}) created by {by.email}",
+        user_public_id=by.public_id,
+    )
+
+
+def token_revoked(name: str, prefix: str, owner_email: str, by: User) -> NewEntry:
+    whose = "" if owner_email == by.email else f" of {owner_email}"
+    return NewEntry(
+        Source.TOKEN,
+        "token.revoked",
+        f"API token {name!r} ({prefix}…){whose} revoked by {by.email}",
+        user_public_id=by.public_id,
+    )
+
+
+def rule_entry(
+    kind: str,
+    content: str,
+    logging_type: LoggingType = LoggingType.WARNING,
+    device_id: uuid.UUID | None = None,
+) -> NewEntry:
+    """An entry about a rule (``rule.fired``, ``rule.notification``, ``rule.action_failed``);
+    cloud.rules.actions words them, as it alone knows the rule, sensor and value."""
+    return NewEntry(Source.RULE, kind, content, logging_type, device_id=device_id)
 
 
 def login_succeeded(user: User) -> NewEntry:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.live.hub import LivePoint
 from cloud.models import ChannelAggregate, ChannelMessage, Device
+from cloud.rules.inbox import add_to_inbox
 from cloud.services.bulk import write_rows
 from cloud.services.channel_writes import mark_applied
 from cloud.services.datapoints import DatapointRow, write_datapoints
@@ -111,6 +112,8 @@ async def commit_batch(
                 )
             )
     await write_datapoints(session, rows)
+    # Rules and webhooks see the watched values once this commits (one row, or none).
+    await add_to_inbox(session, ((r.sensor_id, r.ts, r.value) for r in rows), received_at)
     await _write_messages(session, device_id, fresh, received_at)
     applied = [r.channel_write_seq for r in fresh if r.channel_write_seq]
     await mark_applied(session, device_id, applied, now=received_at)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.live.hub import LivePoint
+from cloud.rules.inbox import add_to_inbox
 from cloud.services.datapoints import DatapointRow, write_datapoints
 from cloud.services.experiments import running_experiment
 from cloud.services.sensors import sensors_by_public_id
@@ -222,6 +223,8 @@ async def ingest(
         session,
         [DatapointRow(sensor_id, now, now, a.value, experiment_id) for a, sensor_id in good],
     )
+    # Rules and webhooks see the watched values once this commits (one row, or none).
+    await add_to_inbox(session, ((sensor_id, now, a.value) for a, sensor_id in good), now)
     experiment_public_id = experiment.public_id if experiment else None
     stored = [
         LivePoint(a.sensor_public_id, None, a.value, now, experiment_public_id) for a, _ in good

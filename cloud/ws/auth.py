@@ -3,7 +3,9 @@
 WebMACS accepts before checking the token because a close frame (with its reason) can only
 be sent on an accepted socket; a refusal during the handshake would reach the client as a
 bare HTTP 403 and the reason would be lost. Browsers cannot send headers on a WebSocket,
-hence the token in the query string.
+hence the token in the query string. The token is a JWT or a ``wm_`` API token, resolved
+exactly as on REST (an API token's role caps the user's, and a revoked one closes the socket
+at the next re-check).
 """
 
 from __future__ import annotations

@@ -34,11 +34,12 @@ BATCH = 500
 IN_FLIGHT = 4
 
 
-def frames_for(records: int, start: datetime) -> list[bytes]:
+def frames_for(records: int, start: datetime, first_seq: int = 1) -> list[bytes]:
     frames = []
-    for first in range(1, records + 1, BATCH):
+    last = first_seq + records
+    for first in range(first_seq, last, BATCH):
         batch = pb.Batch()
-        for seq in range(first, min(first + BATCH, records + 1)):
+        for seq in range(first, min(first + BATCH, last)):
             rec = batch.records.add(seq=seq, channel="tank")
             rec.message_json = json.dumps({"level": seq % 1000 / 10, "temp": 20 + seq % 7})
             rec.source_time.FromDatetime(start + timedelta(milliseconds=seq))

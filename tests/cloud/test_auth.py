@@ -98,3 +98,18 @@ def test_expired_token_is_refused(cloud: CloudServer) -> None:
         reply = client.get("/api/v1/auth/me")
     assert reply.status_code == 401
     assert reply.json()["detail"] == "Invalid or expired token"
+
+
+def test_a_token_from_before_session_versions_still_works(cloud: CloudServer) -> None:
+    """Tokens issued before ``token_version`` existed carry no ``ver``: they count as 0."""
+    import jwt
+
+    from tests.rig.cloud import JWT_SECRET
+
+    email, token = cloud.user("viewer")
+    claims = jwt.decode(token, JWT_SECRET, algorithms=["HS256"])
+    assert claims["ver"] == 0
+    del claims["ver"]
+    legacy = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+    with cloud.http(legacy) as client:
+        assert client.get("/api/v1/auth/me").json()["email"] == email

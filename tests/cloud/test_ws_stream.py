@@ -19,13 +19,12 @@ import asyncpg
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosedError
 
 from cloud.core.security import issue_access_token
 from tests.rig.cloud import JWT_SECRET, CloudServer, start_cloud
 from tests.rig.postgres import PostgresDatabase
+from tests.rig.stream import CONNECTED, close_frame
 
-CONNECTED = '{"type":"connected","message":"Subscribed to live datapoint stream."}'
 Points = list[dict[str, object]]
 CUT_OFF = "revlink_stream_clients 0.0"
 
@@ -205,15 +204,6 @@ async def test_a_burst_is_throttled_and_its_last_value_arrives(
     if server == "slow_stream_cloud":
         first = arrivals[0][0]
         assert len([at for at, _ in arrivals if at - first <= 0.3]) <= 2
-
-
-async def close_frame(ws: ClientConnection) -> tuple[int, str] | None:
-    """Read whatever the server sends until it closes; return its close code and reason."""
-    try:
-        while True:
-            await asyncio.wait_for(ws.recv(), 30)
-    except ConnectionClosedError as closed:
-        return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else None
 
 
 async def test_refused_tokens_and_filters_close_1008(cloud: CloudServer) -> None:

@@ -26,10 +26,13 @@ import asyncpg
 import pytest
 from pytest_postgresql.executors import PostgreSQLExecutor
 
+from cloud.db.migrate import upgrade
+
 __all__ = [
     "PostgresDatabase",
     "PostgresServer",
     "PostgresUnavailableError",
+    "own_database",
     "postgres_database",
     "postgres_server",
     "throwaway_cluster",
@@ -228,3 +231,19 @@ def postgres_database(postgres_server: PostgresServer) -> Iterator[PostgresDatab
     _admin_sql(postgres_server, f'CREATE DATABASE "{database.name}"')
     yield database
     _admin_sql(postgres_server, f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def own_database(server: PostgresServer, prefix: str) -> Iterator[str]:
+    """A new database migrated to the newest schema, for tests whose cloud (or in-process
+    worker) must be the only one on it: rules, webhooks and the admin set are global, so a
+    database other tests' clouds also run on would let their workers take our work. Yields
+    its SQLAlchemy URL; dropped afterwards."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    _admin_sql(server, f'CREATE DATABASE "{name}"')
+    try:
+        url = server.sqlalchemy_url(name)
+        upgrade(url)
+        yield url
+    finally:
+        _admin_sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

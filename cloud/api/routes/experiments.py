@@ -23,6 +23,7 @@ from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State
 from cloud.models import Experiment, ExperimentState
 from cloud.models.experiment import NAME_MAX
 from cloud.services import experiments
+from cloud.webhooks.events import enqueue_experiment
 
 __all__ = ["ExperimentOut", "router"]
 
@@ -110,9 +111,11 @@ async def create_experiment(
 ) -> ExperimentStatus:
     """Create it, running from now unless ``start`` is false. 409 when ``start`` and another
     runs (WebMACS would run both), or the name is taken (WebMACS's names are unique too)."""
+    now = datetime.now(UTC)
     experiment = await experiments.create_experiment(
-        session, body.name, start=body.start, user_public_id=user.public_id, now=datetime.now(UTC)
+        session, body.name, start=body.start, user_public_id=user.public_id, now=now
     )
+    await enqueue_experiment(session, experiment, now)  # webhooks: in this transaction
     message = "started" if body.start else "created"
     return _done(f"Experiment successfully {message}.", experiment)
 
@@ -142,7 +145,9 @@ async def start_experiment(
 ) -> ExperimentStatus:
     """revlink's: start a planned experiment. 409 while another runs (naming it) or when this
     one was stopped; starting the running one again changes nothing."""
-    experiment = await experiments.start_experiment(session, public_id, datetime.now(UTC))
+    now = datetime.now(UTC)
+    experiment = await experiments.start_experiment(session, public_id, now)
+    await enqueue_experiment(session, experiment, now)
     return _done("Experiment successfully started.", experiment)
 
 
@@ -152,7 +157,9 @@ async def stop_experiment(
 ) -> ExperimentStatus:
     """Stop it. Stopping a stopped one keeps its stop time (WebMACS moves it); 409 for one
     never started."""
-    experiment = await experiments.stop_experiment(session, public_id, datetime.now(UTC))
+    now = datetime.now(UTC)
+    experiment = await experiments.stop_experiment(session, public_id, now)
+    await enqueue_experiment(session, experiment, now)
     return _done("Experiment successfully stopped.", experiment)
 
 

@@ -55,6 +55,118 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/auth/me/password": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /** Change Password */
+    put: operations["change_password_api_v1_auth_me_password_put"];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/dashboards": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List Dashboards
+     * @description The caller's own and the global dashboards (an admin's: every one), newest first.
+     */
+    get: operations["list_dashboards_api_v1_dashboards_get"];
+    put?: never;
+    /**
+     * Create Dashboard
+     * @description A new dashboard owned by the caller; ``is_global`` shows it to everyone.
+     */
+    post: operations["create_dashboard_api_v1_dashboards_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/dashboards/{public_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Get Dashboard
+     * @description With its widgets by row, then column. 404 for one the caller may not see.
+     */
+    get: operations["get_dashboard_api_v1_dashboards__public_id__get"];
+    /**
+     * Update Dashboard
+     * @description Rename it, or make it global or private; fields left out stay.
+     */
+    put: operations["update_dashboard_api_v1_dashboards__public_id__put"];
+    post?: never;
+    /**
+     * Delete Dashboard
+     * @description Delete it and its widgets.
+     */
+    delete: operations["delete_dashboard_api_v1_dashboards__public_id__delete"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/dashboards/{public_id}/widgets": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Add Widget
+     * @description Place a widget; 422 naming the field for a spot off the grid (``x + w > 12``), a
+     *     ``config_json`` that is no JSON object or too large, or a sensor that does not exist;
+     *     409 once the dashboard holds its most widgets.
+     */
+    post: operations["add_widget_api_v1_dashboards__public_id__widgets_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/dashboards/{public_id}/widgets/{widget_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /**
+     * Update Widget
+     * @description Move, resize, retitle or reconfigure it; checked as it ends up.
+     */
+    put: operations["update_widget_api_v1_dashboards__public_id__widgets__widget_id__put"];
+    post?: never;
+    /** Delete Widget */
+    delete: operations["delete_widget_api_v1_dashboards__public_id__widgets__widget_id__delete"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/datapoints": {
     parameters: {
       query?: never;
@@ -660,6 +772,50 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/rules": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List Rules */
+    get: operations["list_rules_api_v1_rules_get"];
+    put?: never;
+    /**
+     * Create Rule
+     * @description Create it, armed. 404 for an unknown sensor or command device, 409 for a taken name,
+     *     422 for fields that do not fit together (e.g. between without threshold_high).
+     */
+    post: operations["create_rule_api_v1_rules_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/rules/{public_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get Rule */
+    get: operations["get_rule_api_v1_rules__public_id__get"];
+    /**
+     * Update Rule
+     * @description Change the fields given; enabling it, or changing its sensor or condition, re-arms it.
+     */
+    put: operations["update_rule_api_v1_rules__public_id__put"];
+    post?: never;
+    /** Delete Rule */
+    delete: operations["delete_rule_api_v1_rules__public_id__delete"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/sensors": {
     parameters: {
       query?: never;
@@ -702,6 +858,48 @@ export interface paths {
     patch: operations["update_sensor_api_v1_sensors__public_id__patch"];
     trace?: never;
   };
+  "/api/v1/tokens": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List Tokens
+     * @description Newest first; revoked tokens are left out.
+     */
+    get: operations["list_tokens_api_v1_tokens_get"];
+    put?: never;
+    /** Create Token */
+    post: operations["create_token_api_v1_tokens_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/tokens/{public_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Revoke Token
+     * @description Revoked at once on REST; an open WebSocket using it closes within the revocation
+     *     check interval.
+     */
+    delete: operations["revoke_token_api_v1_tokens__public_id__delete"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/users": {
     parameters: {
       query?: never;
@@ -714,6 +912,154 @@ export interface paths {
     put?: never;
     /** Create User */
     post: operations["create_user_api_v1_users_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/users/{public_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get User */
+    get: operations["get_user_api_v1_users__public_id__get"];
+    /** Update User */
+    put: operations["update_user_api_v1_users__public_id__put"];
+    post?: never;
+    /** Delete User */
+    delete: operations["delete_user_api_v1_users__public_id__delete"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhooks": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List Webhooks
+     * @description Oldest first.
+     */
+    get: operations["list_webhooks_api_v1_webhooks_get"];
+    put?: never;
+    /**
+     * Create Webhook
+     * @description 422 for a URL whose host is a literal address that is not public (unless
+     *     ``REVLINK_WEBHOOK_ALLOWED_NETWORKS`` lists it); 409 when the URL has a webhook already
+     *     (WebMACS's) or there are ``MAX_WEBHOOKS``.
+     */
+    post: operations["create_webhook_api_v1_webhooks_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhooks/events": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List Events
+     * @description revlink's: every event a webhook may subscribe to.
+     */
+    get: operations["list_events_api_v1_webhooks_events_get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhooks/{public_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get Webhook */
+    get: operations["get_webhook_api_v1_webhooks__public_id__get"];
+    /**
+     * Update Webhook
+     * @description Change the fields given; ``"secret": null`` clears the secret.
+     */
+    put: operations["update_webhook_api_v1_webhooks__public_id__put"];
+    post?: never;
+    /**
+     * Delete Webhook
+     * @description Delete it and its delivery log; deliveries still pending are not sent.
+     */
+    delete: operations["delete_webhook_api_v1_webhooks__public_id__delete"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhooks/{public_id}/deliveries": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List Deliveries
+     * @description Newest first, each with every try so far.
+     */
+    get: operations["list_deliveries_api_v1_webhooks__public_id__deliveries_get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhooks/{public_id}/deliveries/{delivery_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get Delivery */
+    get: operations["get_delivery_api_v1_webhooks__public_id__deliveries__delivery_id__get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhooks/{public_id}/deliveries/{delivery_id}/redeliver": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Redeliver
+     * @description Queue a dead-lettered or failed delivery again, as a new delivery with the same body
+     *     (409 for one pending or delivered, or while the webhook is disabled).
+     */
+    post: operations["redeliver_api_v1_webhooks__public_id__deliveries__delivery_id__redeliver_post"];
     delete?: never;
     options?: never;
     head?: never;
@@ -779,6 +1125,94 @@ export interface components {
        */
       updated_at: string;
     };
+    /** ApiTokenCreate */
+    ApiTokenCreate: {
+      /**
+       * Expires At
+       * @description when it stops working (UTC if no offset); never if null
+       */
+      expires_at?: string | null;
+      /** Name */
+      name: string;
+      /** @description revlink's: what the token may do; default and most: yours */
+      role?: components["schemas"]["Role"] | null;
+    };
+    /**
+     * ApiTokenCreatedResponse
+     * @description Returned once, when the token is made: the only time ``token`` (plaintext) is shown.
+     */
+    ApiTokenCreatedResponse: {
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /** Expires At */
+      expires_at: string | null;
+      /** Name */
+      name: string;
+      /** Prefix */
+      prefix: string;
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      role: components["schemas"]["Role"];
+      /** Token */
+      token: string;
+    };
+    /** ApiTokenPage */
+    ApiTokenPage: {
+      /** Data */
+      data: components["schemas"]["ApiTokenResponse"][];
+      /** Page */
+      page: number;
+      /** Page Size */
+      page_size: number;
+      /** Total */
+      total: number;
+    };
+    /**
+     * ApiTokenResponse
+     * @description WebMACS's fields and revlink's ``prefix``, ``role``, ``effective_role`` (the lower of
+     *     the token's role and its owner's current role) and ``user_email``.
+     */
+    ApiTokenResponse: {
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      effective_role: components["schemas"]["Role"];
+      /** Expires At */
+      expires_at: string | null;
+      /**
+       * Last Used At
+       * @description to the minute
+       */
+      last_used_at: string | null;
+      /** Name */
+      name: string;
+      /**
+       * Prefix
+       * @description the token's first characters, to recognise it
+       */
+      prefix: string;
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      role: components["schemas"]["Role"];
+      /** User Email */
+      user_email: string;
+      /**
+       * User Public Id
+       * Format: uuid
+       */
+      user_public_id: string;
+    };
     /** AppOut */
     AppOut: {
       /** App Key */
@@ -806,6 +1240,12 @@ export interface components {
       /** Ui Updated At */
       ui_updated_at: string | null;
     };
+    /**
+     * AttemptOutcome
+     * @description How one try ended.
+     * @enum {string}
+     */
+    AttemptOutcome: "delivered" | "http_error" | "timeout" | "connection_error" | "refused";
     /** ChannelOut */
     ChannelOut: {
       /** Aggregate Updated At */
@@ -929,6 +1369,84 @@ export interface components {
      * @enum {string}
      */
     CommandState: "pending" | "delivered" | "refused" | "expired";
+    /** DashboardCreate */
+    DashboardCreate: {
+      /**
+       * Is Global
+       * @default false
+       */
+      is_global: boolean;
+      /** Name */
+      name: string;
+    };
+    /**
+     * DashboardOut
+     * @description WebMACS's dashboard fields and revlink's ``can_edit`` (may the caller change it).
+     */
+    DashboardOut: {
+      /** Can Edit */
+      can_edit: boolean;
+      /**
+       * Created On
+       * Format: date-time
+       */
+      created_on: string;
+      /** Is Global */
+      is_global: boolean;
+      /** Name */
+      name: string;
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      /** User Public Id */
+      user_public_id: string | null;
+      /** Widgets */
+      widgets: components["schemas"]["WidgetOut"][];
+    };
+    /**
+     * DashboardPage
+     * @description WebMACS's page: ``page`` (from 1), ``page_size``, ``total`` and ``data``.
+     */
+    DashboardPage: {
+      /** Data */
+      data: components["schemas"]["DashboardOut"][];
+      /** Page */
+      page: number;
+      /** Page Size */
+      page_size: number;
+      /** Total */
+      total: number;
+    };
+    /** DashboardStatus */
+    DashboardStatus: {
+      dashboard: components["schemas"]["DashboardOut"];
+      /** Message */
+      message: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+    };
+    /** DashboardUpdate */
+    DashboardUpdate: {
+      /** Is Global */
+      is_global?: boolean | null;
+      /** Name */
+      name?: string | null;
+    };
+    /**
+     * DeliveryStatus
+     * @description WebMACS's delivery states (``pending``, ``delivered``, ``failed``, ``dead_letter``).
+     *
+     *     ``failed`` is final too: a try that must not be repeated (the target's address is not
+     *     allowed). ``dead_letter`` means every try was used up.
+     * @enum {string}
+     */
+    DeliveryStatus: "pending" | "delivered" | "failed" | "dead_letter";
     /** DeviceCreate */
     DeviceCreate: {
       /** Name */
@@ -1200,8 +1718,7 @@ export interface components {
        * Format: uuid
        */
       public_id: string;
-      /** Role */
-      role: string;
+      role: components["schemas"]["Role"];
       /** Username */
       username: string;
     };
@@ -1243,6 +1760,13 @@ export interface components {
       /** Next Before Seq */
       next_before_seq: number | null;
     };
+    /** PasswordChange */
+    PasswordChange: {
+      /** Current Password */
+      current_password: string;
+      /** New Password */
+      new_password: string;
+    };
     /**
      * PointOut
      * @description A raw point (count 1) or a bucket starting at ``t`` (value = avg).
@@ -1270,6 +1794,169 @@ export interface components {
      * @enum {string}
      */
     Role: "viewer" | "operator" | "admin";
+    /**
+     * RuleActionType
+     * @description WebMACS's ``webhook`` and ``log``, and revlink's ``command`` and ``notification``.
+     * @enum {string}
+     */
+    RuleActionType: "webhook" | "log" | "command" | "notification";
+    /** RuleCreate */
+    RuleCreate: {
+      action_type: components["schemas"]["RuleActionType"];
+      /** Command Channel */
+      command_channel?: string | null;
+      /** Command Device Id */
+      command_device_id?: string | null;
+      /** Command Payload */
+      command_payload?: {
+        [key: string]: unknown;
+      } | null;
+      /**
+       * Cooldown Seconds
+       * @default 60
+       */
+      cooldown_seconds: number;
+      /**
+       * Enabled
+       * @default true
+       */
+      enabled: boolean;
+      /** Event Public Id */
+      event_public_id?: string | null;
+      /** Name */
+      name: string;
+      operator: components["schemas"]["RuleOperator"];
+      /**
+       * Sensor Public Id
+       * @description revlink's name for event_public_id (give either)
+       */
+      sensor_public_id?: string | null;
+      /** Threshold */
+      threshold: number;
+      /** Threshold High */
+      threshold_high?: number | null;
+      /** Webhook Event Type */
+      webhook_event_type?: string | null;
+    };
+    /**
+     * RuleOperator
+     * @description WebMACS's comparison operators; ``between``/``not_between`` use ``threshold_high``.
+     * @enum {string}
+     */
+    RuleOperator: "gt" | "lt" | "eq" | "gte" | "lte" | "between" | "not_between";
+    /**
+     * RuleOut
+     * @description WebMACS's rule fields and revlink's (sensor, command fields, ``armed``).
+     */
+    RuleOut: {
+      action_type: components["schemas"]["RuleActionType"];
+      /**
+       * Armed
+       * @description false after firing, until a value no longer matches
+       */
+      armed: boolean;
+      /** Command Channel */
+      command_channel: string | null;
+      /** Command Device Id */
+      command_device_id: string | null;
+      /** Command Payload */
+      command_payload: {
+        [key: string]: unknown;
+      } | null;
+      /** Cooldown Seconds */
+      cooldown_seconds: number;
+      /**
+       * Created On
+       * Format: date-time
+       */
+      created_on: string;
+      /** Enabled */
+      enabled: boolean;
+      /**
+       * Event Public Id
+       * Format: uuid
+       */
+      event_public_id: string;
+      /** Last Triggered At */
+      last_triggered_at: string | null;
+      /** Name */
+      name: string;
+      operator: components["schemas"]["RuleOperator"];
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      /** Sensor Name */
+      sensor_name: string;
+      /**
+       * Sensor Public Id
+       * Format: uuid
+       */
+      sensor_public_id: string;
+      /** Threshold */
+      threshold: number;
+      /** Threshold High */
+      threshold_high: number | null;
+      /** User Public Id */
+      user_public_id: string | null;
+      /** Webhook Event Type */
+      webhook_event_type: string | null;
+    };
+    /**
+     * RulePage
+     * @description WebMACS's page: ``page`` (from 1), ``page_size``, ``total`` and ``data``.
+     */
+    RulePage: {
+      /** Data */
+      data: components["schemas"]["RuleOut"][];
+      /** Page */
+      page: number;
+      /** Page Size */
+      page_size: number;
+      /** Total */
+      total: number;
+    };
+    /** RuleStatus */
+    RuleStatus: {
+      /** Message */
+      message: string;
+      rule: components["schemas"]["RuleOut"];
+      /** Status */
+      status: string;
+    };
+    /** RuleUpdate */
+    RuleUpdate: {
+      action_type?: components["schemas"]["RuleActionType"] | null;
+      /** Command Channel */
+      command_channel?: string | null;
+      /** Command Device Id */
+      command_device_id?: string | null;
+      /** Command Payload */
+      command_payload?: {
+        [key: string]: unknown;
+      } | null;
+      /** Cooldown Seconds */
+      cooldown_seconds?: number | null;
+      /** Enabled */
+      enabled?: boolean | null;
+      /** Event Public Id */
+      event_public_id?: string | null;
+      /** Name */
+      name?: string | null;
+      operator?: components["schemas"]["RuleOperator"] | null;
+      /**
+       * Sensor Public Id
+       * @description revlink's name for event_public_id (give either)
+       */
+      sensor_public_id?: string | null;
+      /** Threshold */
+      threshold?: number | null;
+      /** Threshold High */
+      threshold_high?: number | null;
+      /** Webhook Event Type */
+      webhook_event_type?: string | null;
+    };
     /** SensorCreate */
     SensorCreate: {
       /** Device Id */
@@ -1432,10 +2119,43 @@ export interface components {
        * Format: uuid
        */
       public_id: string;
-      /** Role */
-      role: string;
+      role: components["schemas"]["Role"];
       /** Username */
       username: string;
+    };
+    /** UserStatus */
+    UserStatus: {
+      /** Message */
+      message: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+      user: components["schemas"]["UserOut"];
+    };
+    /**
+     * UserUpdate
+     * @description WebMACS's fields, each optional, and revlink's ``is_active``.
+     */
+    UserUpdate: {
+      /** Email */
+      email?: string | null;
+      /**
+       * Is Active
+       * @description false deactivates (ends sessions, refuses API tokens)
+       */
+      is_active?: boolean | null;
+      /**
+       * Password
+       * @description a new password for someone else (a reset); ends their sessions
+       */
+      password?: string | null;
+      /** @description a lower role ends their sessions */
+      role?: components["schemas"]["Role"] | null;
+      /** Username */
+      username?: string | null;
     };
     /** ValidationError */
     ValidationError: {
@@ -1449,6 +2169,321 @@ export interface components {
       msg: string;
       /** Error Type */
       type: string;
+    };
+    /** WebhookAttemptOut */
+    WebhookAttemptOut: {
+      /**
+       * Attempt
+       * @description 1 for the first try
+       */
+      attempt: number;
+      /** Error */
+      error: string | null;
+      /** Latency Ms */
+      latency_ms: number | null;
+      outcome: components["schemas"]["AttemptOutcome"];
+      /** Response Code */
+      response_code: number | null;
+      /**
+       * Started On
+       * Format: date-time
+       */
+      started_on: string;
+    };
+    /** WebhookCreate */
+    WebhookCreate: {
+      /**
+       * Enabled
+       * @default true
+       */
+      enabled: boolean;
+      /** Events */
+      events: components["schemas"]["WebhookEvent"][];
+      /**
+       * Secret
+       * @description signs every request; write-only
+       */
+      secret?: string | null;
+      /** Url */
+      url: string;
+    };
+    /**
+     * WebhookDeliveryOut
+     * @description WebMACS's fields (``public_id``, ``event_type``, ``status``, ``attempts``,
+     *     ``last_error``, ``response_code``, ``created_on``, ``delivered_on``; the last try's code
+     *     and error) and revlink's ``latency_ms`` (the last try's), ``next_attempt_on`` (while
+     *     pending), ``payload`` (the body sent) and ``attempt_history``.
+     */
+    WebhookDeliveryOut: {
+      /** Attempt History */
+      attempt_history: components["schemas"]["WebhookAttemptOut"][];
+      /** Attempts */
+      attempts: number;
+      /**
+       * Created On
+       * Format: date-time
+       */
+      created_on: string;
+      /** Delivered On */
+      delivered_on: string | null;
+      /** Event Type */
+      event_type: string;
+      /** Last Error */
+      last_error: string | null;
+      /** Latency Ms */
+      latency_ms: number | null;
+      /** Next Attempt On */
+      next_attempt_on: string | null;
+      /** Payload */
+      payload: {
+        [key: string]: unknown;
+      };
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      /** Response Code */
+      response_code: number | null;
+      status: components["schemas"]["DeliveryStatus"];
+    };
+    /** WebhookDeliveryPage */
+    WebhookDeliveryPage: {
+      /** Data */
+      data: components["schemas"]["WebhookDeliveryOut"][];
+      /** Page */
+      page: number;
+      /** Page Size */
+      page_size: number;
+      /** Total */
+      total: number;
+    };
+    /** WebhookDeliveryQueued */
+    WebhookDeliveryQueued: {
+      delivery: components["schemas"]["WebhookDeliveryOut"];
+      /** Message */
+      message: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+    };
+    /**
+     * WebhookEvent
+     * @description WebMACS's names where it has the event (its ``enums.py``), revlink's for the rest.
+     * @enum {string}
+     */
+    WebhookEvent:
+      | "sensor.threshold_exceeded"
+      | "sensor.reading"
+      | "experiment.started"
+      | "experiment.stopped"
+      | "device.online"
+      | "device.offline"
+      | "command.delivered"
+      | "command.refused"
+      | "command.expired";
+    /**
+     * WebhookOut
+     * @description WebMACS's fields (``public_id``, ``url``, ``events``, ``enabled``, ``created_on``,
+     *     ``user_public_id``) and revlink's ``has_secret``. Never the secret itself.
+     */
+    WebhookOut: {
+      /**
+       * Created On
+       * Format: date-time
+       */
+      created_on: string;
+      /** Enabled */
+      enabled: boolean;
+      /** Events */
+      events: string[];
+      /** Has Secret */
+      has_secret: boolean;
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      /** Url */
+      url: string;
+      /** User Public Id */
+      user_public_id: string | null;
+    };
+    /**
+     * WebhookPage
+     * @description WebMACS's page: ``page`` (from 1), ``page_size``, ``total`` and ``data``.
+     */
+    WebhookPage: {
+      /** Data */
+      data: components["schemas"]["WebhookOut"][];
+      /** Page */
+      page: number;
+      /** Page Size */
+      page_size: number;
+      /** Total */
+      total: number;
+    };
+    /** WebhookStatus */
+    WebhookStatus: {
+      /** Message */
+      message: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+      webhook: components["schemas"]["WebhookOut"];
+    };
+    /** WebhookUpdate */
+    WebhookUpdate: {
+      /** Enabled */
+      enabled?: boolean | null;
+      /** Events */
+      events?: components["schemas"]["WebhookEvent"][] | null;
+      /**
+       * Secret
+       * @description null clears it
+       */
+      secret?: string | null;
+      /** Url */
+      url?: string | null;
+    };
+    /** WidgetCreate */
+    WidgetCreate: {
+      /** Config Json */
+      config_json?: string | null;
+      /**
+       * Event Public Id
+       * @description the sensor's public_id
+       */
+      event_public_id?: string | null;
+      /**
+       * H
+       * @default 3
+       */
+      h: number;
+      /** Title */
+      title: string;
+      /**
+       * W
+       * @default 4
+       */
+      w: number;
+      widget_type: components["schemas"]["WidgetType"];
+      /**
+       * X
+       * @description first column, 0-based
+       * @default 0
+       */
+      x: number;
+      /**
+       * Y
+       * @description first row, 0-based
+       * @default 0
+       */
+      y: number;
+    };
+    /**
+     * WidgetOut
+     * @description WebMACS's widget fields and revlink's ``sensor_public_id``, ``sensor`` (null when the
+     *     widget has no sensor or its sensor was removed) and ``created_on``.
+     */
+    WidgetOut: {
+      /** Config Json */
+      config_json: string | null;
+      /**
+       * Created On
+       * Format: date-time
+       */
+      created_on: string;
+      /** Event Public Id */
+      event_public_id: string | null;
+      /** H */
+      h: number;
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      sensor: components["schemas"]["WidgetSensor"] | null;
+      /** Sensor Public Id */
+      sensor_public_id: string | null;
+      /** Title */
+      title: string;
+      /** W */
+      w: number;
+      widget_type: components["schemas"]["WidgetType"];
+      /** X */
+      x: number;
+      /** Y */
+      y: number;
+    };
+    /**
+     * WidgetSensor
+     * @description What a widget shows of its sensor; ``key`` is ``<channel>.<field>`` for a device's.
+     */
+    WidgetSensor: {
+      /** Device Id */
+      device_id: string | null;
+      /** Key */
+      key: string | null;
+      /** Max Value */
+      max_value: number | null;
+      /** Min Value */
+      min_value: number | null;
+      /** Name */
+      name: string;
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      /** Unit */
+      unit: string;
+    };
+    /** WidgetStatus */
+    WidgetStatus: {
+      /** Message */
+      message: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+      widget: components["schemas"]["WidgetOut"];
+    };
+    /**
+     * WidgetType
+     * @description WebMACS's widget types.
+     * @enum {string}
+     */
+    WidgetType: "line_chart" | "gauge" | "stat_card" | "actuator_toggle";
+    /**
+     * WidgetUpdate
+     * @description Only the fields sent change; ``null`` clears ``event_public_id`` or ``config_json``.
+     *     ``widget_type`` may be sent (WebMACS's client sends its create payload) but not changed.
+     */
+    WidgetUpdate: {
+      /** Config Json */
+      config_json?: string | null;
+      /** Event Public Id */
+      event_public_id?: string | null;
+      /** H */
+      h?: number | null;
+      /** Title */
+      title?: string | null;
+      /** W */
+      w?: number | null;
+      widget_type?: components["schemas"]["WidgetType"] | null;
+      /** X */
+      x?: number | null;
+      /** Y */
+      y?: number | null;
     };
     /**
      * WriteState
@@ -1547,6 +2582,309 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["MeResponse"];
+        };
+      };
+    };
+  };
+  change_password_api_v1_auth_me_password_put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["PasswordChange"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["LoginResponse"];
+        };
+      };
+      /** @description Current password wrong, or the new one too short */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Too many wrong passwords */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  list_dashboards_api_v1_dashboards_get: {
+    parameters: {
+      query?: {
+        page?: number;
+        page_size?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["DashboardPage"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  create_dashboard_api_v1_dashboards_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["DashboardCreate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["DashboardOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_dashboard_api_v1_dashboards__public_id__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["DashboardOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  update_dashboard_api_v1_dashboards__public_id__put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["DashboardUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["DashboardStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  delete_dashboard_api_v1_dashboards__public_id__delete: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["StatusOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  add_widget_api_v1_dashboards__public_id__widgets_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["WidgetCreate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WidgetOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  update_widget_api_v1_dashboards__public_id__widgets__widget_id__put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+        widget_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["WidgetUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WidgetStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  delete_widget_api_v1_dashboards__public_id__widgets__widget_id__delete: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+        widget_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["StatusOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
         };
       };
     };
@@ -2854,6 +4192,168 @@ export interface operations {
       };
     };
   };
+  list_rules_api_v1_rules_get: {
+    parameters: {
+      query?: {
+        page?: number;
+        page_size?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["RulePage"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  create_rule_api_v1_rules_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["RuleCreate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["RuleStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_rule_api_v1_rules__public_id__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["RuleOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  update_rule_api_v1_rules__public_id__put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["RuleUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["RuleStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  delete_rule_api_v1_rules__public_id__delete: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["StatusResponse"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
   list_sensors_api_v1_sensors_get: {
     parameters: {
       query?: {
@@ -2984,6 +4484,116 @@ export interface operations {
       };
     };
   };
+  list_tokens_api_v1_tokens_get: {
+    parameters: {
+      query?: {
+        page?: number;
+        page_size?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiTokenPage"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  create_token_api_v1_tokens_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["ApiTokenCreate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ApiTokenCreatedResponse"];
+        };
+      };
+      /** @description The caller has the most tokens one user may have */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  revoke_token_api_v1_tokens__public_id__delete: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["StatusResponse"];
+        };
+      };
+      /** @description No such token of yours */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
   list_users_api_v1_users_get: {
     parameters: {
       query?: never;
@@ -3024,6 +4634,419 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["UserOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_user_api_v1_users__public_id__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["UserOut"];
+        };
+      };
+      /** @description No such user */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  update_user_api_v1_users__public_id__put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["UserUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["UserStatus"];
+        };
+      };
+      /** @description No such user */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Email taken, or it would leave no active admin */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  delete_user_api_v1_users__public_id__delete: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["StatusResponse"];
+        };
+      };
+      /** @description No such user */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description It would leave no active admin */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  list_webhooks_api_v1_webhooks_get: {
+    parameters: {
+      query?: {
+        page?: number;
+        page_size?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookPage"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  create_webhook_api_v1_webhooks_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["WebhookCreate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  list_events_api_v1_webhooks_events_get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": string[];
+        };
+      };
+    };
+  };
+  get_webhook_api_v1_webhooks__public_id__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  update_webhook_api_v1_webhooks__public_id__put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["WebhookUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  delete_webhook_api_v1_webhooks__public_id__delete: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["StatusOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  list_deliveries_api_v1_webhooks__public_id__deliveries_get: {
+    parameters: {
+      query?: {
+        page?: number;
+        page_size?: number;
+        status?: components["schemas"]["DeliveryStatus"] | null;
+      };
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookDeliveryPage"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_delivery_api_v1_webhooks__public_id__deliveries__delivery_id__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+        delivery_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookDeliveryOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  redeliver_api_v1_webhooks__public_id__deliveries__delivery_id__redeliver_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+        delivery_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookDeliveryQueued"];
         };
       };
       /** @description Validation Error */

@@ -4,6 +4,7 @@ import { endSession, token } from "../api/session";
 import type { Latest } from "../api/types";
 import { initialState, type LiveState } from "../lib/liveConnection";
 import { LiveRunner } from "../lib/liveRunner";
+import type { RuleNotification } from "../lib/rules";
 import { DEFAULT_LIMITS, SeriesBuffer } from "../lib/seriesBuffer";
 import { isUuid, streamUrl, type StreamPoint } from "../lib/stream";
 
@@ -22,6 +23,11 @@ export interface LiveStreamOptions {
   pollSensors?: Ref<readonly string[]>;
   /** Seed each streamed sensor's buffer with its recent history (for charts). */
   seedHistory?: boolean;
+  /** Called with each rule notification the stream pushes. */
+  onNotification?: (notification: RuleNotification) => void;
+  /** Poll the latest values while the socket is down (default); false for a socket kept
+   * only for notifications, which polling cannot bring. */
+  poll?: boolean;
 }
 
 export interface LiveStream {
@@ -150,9 +156,12 @@ export function useLiveStream(options: LiveStreamOptions): LiveStream {
           devices: devices.value,
         }),
       ),
-    poll: () => void fetchLatest(),
+    poll: () => {
+      if (options.poll !== false) void fetchLatest();
+    },
     onState: (next) => (state.value = next),
     onPoints: addPoints,
+    onNotification: options.onNotification,
     onSessionEnded: () => void confirmSessionEnded(),
   });
 
@@ -178,7 +187,7 @@ export function useLiveStream(options: LiveStreamOptions): LiveStream {
     window.addEventListener("offline", onOffline);
     window.addEventListener("online", onOnline);
     runner.start();
-    void fetchLatest();
+    if (options.poll !== false) void fetchLatest();
     void seedHistory();
   });
   onBeforeUnmount(() => {

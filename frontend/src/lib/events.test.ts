@@ -70,7 +70,9 @@ describe("entries", () => {
   });
   it("names sources and colours severities", () => {
     expect(sourceLabel("manual")).toBe("Note");
-    expect(sourceLabel("rule")).toBe("rule");
+    expect(sourceLabel("rule")).toBe("Rule");
+    expect(sourceLabel("token")).toBe("API token");
+    expect(sourceLabel("firmware")).toBe("firmware");
     expect(loggingBadge("error")).toBe("badge-danger");
     expect(loggingBadge("warning")).toBe("badge-delivered");
     expect(loggingBadge("info")).toBe("badge-muted");

@@ -65,6 +65,8 @@ const SOURCE_TEXT: Record<string, string> = {
   user: "User",
   login: "Login",
   manual: "Note",
+  rule: "Rule",
+  token: "API token",
 };
 
 /** A readable name for an entry's source; an unknown one (a newer cloud's) shows as is. */

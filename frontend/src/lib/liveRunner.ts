@@ -10,6 +10,7 @@ import {
   type LiveEvent,
   type LiveState,
 } from "./liveConnection";
+import type { RuleNotification } from "./rules";
 import { parseStreamMessage, type StreamPoint } from "./stream";
 
 /** The part of `WebSocket` the runner uses. */
@@ -40,6 +41,8 @@ export interface LiveRunnerDeps {
   poll(): void;
   onState(state: LiveState): void;
   onPoints(points: StreamPoint[]): void;
+  /** A rule's notification pushed on the stream (optional: most views ignore them). */
+  onNotification?(notification: RuleNotification): void;
   onSessionEnded(): void;
 }
 
@@ -146,6 +149,8 @@ export class LiveRunner {
         this.dispatch({ type: "socket-connected" });
       } else if (message.kind === "batch" && message.points.length > 0) {
         this.deps.onPoints(message.points);
+      } else if (message.kind === "notification") {
+        this.deps.onNotification?.(message.notification);
       }
     };
     socket.onclose = (event: CloseEvent) => {

@@ -1,4 +1,5 @@
 /** Messages of the cloud's live stream (`/ws/datapoints/stream`), checked before use. */
+import type { RuleNotification } from "./rules";
 
 export interface StreamPoint {
   sensorId: string;
@@ -11,7 +12,8 @@ export type StreamMessage =
   | { kind: "connected" }
   | { kind: "pong" }
   | { kind: "batch"; points: StreamPoint[] }
-  | { kind: "error"; message: string };
+  | { kind: "error"; message: string }
+  | { kind: "notification"; notification: RuleNotification };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -26,6 +28,24 @@ function parsePoint(raw: unknown): StreamPoint | null {
   const t = Date.parse(timestamp);
   if (Number.isNaN(t)) return null;
   return { sensorId, value, t };
+}
+
+/** A rule's `{"type":"notification", ...}` (see cloud/rules/actions.py); null if malformed. */
+function parseNotification(raw: Record<string, unknown>): RuleNotification | null {
+  const { message, rule_public_id, rule_name, event_public_id, value, timestamp } = raw;
+  if (typeof message !== "string" || typeof rule_public_id !== "string") return null;
+  if (typeof rule_name !== "string" || typeof event_public_id !== "string") return null;
+  if (typeof value !== "number" || typeof timestamp !== "string") return null;
+  const t = Date.parse(timestamp);
+  if (Number.isNaN(t)) return null;
+  return {
+    message,
+    ruleId: rule_public_id,
+    ruleName: rule_name,
+    sensorId: event_public_id,
+    value,
+    t,
+  };
 }
 
 /** Parse one text frame; null for anything malformed or unknown (it is ignored). */
@@ -52,6 +72,10 @@ export function parseStreamMessage(text: string): StreamMessage | null {
         if (point) points.push(point);
       }
       return { kind: "batch", points };
+    }
+    case "notification": {
+      const notification = parseNotification(raw);
+      return notification ? { kind: "notification", notification } : null;
     }
     default:
       return null;

@@ -1,0 +1,21 @@
+"""What tests of ``/ws/datapoints/stream`` (and the other token-checked sockets) share."""
+
+from __future__ import annotations
+
+import asyncio
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosedError
+
+__all__ = ["CONNECTED", "close_frame"]
+
+CONNECTED = '{"type":"connected","message":"Subscribed to live datapoint stream."}'
+
+
+async def close_frame(ws: ClientConnection) -> tuple[int, str] | None:
+    """Read whatever the server sends until it closes; return its close code and reason."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), 30)
+    except ConnectionClosedError as closed:
+        return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else None
