@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from cloud.services.commands import MAX_COMMAND_BYTES
 from cloud.services.devices import get_device
 from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
 from cloud.services.outgoing import encode_capped
+from cloud.services.paging import MAX_PAGE_SIZE, page_of_rows
 from cloud.webhooks.events import WebhookEvent
 from revlink.channels import InvalidPayloadError, check_channel
 
@@ -39,7 +40,6 @@ __all__ = [
     "watched_sensor_ids",
 ]
 
-MAX_PAGE_SIZE = 100  # WebMACS's
 # The events a rule may send: the sensor ones (device or experiment events from a rule
 # would tell a receiver something that did not happen).
 RULE_WEBHOOK_EVENTS = frozenset(
@@ -66,13 +66,10 @@ async def list_rules(
     session: AsyncSession, *, page: int, page_size: int
 ) -> tuple[list[RuleView], int]:
     """One page, by name, and how many rules there are."""
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidInputError(f"page must be >= 1 and page_size in 1..{MAX_PAGE_SIZE}")
-    total = await session.scalar(select(func.count()).select_from(Rule))
-    rows = await session.execute(
-        _joined().order_by(Rule.name, Rule.id).offset((page - 1) * page_size).limit(page_size)
+    rows, total = await page_of_rows(
+        session, _joined().order_by(Rule.name, Rule.id), page, page_size
     )
-    return [RuleView(*row) for row in rows.tuples()], total or 0
+    return [RuleView(*row) for row in rows], total
 
 
 async def get_rule(session: AsyncSession, public_id: uuid.UUID) -> RuleView:

@@ -29,6 +29,7 @@ from cloud.core.security import (
 from cloud.models import ApiToken, Role, User
 from cloud.models.api_token import NAME_MAX
 from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
+from cloud.services.paging import MAX_PAGE_SIZE, page_of_scalars
 
 __all__ = [
     "LAST_USED_RESOLUTION",
@@ -46,7 +47,6 @@ __all__ = [
 
 MAX_TOKENS_PER_USER = 20  # usable (neither revoked nor expired) tokens per user; WebMACS's
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-MAX_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -136,13 +136,10 @@ async def list_tokens(
     query = _with_owner().where(ApiToken.revoked_at.is_(None))
     if not viewer.role_enum.at_least(Role.ADMIN):
         query = query.where(ApiToken.user_id == viewer.id)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    found = await session.scalars(
-        query.order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
+    found, total = await page_of_scalars(
+        session, query.order_by(ApiToken.created_at.desc(), ApiToken.id.desc()), page, page_size
     )
-    return list(found), total or 0
+    return list(found), total
 
 
 async def revoke_token(

@@ -31,6 +31,7 @@ from sqlalchemy.sql import ColumnElement
 from cloud.models import Dashboard, DashboardWidget, Role, Sensor, User, WidgetType
 from cloud.models.dashboard import GRID_COLUMNS, GRID_ROWS, SPAN_MAX
 from cloud.services.errors import ConfigInvalidError, ConflictError, NotFoundError
+from cloud.services.paging import MAX_PAGE_SIZE, page_of_scalars
 from cloud.services.sensors import sensors_by_public_id
 from revlink.channels import InvalidPayloadError, parse_json_object
 
@@ -55,7 +56,6 @@ __all__ = [
     "widgets_of",
 ]
 
-MAX_PAGE_SIZE = 100
 MAX_WIDGETS = 50  # per dashboard: a screenful many times over, and a bounded page to render
 CONFIG_MAX_BYTES = 4096  # of config_json, UTF-8
 WINDOW_MINUTES_MAX = 24 * 60  # a line chart's ``minutes``
@@ -95,13 +95,8 @@ async def list_dashboards(
     query = select(Dashboard)
     if not _sees_all(user):
         query = query.where(_visible_to(user))
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    found = await session.scalars(
-        query.order_by(Dashboard.created_on.desc(), Dashboard.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
-    return found.all(), total
+    query = query.order_by(Dashboard.created_on.desc(), Dashboard.id.desc())
+    return await page_of_scalars(session, query, page, page_size)
 
 
 async def get_dashboard(

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,7 @@ from cloud.models import CommandState, LogEntry, LoggingType, StatusType, User
 from cloud.models.log_entry import CONTENT_MAX
 from cloud.services.commands import Outcome
 from cloud.services.errors import InvalidInputError, NotFoundError
+from cloud.services.paging import MAX_PAGE_SIZE, page_of_rows
 from cloud.webhooks.events import WebhookEvent, enqueue_event
 
 __all__ = [
@@ -62,8 +63,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
-
-MAX_PAGE_SIZE = 100
 
 
 class Source:
@@ -366,18 +365,13 @@ async def list_entries(
     session: AsyncSession, where: EntryFilter, *, page: int, page_size: int
 ) -> tuple[Sequence[tuple[LogEntry, str | None]], int]:
     """One page, newest first, each with its user's name, and how many match in all."""
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidInputError(f"page must be >= 1 and page_size in 1..{MAX_PAGE_SIZE}")
-    conditions = where.conditions()
-    total = await session.scalar(select(func.count()).select_from(LogEntry).where(*conditions))
-    rows = await session.execute(
+    query = (
         _with_username()
-        .where(*conditions)
+        .where(*where.conditions())
         .order_by(LogEntry.created_on.desc(), LogEntry.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
     )
-    return [(entry, name) for entry, name in rows.tuples()], total or 0
+    rows, total = await page_of_rows(session, query, page, page_size)
+    return [(entry, name) for entry, name in rows], total
 
 
 async def get_entry(session: AsyncSession, public_id: uuid.UUID) -> tuple[LogEntry, str | None]:

@@ -24,12 +24,13 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.models import Datapoint, Experiment, Sensor
 from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
+from cloud.services.paging import MAX_PAGE_SIZE, page_of_scalars
 
 __all__ = [
     "CSV_HEADER",
@@ -46,7 +47,6 @@ __all__ = [
     "stop_experiment",
 ]
 
-MAX_PAGE_SIZE = 100
 # WebMACS's experiment export columns; a sensor is what WebMACS calls an event, and revlink's
 # datapoints are numbered, not UUIDs, so ``datapoint_public_id`` holds that number.
 CSV_HEADER = (
@@ -87,16 +87,8 @@ async def list_experiments(
     session: AsyncSession, *, page: int, page_size: int
 ) -> tuple[Sequence[Experiment], int]:
     """One page, newest first, and how many there are in all."""
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidInputError(f"page must be >= 1 and page_size in 1..{MAX_PAGE_SIZE}")
-    total = await session.scalar(select(func.count()).select_from(Experiment)) or 0
-    found = await session.scalars(
-        select(Experiment)
-        .order_by(Experiment.created_at.desc(), Experiment.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
-    return found.all(), total
+    query = select(Experiment).order_by(Experiment.created_at.desc(), Experiment.id.desc())
+    return await page_of_scalars(session, query, page, page_size)
 
 
 async def _running_conflict(session: AsyncSession) -> ConflictError:

@@ -4,7 +4,7 @@ data}`` lists, counted and cut the same way for every resource."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar, TypeVarTuple
 
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ __all__ = ["MAX_PAGE_SIZE", "check_page", "page_of_rows", "page_of_scalars"]
 MAX_PAGE_SIZE = 100
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 def check_page(page: int, page_size: int, largest: int = MAX_PAGE_SIZE) -> None:
@@ -24,13 +25,13 @@ def check_page(page: int, page_size: int, largest: int = MAX_PAGE_SIZE) -> None:
         raise InvalidInputError(f"page must be >= 1 and page_size in 1..{largest}")
 
 
-async def _total(session: AsyncSession, query: Select[Any]) -> int:
+async def _total(session: AsyncSession, query: Select[*Ts]) -> int:
     counted = select(func.count()).select_from(query.order_by(None).subquery())
     return await session.scalar(counted) or 0
 
 
 async def page_of_scalars(
-    session: AsyncSession, query: Select[tuple[T]], page: int, page_size: int
+    session: AsyncSession, query: Select[T], page: int, page_size: int
 ) -> tuple[Sequence[T], int]:
     """Page ``page`` (from 1) of ``query``'s single-entity rows, in its order, and the total."""
     check_page(page, page_size)
@@ -39,8 +40,8 @@ async def page_of_scalars(
 
 
 async def page_of_rows(
-    session: AsyncSession, query: Select[Any], page: int, page_size: int
-) -> tuple[Sequence[Row[Any]], int]:
+    session: AsyncSession, query: Select[*Ts], page: int, page_size: int
+) -> tuple[Sequence[Row[*Ts]], int]:
     """The same for a query of several columns or entities: its rows as tuples."""
     check_page(page, page_size)
     found = await session.execute(query.offset((page - 1) * page_size).limit(page_size))

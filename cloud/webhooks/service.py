@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.models.webhook import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery
 from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
+from cloud.services.paging import MAX_PAGE_SIZE, page_of_scalars
 from cloud.webhooks.addresses import IPNetwork, check_url
 from cloud.webhooks.events import WebhookEvent, wake_after_commit
 
@@ -39,7 +40,6 @@ __all__ = [
     "update_webhook",
 ]
 
-MAX_PAGE_SIZE = 100
 MAX_WEBHOOKS = 100
 
 
@@ -67,11 +67,7 @@ async def list_webhooks(
     session: AsyncSession, *, page: int, page_size: int
 ) -> tuple[Sequence[Webhook], int]:
     """One page, oldest first (the order they were made in), and how many there are."""
-    total = await session.scalar(select(func.count()).select_from(Webhook))
-    rows = await session.scalars(
-        select(Webhook).order_by(Webhook.id).offset((page - 1) * page_size).limit(page_size)
-    )
-    return rows.all(), total or 0
+    return await page_of_scalars(session, select(Webhook).order_by(Webhook.id), page, page_size)
 
 
 async def get_webhook(session: AsyncSession, public_id: uuid.UUID) -> Webhook:
@@ -185,17 +181,13 @@ async def list_deliveries(
     conditions = [WebhookDelivery.webhook_id == hook.id]
     if status is not None:
         conditions.append(WebhookDelivery.status == status.value)
-    total = await session.scalar(
-        select(func.count()).select_from(WebhookDelivery).where(*conditions)
-    )
-    rows = await session.scalars(
+    query = (
         select(WebhookDelivery)
         .where(*conditions)
         .order_by(WebhookDelivery.created_on.desc(), WebhookDelivery.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
     )
-    return await _with_attempts(session, rows.all()), total or 0
+    rows, total = await page_of_scalars(session, query, page, page_size)
+    return await _with_attempts(session, rows), total
 
 
 async def get_delivery(
