@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -37,9 +37,18 @@ class Database:
         return self.engine.dialect.name == "postgresql"
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction that commits on success and rolls back on error."""
+    async def transaction(self, *, wait_for_disk: bool = True) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction that commits on success and rolls back on error.
+
+        ``wait_for_disk=False`` (PostgreSQL's ``synchronous_commit = off`` for this one
+        transaction) is for bookkeeping of background work that a crash may only make
+        repeat (a webhook try, a rule pass): its commit returns without waiting for the WAL
+        flush, so it does not queue behind, or hold up, the commits ingest waits on. The
+        transaction stays atomic; what a crash loses is at most its last fraction of a second.
+        """
         async with self.sessions() as session, session.begin():
+            if not wait_for_disk and self.is_postgres:
+                await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             yield session
 
     async def dispose(self) -> None:

@@ -32,10 +32,10 @@ from cloud.rules.conditions import RANGE_OPERATORS
 from cloud.services import event_log
 from cloud.services.commands import create_command
 from cloud.services.errors import ServiceError
-from cloud.webhooks.events import WebhookEvent, enqueue_event
+from cloud.webhooks.events import WebhookEvent, enqueue_events
 from revlink.channels import InvalidPayloadError
 
-__all__ = ["AfterCommit", "Firing", "describe", "take_action"]
+__all__ = ["AfterCommit", "Firing", "WebhookEvents", "describe", "take_action"]
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +57,18 @@ class AfterCommit:
 
     notifications: list[dict[str, Any]] = field(default_factory=list)
     devices: set[uuid.UUID] = field(default_factory=set)
+
+
+@dataclass
+class WebhookEvents:
+    """A pass's webhook events, queued together (one bulk insert) before it commits."""
+
+    pending: list[tuple[WebhookEvent, dict[str, Any]]] = field(default_factory=list)
+
+    async def queue(self, session: AsyncSession, now: datetime) -> int:
+        queued = await enqueue_events(session, self.pending, now)
+        self.pending.clear()
+        return queued
 
 
 def describe(rule: Rule) -> str:
@@ -88,8 +100,15 @@ def _payload(firing: Firing) -> dict[str, Any]:
     }
 
 
+_WRITES_ELSEWHERE = frozenset({RuleActionType.COMMAND})
+
+
 async def take_action(
-    session: AsyncSession, firing: Firing, now: datetime, after: AfterCommit
+    session: AsyncSession,
+    firing: Firing,
+    now: datetime,
+    after: AfterCommit,
+    webhooks: WebhookEvents,
 ) -> None:
     rule, sensor = firing.rule, firing.sensor
     fired = f"Rule '{rule.name}' fired: {_reading(firing)} ({describe(rule)})"
@@ -98,8 +117,13 @@ async def take_action(
     )
     action = RuleActionType(rule.action_type)
     try:
-        async with session.begin_nested():
-            await _act(session, action, firing, now, after)
+        if action in _WRITES_ELSEWHERE:
+            # A savepoint, so a refused write (e.g. a command to a device just deleted) undoes
+            # only itself; the others add nothing that could fail alone, and skip its round trips.
+            async with session.begin_nested():
+                await _act(session, action, firing, now, after, webhooks)
+        else:
+            await _act(session, action, firing, now, after, webhooks)
     except (ServiceError, InvalidPayloadError) as exc:
         failed = f"Rule '{rule.name}': its {action.value} action failed: {exc}"
         entry = event_log.rule_entry("rule.action_failed", failed, LoggingType.ERROR)
@@ -122,6 +146,7 @@ async def _act(
     firing: Firing,
     now: datetime,
     after: AfterCommit,
+    webhooks: WebhookEvents,
 ) -> None:
     rule = firing.rule
     match action:
@@ -129,7 +154,7 @@ async def _act(
             log.warning("rule.triggered", **_payload(firing))
         case RuleActionType.WEBHOOK:
             kind = WebhookEvent(rule.webhook_event_type or WebhookEvent.SENSOR_THRESHOLD_EXCEEDED)
-            await enqueue_event(session, kind, _payload(firing), now)
+            webhooks.pending.append((kind, _payload(firing)))
         case RuleActionType.COMMAND:
             assert rule.command_device_id is not None
             assert rule.command_channel is not None

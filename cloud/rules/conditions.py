@@ -28,7 +28,7 @@ threshold_high``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,6 +45,8 @@ __all__ = [
     "condition_met",
     "evaluate",
     "in_cooldown",
+    "matcher",
+    "scan",
     "step",
 ]
 
@@ -125,6 +127,53 @@ def evaluate(
     if not spec.enabled:
         return state, False
     return step(state, condition_met(spec.condition, value), spec.cooldown_seconds, at)
+
+
+def matcher(condition: Condition) -> Callable[[float], bool]:
+    """``condition_met`` for one condition, decided once: what :func:`scan` calls per value."""
+    low, high = condition.threshold, condition.threshold_high
+    match condition.operator:
+        case RuleOperator.GT:
+            return lambda value: value > low
+        case RuleOperator.LT:
+            return lambda value: value < low
+        case RuleOperator.GTE:
+            return lambda value: value >= low
+        case RuleOperator.LTE:
+            return lambda value: value <= low
+        case RuleOperator.EQ:
+            return lambda value: abs(value - low) < EQ_TOLERANCE
+        case RuleOperator.BETWEEN if high is not None:
+            return lambda value: low <= value <= high
+        case RuleOperator.NOT_BETWEEN if high is not None:
+            return lambda value: value < low or value > high
+        case _:
+            return lambda value: False
+
+
+def scan(
+    spec: RuleSpec, state: TriggerState, values: Sequence[float], times: Sequence[datetime]
+) -> tuple[TriggerState, list[int]]:
+    """:func:`evaluate` folded over ``values`` (received at ``times``), in order: the final
+    state and the indices of the values that fired the rule.
+
+    The evaluator's inner loop (every value of a sensor against each of its rules), so it
+    avoids a call and a state object per value; tests hold it equal to the fold."""
+    if not spec.enabled:
+        return state, []
+    met = matcher(spec.condition)
+    armed, last = state.armed, state.last_triggered_at
+    cooldown = spec.cooldown_seconds
+    fired: list[int] = []
+    for index, value in enumerate(values):
+        if not met(value):
+            armed = True
+        elif armed and (last is None or (times[index] - last).total_seconds() >= cooldown):
+            fired.append(index)
+            armed, last = False, times[index]
+    if (armed, last) == (state.armed, state.last_triggered_at):
+        return state, fired
+    return TriggerState(armed, last), fired
 
 
 def after_edit(state: TriggerState, changed: Iterable[str]) -> TriggerState:

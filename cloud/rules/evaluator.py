@@ -41,12 +41,12 @@ from cloud.core.config import CloudSettings
 from cloud.db.session import Database
 from cloud.live.hub import LiveHub
 from cloud.models import Rule, RuleInbox, RuleOperator, RuleReadingThrottle, Sensor
-from cloud.rules.actions import AfterCommit, Firing, take_action
-from cloud.rules.conditions import Condition, RuleSpec, TriggerState, evaluate
+from cloud.rules.actions import AfterCommit, Firing, WebhookEvents, take_action
+from cloud.rules.conditions import Condition, RuleSpec, TriggerState, scan
 from cloud.rules.inbox import RuleInbox as Watched
 from cloud.rules.store import watched_sensor_ids
 from cloud.uplink.signals import DeviceSignals
-from cloud.webhooks.events import WebhookEvent, enqueue_event, subscribed_events
+from cloud.webhooks.events import WebhookEvent, subscribed_events
 
 __all__ = ["INBOX_BATCH_ROWS", "LEASE_KEY", "RuleEngine", "evaluate_rows"]
 
@@ -55,6 +55,9 @@ log = structlog.get_logger(__name__)
 # Inbox rows per pass (each row is one ingest batch, at most 500 values): bounds one
 # transaction's size; a longer backlog takes more passes, run back to back.
 INBOX_BATCH_ROWS = 100
+# After a wake-up the evaluator waits this long, so one pass takes the batches of a busy
+# ingest together instead of one transaction per batch competing with ingest for the loop.
+COALESCE_SECONDS = 0.1
 # The advisory lock every replica's evaluator contends for ("rule" in ASCII).
 LEASE_KEY = 0x72756C65
 
@@ -99,34 +102,40 @@ async def evaluate_rows(
     readings = WebhookEvent.SENSOR_READING in await subscribed_events(session)
     wanted = {r.sensor_id for r in rules} | (sensor_ids if readings else set())
     sensors = {s.id: s for s in await session.scalars(select(Sensor).where(Sensor.id.in_(wanted)))}
-    by_sensor: dict[int, list[Rule]] = defaultdict(list)
-    for rule in rules:
-        by_sensor[rule.sensor_id].append(rule)
-    states = {r.id: TriggerState(r.armed, r.last_triggered_at) for r in rules}
-    specs = {
-        r.id: RuleSpec(
-            Condition(RuleOperator(r.operator), r.threshold, r.threshold_high),
-            r.cooldown_seconds,
-            r.enabled,
-        )
-        for r in rules
+    # Per sensor its values in stored order; each rule scans its sensor's values, and the
+    # firings are then acted on in the order of the values (ties: by rule id, as rules load).
+    positions: dict[int, list[int]] = defaultdict(list)
+    for index, point in enumerate(points):
+        positions[point.sensor_id].append(index)
+    series: dict[int, tuple[list[float], list[datetime]]] = {
+        sensor_id: ([points[i].value for i in where], [points[i].received_at for i in where])
+        for sensor_id, where in positions.items()
     }
-    for point in points:
-        for rule in by_sensor.get(point.sensor_id, ()):
-            states[rule.id], fired = evaluate(
-                specs[rule.id], states[rule.id], point.value, point.received_at
-            )
-            if fired:
-                firing = Firing(
-                    rule, sensors[rule.sensor_id], point.value, point.ts, point.received_at
-                )
-                await take_action(session, firing, now, after)
+    states = {r.id: TriggerState(r.armed, r.last_triggered_at) for r in rules}
+    firings: list[tuple[int, int, Rule]] = []
+    for rule in rules:
+        spec = RuleSpec(
+            Condition(RuleOperator(rule.operator), rule.threshold, rule.threshold_high),
+            rule.cooldown_seconds,
+            rule.enabled,
+        )
+        values, times = series[rule.sensor_id]
+        states[rule.id], hits = scan(spec, states[rule.id], values, times)
+        where = positions[rule.sensor_id]
+        firings.extend((where[hit], rule.id, rule) for hit in hits)
+    firings.sort(key=lambda firing: firing[:2])
+    webhooks = WebhookEvents()
+    for index, _, rule in firings:
+        point = points[index]
+        firing = Firing(rule, sensors[rule.sensor_id], point.value, point.ts, point.received_at)
+        await take_action(session, firing, now, after, webhooks)
     for rule in rules:
         state = states[rule.id]
         if (rule.armed, rule.last_triggered_at) != (state.armed, state.last_triggered_at):
             rule.armed, rule.last_triggered_at = state.armed, state.last_triggered_at
     if readings:
-        await _reading_events(session, points, sensors, reading_interval, now)
+        await _reading_events(session, points, sensors, reading_interval, webhooks)
+    await webhooks.queue(session, now)
     await session.flush()
     return after
 
@@ -136,7 +145,7 @@ async def _reading_events(
     points: list[_Point],
     sensors: dict[int, Sensor],
     interval: float,
-    now: datetime,
+    webhooks: WebhookEvents,
 ) -> None:
     """At most one ``sensor.reading`` per sensor per ``interval`` (by receive time)."""
     throttles = {
@@ -161,7 +170,7 @@ async def _reading_events(
             "value": point.value,
             "timestamp": point.ts,
         }
-        await enqueue_event(session, WebhookEvent.SENSOR_READING, data, now)
+        webhooks.pending.append((WebhookEvent.SENSOR_READING, data))
         if throttle is None:
             throttle = RuleReadingThrottle(sensor_id=sensor.id, sent_at=point.received_at)
             session.add(throttle)
@@ -234,6 +243,7 @@ class RuleEngine:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(poll):
                     await self._wake.wait()
+                await asyncio.sleep(COALESCE_SECONDS)
 
     async def _refresh_forever(self) -> None:
         while True:

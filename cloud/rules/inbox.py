@@ -3,8 +3,9 @@
 Rules are evaluated off the ingest hot path (see :mod:`cloud.rules.evaluator`), but nothing
 may be lost between a commit and the evaluation: so each ingest transaction adds, beside its
 datapoints, ONE row holding the values of the *watched* sensors (sensors with an enabled
-rule, or every sensor while some webhook subscribes to ``sensor.reading``) as a compact JSON
-array ``[[sensor_id, ts, value], ...]``. When nothing in a batch is watched no row is
+rule, or every sensor while some webhook subscribes to ``sensor.reading``: then, of a sensor
+without a rule, only the batch's latest value) as a compact JSON array
+``[[sensor_id, ts, value], ...]``. When nothing in a batch is watched no row is
 written at all, so ingest without rules costs one set lookup per value.
 
 The watched set is kept in memory per process (:class:`RuleInbox`) and refreshed from the
@@ -72,8 +73,20 @@ async def add_to_inbox(
     inbox: RuleInbox | None = session.info.get(INBOX_KEY)
     if inbox is None:
         return 0
-    if inbox.everything:
-        kept: list[list[Any]] = [[s, ts.isoformat(), v] for s, ts, v in points]
+    kept: list[list[Any]]
+    if not inbox.loaded:
+        kept = [[s, ts.isoformat(), v] for s, ts, v in points]
+    elif inbox.everything:
+        # For sensor.reading events a batch's latest value of each sensor is enough (they are
+        # throttled to one per sensor every few seconds); rules still see every value.
+        watched = inbox.sensor_ids
+        kept, latest = [], {}
+        for s, ts, v in points:
+            if s in watched:
+                kept.append([s, ts.isoformat(), v])
+            else:
+                latest[s] = (ts, v)
+        kept.extend([s, ts.isoformat(), v] for s, (ts, v) in latest.items())
     else:
         watched = inbox.sensor_ids
         if not watched:

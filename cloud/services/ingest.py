@@ -68,7 +68,13 @@ async def commit_batch(
     received_at: datetime,
 ) -> CommittedBatch:
     """Write ``records`` newer than the stored seq and move the seq to ``up_to_seq``."""
-    locked = select(Device.last_committed_seq).where(Device.id == device_id).with_for_update()
+    # FOR NO KEY UPDATE, not FOR UPDATE: rows that merely reference the device (a rule's
+    # log entry, a command) take KEY SHARE on it, which must not make the device's ingest wait.
+    locked = (
+        select(Device.last_committed_seq)
+        .where(Device.id == device_id)
+        .with_for_update(key_share=True)
+    )
     stored_seq = (await session.execute(locked)).scalar_one()
     fresh = tuple(r for r in records if r.seq > stored_seq)
     new_seq = max(up_to_seq, stored_seq)

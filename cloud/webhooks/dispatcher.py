@@ -16,6 +16,10 @@ PostgreSQL share the work without sending anything twice:
   ``REVLINK_WEBHOOK_BACKOFF_SECONDS`` * 2 ** (try - 1); or, after
   ``REVLINK_WEBHOOK_MAX_ATTEMPTS`` tries, ``dead_letter``.
 
+The claim and record transactions commit without waiting for the disk (``wait_for_disk=False``):
+they are many and small, and must not hold up ingest's commits; a crash can lose the last of
+them, which only makes a try repeat, the at-least-once case below.
+
 A replica that dies mid-try leaves a lease that runs out after
 ``REVLINK_WEBHOOK_LEASE_SECONDS``; another replica then tries the row again (the one case
 of a second request: when the first may or may not have arrived). The lease must outlast the
@@ -127,10 +131,18 @@ class WebhookDispatcher:
             wait = self.settings.webhook_poll_seconds
             try:
                 free = self.settings.webhook_concurrency - len(self._inflight)
-                if free > 0:
-                    for claim in await self.claim(free):
+                # Claim in batches: a slot freed while most are busy waits for more, so a
+                # busy dispatcher costs one claim per several tries, not one per try.
+                if free > 0 and (
+                    not self._inflight or 2 * free >= self.settings.webhook_concurrency
+                ):
+                    claims = await self.claim(free)
+                    for claim in claims:
                         self._spawn(claim)
-                    wait = min(wait, await self._seconds_to_next_due())
+                    if len(claims) < free:  # nothing more due now: sleep until the next is
+                        wait = min(wait, await self._seconds_to_next_due())
+                    else:
+                        wait = self.settings.webhook_poll_seconds
                 await self._prune_now_and_then()
             except Exception:
                 # Whatever went wrong (the database away, a bug), the loop must outlive it:
@@ -173,7 +185,7 @@ class WebhookDispatcher:
         """Lease up to ``limit`` due deliveries to this dispatcher."""
         now = datetime.now(UTC)
         lease_free = (WebhookDelivery.lease_until.is_(None)) | (WebhookDelivery.lease_until < now)
-        async with self.db.transaction() as session:
+        async with self.db.transaction(wait_for_disk=False) as session:
             await session.execute(
                 update(WebhookDelivery)
                 .where(
@@ -239,7 +251,7 @@ class WebhookDispatcher:
             delay = timedelta(seconds=retry_delay(self.settings, attempt))
             values.update(status=DeliveryStatus.PENDING.value, next_attempt_at=now + delay)
         started = now - timedelta(milliseconds=result.latency_ms or 0)
-        async with self.db.transaction() as session:
+        async with self.db.transaction(wait_for_disk=False) as session:
             session.add(
                 WebhookAttempt(
                     delivery_id=claim.delivery_id,
@@ -284,7 +296,7 @@ class WebhookDispatcher:
         """Delete finished deliveries queued more than the retention ago (their attempts go
         with them); how many went. Pending ones stay, however old."""
         cutoff = now - timedelta(days=self.settings.webhook_retention_days)
-        async with self.db.transaction() as session:
+        async with self.db.transaction(wait_for_disk=False) as session:
             done = await session.execute(
                 delete(WebhookDelivery)
                 .where(WebhookDelivery.status.in_(_FINISHED), WebhookDelivery.created_on < cutoff)

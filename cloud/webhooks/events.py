@@ -23,7 +23,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ __all__ = [
     "add_waker",
     "build_payload",
     "enqueue_event",
+    "enqueue_events",
     "enqueue_experiment",
     "event_names",
     "remove_waker",
@@ -117,38 +118,46 @@ def wake_after_commit(session: AsyncSession) -> None:
     sa_event.listen(session.sync_session, "after_commit", wake, once=True)
 
 
-async def _subscribers(session: AsyncSession, event: WebhookEvent) -> Sequence[Webhook]:
-    # ``events`` is a JSON list; filtering in Python keeps one query for both databases,
-    # and webhooks are few (an admin makes them by hand).
-    rows = (await session.scalars(select(Webhook).where(Webhook.enabled.is_(True)))).all()
-    return [hook for hook in rows if event.value in (hook.events or [])]
-
-
 async def enqueue_event(
     session: AsyncSession, event: WebhookEvent, data: dict[str, Any], now: datetime
 ) -> int:
     """Queue one delivery per enabled webhook subscribed to ``event``, inside the caller's
     transaction (the caller commits); returns how many were queued."""
-    event = WebhookEvent(event)  # a plain string of a known name works too
-    hooks = await _subscribers(session, event)
-    if not hooks:
+    return await enqueue_events(session, [(event, data)], now)
+
+
+async def enqueue_events(
+    session: AsyncSession, events: Sequence[tuple[WebhookEvent, dict[str, Any]]], now: datetime
+) -> int:
+    """:func:`enqueue_event` for many events at once (the rule evaluator's pass): one look
+    at the webhooks and one bulk insert, however many events."""
+    if not events:
         return 0
-    payload = build_payload(event, data, now, uuid.uuid4())
-    for hook in hooks:
-        session.add(
-            WebhookDelivery(
-                public_id=uuid.uuid4(),
-                webhook_id=hook.id,
-                event_type=event.value,
-                payload=payload,
-                status=DeliveryStatus.PENDING.value,
-                attempts=0,
-                created_on=now,
-                next_attempt_at=now,
-            )
+    hooks = (await session.scalars(select(Webhook).where(Webhook.enabled.is_(True)))).all()
+    rows: list[dict[str, Any]] = []
+    for event, data in events:
+        event = WebhookEvent(event)  # a plain string of a known name works too
+        subscribed = [hook for hook in hooks if event.value in (hook.events or [])]
+        if not subscribed:
+            continue
+        payload = build_payload(event, data, now, uuid.uuid4())
+        rows.extend(
+            {
+                "public_id": uuid.uuid4(),
+                "webhook_id": hook.id,
+                "event_type": event.value,
+                "payload": payload,
+                "status": DeliveryStatus.PENDING.value,
+                "attempts": 0,
+                "created_on": now,
+                "next_attempt_at": now,
+            }
+            for hook in subscribed
         )
-    wake_after_commit(session)
-    return len(hooks)
+    if rows:
+        await session.execute(insert(WebhookDelivery), rows)
+        wake_after_commit(session)
+    return len(rows)
 
 
 async def subscribed_events(session: AsyncSession) -> frozenset[WebhookEvent]:

@@ -2,21 +2,23 @@
 
 Run: ``make bench`` or ``python -m tests.bench.bench_side_effects [--records N]``.
 
-One real ``revlink cloud serve`` on a fresh PostgreSQL database, one run. Each phase sends
-the same load (batches of 500 records, 4 in flight, on 4 device connections; each record one
-message with two numeric fields) from fresh devices:
+One real ``revlink cloud serve`` on a fresh PostgreSQL database, one run, one set of 4
+device connections (batches of 500 records, 4 in flight on each; each record one message
+with two numeric fields, ``level`` a sawtooth 0..99.9 and ``temp``). After a warm-up, four
+phases send the same load: **none**, **with**, **none**, **with**, so both kinds see the same
+devices, sensors and a database of about the same size (phases run later are slower on a
+growing database; alternating cancels that out of the ratio).
 
-1. a warm-up phase, not counted;
-2. **none**: no rule and no webhook exists;
-3. **with**: 100 enabled rules on the phase's sensors (cooldown 0, edge-triggered, so every
-   sawtooth cycle of ``level`` fires each level rule once: half log, half webhook actions)
-   and 5 webhooks subscribed to ``sensor.threshold_exceeded`` and ``sensor.reading`` on a
-   loopback receiver (via the allowlist): two answer 200, two answer 500 (retried, then
-   dead-lettered), one answers only after 1.5 s, past the cloud's 1 s timeout.
+- **with**: 100 enabled rules on the ``level`` sensors (``gt`` thresholds across the range,
+  cooldown 0, so each fires once per sawtooth cycle: half log, half webhook actions) and 5
+  webhooks subscribed to ``sensor.threshold_exceeded`` and ``sensor.reading`` on a loopback
+  receiver (via the allowlist): two answer 200, two answer 500 (retried, then dead-lettered),
+  one answers after 1.5 s, past the cloud's 1 s timeout.
+- **none**: the same rules and webhooks, disabled (so not watched and not delivered to).
 
-It prints records/s and batch ack latency (send → ack, p50/p99) for both phases and their
-ratio, then how long after the last ack the rule evaluator had worked off its inbox, how
-often rules fired and what became of the webhook deliveries.
+It prints records/s and batch ack latency (send → ack, p50/p99) of each kind (the mean of
+its two phases) and their ratio, how long after the last ack the rule evaluator had worked
+off its inbox, how often rules fired and what became of the webhook deliveries.
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ TARGETS = {"/ok-1": {}, "/ok-2": {}, "/fail-1": {"status": 500}, "/fail-2": {"st
 SLOW = "/slow"
 
 
-async def timed_drive(ws_url: str, token: str, frames: list[bytes]) -> list[float]:
+async def timed_drive(
+    ws_url: str, token: str, frames: list[bytes], sent_before: int
+) -> list[float]:
     """Send ``frames`` with up to IN_FLIGHT unacknowledged; each batch's send → ack time."""
     latencies: list[float] = []
     async with uplink_client(ws_url, token) as link:
-        await link.hello(last_enqueued_seq=1)  # the warm-up record
+        await link.hello(last_enqueued_seq=sent_before)
         window = asyncio.Semaphore(IN_FLIGHT)
         sent: list[float] = []
 
@@ -91,26 +95,35 @@ async def fresh_devices(client: httpx.AsyncClient, ws_url: str) -> list[tuple[st
     return made
 
 
-async def phase(ws_url: str, tokens: list[str], records: int) -> tuple[float, list[float]]:
+async def phase(
+    ws_url: str, tokens: list[str], records: int, sent_before: int
+) -> tuple[float, list[float]]:
+    """``records`` more records over the devices' connections, after ``sent_before`` each."""
     per_device = records // len(tokens)
     start = datetime.now(UTC)
-    work = [frames_for(per_device, start, first_seq=2) for _ in tokens]
+    work = [frames_for(per_device, start, first_seq=sent_before + 1) for _ in tokens]
     began = time.perf_counter()
     latencies = await asyncio.gather(
-        *(timed_drive(ws_url, t, f) for t, f in zip(tokens, work, strict=True))
+        *(timed_drive(ws_url, t, f, sent_before) for t, f in zip(tokens, work, strict=True))
     )
     rate = per_device * len(tokens) / (time.perf_counter() - began)
     return rate, [x for batch in latencies for x in batch]
 
 
 async def add_side_effects(
-    client: httpx.AsyncClient, devices: list[tuple[str, str]], receiver: Receiver
-) -> None:
+    client: httpx.AsyncClient,
+    devices: list[tuple[str, str]],
+    receiver: Receiver,
+    rules: int,
+    webhooks: int,
+) -> list[str]:
+    """Create them; the paths of each (to switch them on and off)."""
+    made: list[str] = []
     sensors: list[dict[str, Any]] = []
     for device_id, _ in devices:
         reply = await client.get(f"/api/v1/devices/{device_id}/sensors")
         sensors += [s for s in reply.json() if s["key"] == "tank.level"]
-    for i in range(RULES):
+    for i in range(rules):
         rule = {
             "name": f"fx-{i}-{secrets.token_hex(3)}",
             "event_public_id": sensors[i % len(sensors)]["public_id"],
@@ -121,7 +134,8 @@ async def add_side_effects(
         }
         reply = await client.post("/api/v1/rules", json=rule)
         assert reply.status_code == 201, reply.text
-    for path in [*TARGETS, SLOW]:
+        made.append(f"/api/v1/rules/{reply.json()['rule']['public_id']}")
+    for path in [*TARGETS, SLOW][:webhooks]:
         hook = {
             "url": receiver.url(path),
             "secret": secrets.token_hex(8),
@@ -129,6 +143,15 @@ async def add_side_effects(
         }
         reply = await client.post("/api/v1/webhooks", json=hook)
         assert reply.status_code == 201, reply.text
+        made.append(f"/api/v1/webhooks/{reply.json()['webhook']['public_id']}")
+    return made
+
+
+async def switch(client: httpx.AsyncClient, paths: list[str], enabled: bool) -> None:
+    for path in paths:
+        reply = await client.put(path, json={"enabled": enabled})
+        assert reply.status_code == 200, reply.text
+    await asyncio.sleep(3)  # past REVLINK_RULE_REFRESH_SECONDS: the watched set follows
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -165,6 +188,8 @@ async def outcomes(dsn: str) -> tuple[int, dict[str, int]]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=40_000)
+    parser.add_argument("--rules", type=int, default=RULES, help="rules in the busy phase")
+    parser.add_argument("--webhooks", type=int, default=5, help="webhooks (0-5) in it")
     args = parser.parse_args()
     receiver = Receiver()
     for path, behaviour in TARGETS.items():
@@ -183,32 +208,49 @@ async def main() -> None:
                         f"side effects vs ingest: {args.records} records per phase, batches of "
                         f"{BATCH}, {IN_FLIGHT} in flight on each of {DEVICES} connections"
                     )
-                    warm = await fresh_devices(c, cloud.ws_url)
-                    await phase(cloud.ws_url, [t for _, t in warm], args.records // 4)
-                    plain = await fresh_devices(c, cloud.ws_url)
-                    base_rate, base_acks = await phase(
-                        cloud.ws_url, [t for _, t in plain], args.records
+                    devices = await fresh_devices(c, cloud.ws_url)
+                    tokens = [t for _, t in devices]
+                    effects = await add_side_effects(
+                        c, devices, receiver, args.rules, args.webhooks
                     )
-                    busy = await fresh_devices(c, cloud.ws_url)
-                    await add_side_effects(c, busy, receiver)
-                    await asyncio.sleep(3)  # past REVLINK_RULE_REFRESH_SECONDS: all watched
-                    rate, acks = await phase(cloud.ws_url, [t for _, t in busy], args.records)
-                drained = await inbox_drained(database.dsn, 600)
+                    await switch(c, effects, enabled=False)
+                    sent = 1  # the record that registered the sensors
+                    await phase(cloud.ws_url, tokens, args.records // 4, sent)  # warm-up
+                    sent += args.records // 4 // DEVICES
+                    # none, with, none, with: the same devices, sensors and tables, so the
+                    # ratio is not the drift of a growing database between two phases.
+                    runs: dict[bool, list[tuple[float, list[float]]]] = {False: [], True: []}
+                    for active in (False, True, False, True):
+                        if active:
+                            await switch(c, effects, enabled=True)
+                        runs[active].append(await phase(cloud.ws_url, tokens, args.records, sent))
+                        sent += args.records // DEVICES
+                        if active:
+                            drained_in = await inbox_drained(database.dsn, 600)
+                            await switch(c, effects, enabled=False)
                 fired, deliveries = await outcomes(database.dsn)
     finally:
         receiver.close()
+    base_rate = statistics.mean(rate for rate, _ in runs[False])
+    rate = statistics.mean(rate for rate, _ in runs[True])
+    base_acks = [x for _, acks in runs[False] for x in acks]
+    acks = [x for _, acks in runs[True] for x in acks]
+    drained = drained_in
     p50, p99 = percentile(base_acks, 50), percentile(base_acks, 99)
     q50, q99 = percentile(acks, 50), percentile(acks, 99)
     for label, value, a, b in (
         ("none", base_rate, p50, p99),
-        (f"{RULES} rules + 5 webhooks", rate, q50, q99),
+        (f"{args.rules} rules + {args.webhooks} webhooks", rate, q50, q99),
     ):
         print(f"{label:24} {value:9,.0f} records/s, ack p50 {a:6.1f} ms, p99 {b:6.1f} ms")
     print(
         f"with / none:           {rate / base_rate:9.2f} (rate), "
         f"{q50 / p50:.2f} (ack p50), {q99 / p99:.2f} (ack p99)"
     )
-    print(f"rule inbox worked off {drained:.1f} s after the last ack; rules fired {fired} times")
+    print(
+        f"rule inbox worked off {drained:.1f} s after the last ack of the last phase with; "
+        f"rules fired {fired} times"
+    )
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(deliveries.items()))
     print(f"webhook deliveries by status: {statuses}")
 

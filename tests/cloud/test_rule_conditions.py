@@ -3,6 +3,7 @@ clause of the trigger semantics, without a database."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from cloud.rules.conditions import (
     condition_met,
     evaluate,
     in_cooldown,
+    scan,
     step,
 )
 
@@ -174,3 +176,24 @@ def test_re_armed_by_an_edit_it_still_honours_the_cooldown() -> None:
     state = after_edit(TriggerState(armed=False, last_triggered_at=at(0)), ["threshold"])
     assert evaluate(RuleSpec(GT_10, 60), state, 50.0, at(30)) == (state, False)
     assert evaluate(RuleSpec(GT_10, 60), state, 50.0, at(60))[1]
+
+
+@pytest.mark.parametrize("operator", list(RuleOperator))
+@pytest.mark.parametrize("cooldown", [0, 1, 3])
+@pytest.mark.parametrize("seed", range(4))
+def test_scan_is_the_fold_of_evaluate(operator: RuleOperator, cooldown: int, seed: int) -> None:
+    """The evaluator's fast loop decides exactly what one evaluate() per value would, on
+    values that cross every bound (and receive times that sometimes go backwards)."""
+    chance = random.Random(seed)
+    values = [chance.choice([4.0, 5.0, 5.0 + 1e-12, 7.5, 10.0, 12.0]) for _ in range(200)]
+    times = [at(chance.choice([i / 2, i / 2, i / 2 - 3])) for i in range(200)]
+    spec = RuleSpec(Condition(operator, 5.0, 10.0), cooldown)
+    for start in (TriggerState(), TriggerState(False, at(-1)), TriggerState(True, at(2))):
+        state, expected = start, []
+        for index, (value, time) in enumerate(zip(values, times, strict=True)):
+            state, fired = evaluate(spec, state, value, time)
+            if fired:
+                expected.append(index)
+        assert scan(spec, start, values, times) == (state, expected)
+    disabled = RuleSpec(Condition(operator, 5.0, 10.0), cooldown, enabled=False)
+    assert scan(disabled, TriggerState(), values, times) == (TriggerState(), [])

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from cloud.db.session import Database
-from cloud.models import RuleReadingThrottle
+from cloud.models import RuleInbox, RuleReadingThrottle
 from cloud.models.webhook import Webhook, WebhookDelivery
 from tests.rig.rules import (
     SETTINGS,
@@ -41,6 +41,22 @@ async def deliveries(db: Database, hook: Webhook) -> list[WebhookDelivery]:
         return list(found)
 
 
+async def inbox_points(db: Database) -> list[list[object]]:
+    async with db.sessions() as session:
+        rows = await session.scalars(select(RuleInbox.points).order_by(RuleInbox.id))
+        return [[sensor_id, value] for points in rows for sensor_id, _, value in points]
+
+
+async def test_a_ruled_sensor_keeps_every_value_beside_readings(db: Database) -> None:
+    await new_webhook(db, "sensor.reading")
+    engine = engine_on(db)
+    ruled = await new_sensor(db)
+    await new_rule(db, ruled)
+    await engine.refresh()
+    await send(db, ruled, 1.0, 2.0, 3.0)
+    assert await inbox_points(db) == [[ruled.id, 1.0], [ruled.id, 2.0], [ruled.id, 3.0]]
+
+
 async def test_a_webhook_rule_queues_a_threshold_event(db: Database) -> None:
     hook = await new_webhook(db, "sensor.threshold_exceeded")
     engine = engine_on(db)
@@ -67,12 +83,14 @@ async def test_sensor_readings_are_throttled_per_sensor_across_evaluators(db: Da
         assert engine.inbox.everything  # every value may be a reading now: all are watched
     await send(db, sensor, 1.0, 2.0)
     await send(db, other, 7.0)
+    # A sensor without a rule puts only its batch's latest value in the inbox.
+    assert await inbox_points(db) == [[sensor.id, 2.0], [other.id, 7.0]]
     assert await first.evaluate_once() == 2
     await send(db, sensor, 3.0)
     assert await second.evaluate_once() == 1  # another replica: the throttle is shared
     found = await deliveries(db, hook)
     assert sorted((d.payload["sensor"], d.payload["value"]) for d in found) == sorted(
-        [(str(sensor.public_id), 1.0), (str(other.public_id), 7.0)]
+        [(str(sensor.public_id), 2.0), (str(other.public_id), 7.0)]
     )
     # Once the interval has passed (moved back here, not waited for) the next value goes.
     async with db.transaction() as session:
