@@ -35,6 +35,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 
 from tests.bench.bench_ingest import BATCH, IN_FLIGHT, frames_for
 from tests.bench.support import fresh_database
@@ -154,6 +155,19 @@ async def switch(client: httpx.AsyncClient, paths: list[str], enabled: bool) -> 
     await asyncio.sleep(3)  # past REVLINK_RULE_REFRESH_SECONDS: the watched set follows
 
 
+def cpu_seconds(cloud_pid: int) -> tuple[float, float]:
+    """CPU time used so far by the cloud process, and by everything else on the machine but
+    this benchmark (PostgreSQL, mostly; its backends come and go, so counted from the total)."""
+
+    def used(times: Any) -> float:
+        return float(times.user + times.system)
+
+    machine = psutil.cpu_times()
+    cloud = used(psutil.Process(cloud_pid).cpu_times())
+    here = used(psutil.Process().cpu_times())
+    return cloud, used(machine) + float(getattr(machine, "nice", 0.0)) - cloud - here
+
+
 def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] * 1000
 
@@ -220,10 +234,14 @@ async def main() -> None:
                     # none, with, none, with: the same devices, sensors and tables, so the
                     # ratio is not the drift of a growing database between two phases.
                     runs: dict[bool, list[tuple[float, list[float]]]] = {False: [], True: []}
+                    cpu: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
                     for active in (False, True, False, True):
                         if active:
                             await switch(c, effects, enabled=True)
+                        before = cpu_seconds(cloud.process.pid)
                         runs[active].append(await phase(cloud.ws_url, tokens, args.records, sent))
+                        after = cpu_seconds(cloud.process.pid)
+                        cpu[active].append((after[0] - before[0], after[1] - before[1]))
                         sent += args.records // DEVICES
                         if active:
                             drained_in = await inbox_drained(database.dsn, 600)
@@ -236,6 +254,7 @@ async def main() -> None:
     base_acks = [x for _, acks in runs[False] for x in acks]
     acks = [x for _, acks in runs[True] for x in acks]
     drained = drained_in
+    per_10k = 10_000 / (2 * args.records)  # two phases of each kind
     p50, p99 = percentile(base_acks, 50), percentile(base_acks, 99)
     q50, q99 = percentile(acks, 50), percentile(acks, 99)
     for label, value, a, b in (
@@ -247,6 +266,10 @@ async def main() -> None:
         f"with / none:           {rate / base_rate:9.2f} (rate), "
         f"{q50 / p50:.2f} (ack p50), {q99 / p99:.2f} (ack p99)"
     )
+    for active, label in ((False, "none"), (True, "with")):
+        cloud_cpu = sum(c for c, _ in cpu[active]) * per_10k
+        rest_cpu = sum(p for _, p in cpu[active]) * per_10k
+        print(f"CPU per 10k records, {label}: cloud {cloud_cpu:.2f} s, the rest {rest_cpu:.2f} s")
     print(
         f"rule inbox worked off {drained:.1f} s after the last ack of the last phase with; "
         f"rules fired {fired} times"
