@@ -31,6 +31,7 @@ from cloud.api.routes import (
 from cloud.core.config import CloudSettings
 from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
+from cloud.live.fanout import FanOutListener, asyncpg_dsn
 from cloud.live.hub import LiveHub
 from cloud.live.observers import ObserverBook, ObserverSweeper
 from cloud.rules.evaluator import RuleEngine
@@ -99,7 +100,12 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             state.observers, state.db, state.write_signals, settings.observer_ttl_seconds / 3
         )
         sweeper.start()
-        state.rules = RuleEngine(state.db, state.live, state.write_signals, settings)
+        fanout = FanOutListener(asyncpg_dsn(db.url), state.live) if db.is_postgres else None
+        if fanout is not None:
+            await fanout.start()
+        state.rules = RuleEngine(
+            state.db, state.live, state.write_signals, settings, fan_out=fanout is not None
+        )
         await state.rules.start()
         state.webhooks = WebhookDispatcher(state.db, settings)
         await state.webhooks.start()
@@ -108,6 +114,8 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         finally:
             await state.webhooks.stop()
             await state.rules.stop()
+            if fanout is not None:
+                await fanout.stop()
             await sweeper.stop()
             await state.live.stop()
             await state.event_log.drain()

@@ -7,7 +7,8 @@ against the enabled rules of its sensor (rows locked ``FOR UPDATE``, so an edit 
 pass or the pass for the edit), writes all actions and the rules' new state, deletes the rows
 and commits. So a rule fires exactly once even with two evaluators, and a crash mid-way
 rolls everything back: the rows are evaluated again, nothing is lost or done twice. Live
-notification pushes and device wake-ups happen only after that commit.
+notification pushes and device wake-ups happen only after that commit (on PostgreSQL the
+notifications go to every replica through ``NOTIFY`` in that transaction: cloud.live.fanout).
 
 A pass runs at once when an ingest commit in this process added an inbox row, and otherwise
 every ``REVLINK_RULE_POLL_SECONDS`` (for rows other replicas added). The watched set of
@@ -39,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.core.config import CloudSettings
 from cloud.db.session import Database
+from cloud.live.fanout import publish
 from cloud.live.hub import LiveHub
 from cloud.models import Rule, RuleInbox, RuleOperator, RuleReadingThrottle, Sensor
 from cloud.rules.actions import AfterCommit, Firing, WebhookEvents, take_action
@@ -183,10 +185,19 @@ class RuleEngine:
     """The process's inbox (watched set) and its evaluator and refresher tasks."""
 
     def __init__(
-        self, db: Database, live: LiveHub, signals: DeviceSignals, settings: CloudSettings
+        self,
+        db: Database,
+        live: LiveHub,
+        signals: DeviceSignals,
+        settings: CloudSettings,
+        *,
+        fan_out: bool = False,
     ) -> None:
+        """``fan_out``: notifications go to every replica's stream clients through the
+        database (:mod:`cloud.live.fanout`) instead of to ``live`` alone."""
         self.db = db
         self.live = live
+        self.fan_out = fan_out
         self.signals = signals
         self.settings = settings
         self._wake = asyncio.Event()
@@ -223,6 +234,10 @@ class RuleEngine:
                 self.settings.webhook_reading_interval_seconds,
             )
             await session.execute(delete(RuleInbox).where(RuleInbox.id.in_([r.id for r in rows])))
+            if self.fan_out:
+                for message in after.notifications:
+                    await publish(session, message)
+                after.notifications.clear()
         for message in after.notifications:
             self.live.announce(message)
         for device_id in after.devices:
