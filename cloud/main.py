@@ -34,7 +34,6 @@ from cloud.db.session import Database
 from cloud.live.fanout import FanOutListener, asyncpg_dsn
 from cloud.live.hub import LiveHub
 from cloud.live.observers import ObserverBook, ObserverSweeper
-from cloud.rules.evaluator import RuleEngine
 from cloud.services.errors import (
     ConfigInvalidError,
     ConflictError,
@@ -47,7 +46,7 @@ from cloud.state import CloudState
 from cloud.uplink import door as uplink_door
 from cloud.uplink.registry import DeviceConnections
 from cloud.web.dashboard import dashboard_app
-from cloud.webhooks.dispatcher import WebhookDispatcher
+from cloud.worker import Automation, require_postgres
 from cloud.ws import routes as ws_routes
 from revlink.channels import InvalidPayloadError
 
@@ -82,6 +81,8 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.run_automation:
+            require_postgres(settings.resolved_database_url(), "REVLINK_RUN_AUTOMATION=false")
         db = Database(settings.resolved_database_url())
         state = CloudState(
             settings=settings,
@@ -103,17 +104,15 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         fanout = FanOutListener(asyncpg_dsn(db.url), state.live) if db.is_postgres else None
         if fanout is not None:
             await fanout.start()
-        state.rules = RuleEngine(
-            state.db, state.live, state.write_signals, settings, fan_out=fanout is not None
+        automation = Automation(
+            state.db, settings, state.live, state.write_signals, fan_out=fanout is not None
         )
-        await state.rules.start()
-        state.webhooks = WebhookDispatcher(state.db, settings)
-        await state.webhooks.start()
+        await automation.start(watch=True, evaluate=settings.run_automation)
+        state.rules, state.webhooks = automation.rules, automation.webhooks
         try:
             yield
         finally:
-            await state.webhooks.stop()
-            await state.rules.stop()
+            await automation.stop()
             if fanout is not None:
                 await fanout.stop()
             await sweeper.stop()

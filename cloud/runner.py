@@ -15,6 +15,7 @@ from cloud.db.session import Database
 from cloud.main import create_app
 from cloud.models import Role
 from cloud.services import devices, event_log, users
+from cloud.worker import create_worker_app, require_postgres
 
 __all__ = [
     "CreatedDevice",
@@ -23,6 +24,7 @@ __all__ = [
     "create_user",
     "migrate",
     "serve",
+    "serve_worker",
     "uvicorn_config",
 ]
 
@@ -63,9 +65,26 @@ def uvicorn_config(settings: CloudSettings) -> uvicorn.Config:
 
 
 def serve(settings: CloudSettings, run_migrations: bool = True) -> None:
+    if not settings.run_automation:
+        require_postgres(settings.resolved_database_url(), "REVLINK_RUN_AUTOMATION=false")
     if run_migrations:
         migrate(settings)
     uvicorn.Server(uvicorn_config(settings)).run()
+
+
+def serve_worker(settings: CloudSettings) -> None:
+    """Rules and webhooks in this process (:mod:`cloud.worker`) until SIGTERM."""
+    require_postgres(settings.resolved_database_url(), "revlink cloud worker")
+    asyncio.run(_require_current_schema(settings.resolved_database_url()))
+    host, _, port = settings.worker_listen.rpartition(":")
+    config = uvicorn.Config(
+        create_worker_app(settings),
+        host=host or "127.0.0.1",
+        port=int(port),
+        log_config=None,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
 
 
 async def _require_current_schema(url: str) -> None:

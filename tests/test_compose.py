@@ -244,6 +244,7 @@ def test_services_start_in_order_each_waiting_for_the_ones_it_needs_to_be_health
             assert needed == set(bridges), f"{service} does not wait for every bridge"
     cloud = {service: spec for file, service, spec in ALL_SERVICES if "cloud" in file}
     assert set(cloud["cloud"]["depends_on"]) == {"db"}
+    assert set(cloud["worker"]["depends_on"]) == {"db"}
     assert "depends_on" not in cloud["db"]
 
 
@@ -262,6 +263,10 @@ def test_stop_grace_periods_fit_what_each_service_does_when_it_stops() -> None:
     # PostgreSQL stops last and gets the longest: its shutdown checkpoint must not be cut.
     cloud = {service: spec for file, service, spec in ALL_SERVICES if "cloud" in file}
     assert seconds(cloud["db"]["stop_grace_period"]) > seconds(cloud["cloud"]["stop_grace_period"])
+    assert seconds(cloud["db"]["stop_grace_period"]) > seconds(cloud["worker"]["stop_grace_period"])
+    # The worker lets webhook requests under way finish (the dispatcher's stop).
+    webhook_timeout = CloudSettings.model_fields["webhook_timeout_seconds"].default
+    assert seconds(cloud["worker"]["stop_grace_period"]) >= webhook_timeout + 5
 
 
 def _dockerfile_instructions() -> list[tuple[str, str]]:

@@ -65,6 +65,16 @@ class CloudSettings(BaseSettings):
         "its last heartbeat.",
     )
 
+    run_automation: bool = Field(
+        default=True,
+        description="This process evaluates rules and delivers webhooks. Set false on API "
+        "replicas when `revlink cloud worker` processes do that work (PostgreSQL only).",
+    )
+    worker_listen: str = Field(
+        default="127.0.0.1:8001",
+        description="HOST:PORT where `revlink cloud worker` answers /healthz and /metrics.",
+    )
+
     rule_refresh_seconds: float = Field(
         default=2.0,
         gt=0,

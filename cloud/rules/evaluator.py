@@ -268,17 +268,26 @@ class RuleEngine:
             except Exception:
                 log.warning("rules.refresh_failed", exc_info=True)  # keeps the last set
 
-    async def start(self) -> None:
-        self.inbox.attach(self.db)
-        try:
-            await self.refresh()
-        except Exception:
-            # Watch everything until a refresh works: extra inbox rows, never a missed value.
-            log.warning("rules.refresh_failed", exc_info=True)
-        self._tasks = [
-            asyncio.create_task(self._evaluate_forever(), name="rule-evaluator"),
-            asyncio.create_task(self._refresh_forever(), name="rule-refresher"),
-        ]
+    async def start(self, *, watch: bool = True, evaluate: bool = True) -> None:
+        """``watch``: this process ingests, so its commits fill the inbox for the watched
+        sensors; ``evaluate``: it also runs an evaluator. An API replica whose rules run in a
+        ``revlink cloud worker`` watches only; the worker only evaluates."""
+        self._tasks = []
+        if watch:
+            self.inbox.attach(self.db)
+            try:
+                await self.refresh()
+            except Exception:
+                # Watch everything until a refresh works: extra inbox rows, never a missed value.
+                log.warning("rules.refresh_failed", exc_info=True)
+            self._tasks.append(asyncio.create_task(self._refresh_forever(), name="rule-refresher"))
+        if evaluate:
+            self._tasks.append(asyncio.create_task(self._evaluate_forever(), name="rule-evaluator"))
+
+    @property
+    def running(self) -> bool:
+        """Every task this engine started is still alive."""
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     async def stop(self) -> None:
         for task in self._tasks:

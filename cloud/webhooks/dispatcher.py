@@ -124,6 +124,11 @@ class WebhookDispatcher:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def running(self) -> bool:
+        """The claiming loop is alive."""
+        return self._loop_task is not None and not self._loop_task.done()
+
     # The loop.
 
     async def _run(self) -> None:

@@ -65,6 +65,31 @@ def serve(
         fail(command, exc)
 
 
+@cloud_app.command("worker")
+def worker(
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            help="HOST:PORT for /healthz and /metrics [env REVLINK_WORKER_LISTEN; "
+            "default 127.0.0.1:8001].",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Evaluate rules and deliver webhooks for API replicas run with
+    REVLINK_RUN_AUTOMATION=false (PostgreSQL only)."""
+    command = "revlink cloud worker"
+    settings = _settings(command, worker_listen=listen, database_url=database_url)
+    from cloud import runner
+
+    try:
+        runner.serve_worker(settings)
+    except (OSError, ValueError, runner.SchemaNotCurrentError) as exc:
+        fail(command, exc)
+
+
 @cloud_app.command("migrate")
 def migrate(database_url: DatabaseOption = None, data_dir: DataDirOption = None) -> None:
     """Bring the database schema to the newest migration (Alembic)."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import secrets
 import statistics
 import tempfile
@@ -39,7 +40,7 @@ import psutil
 
 from tests.bench.bench_ingest import BATCH, IN_FLIGHT, frames_for
 from tests.bench.support import fresh_database
-from tests.rig.cloud import start_cloud
+from tests.rig.cloud import start_cloud, start_worker
 from tests.rig.uplink import record, uplink_client
 from tests.rig.webhooks import Receiver
 
@@ -155,17 +156,20 @@ async def switch(client: httpx.AsyncClient, paths: list[str], enabled: bool) -> 
     await asyncio.sleep(3)  # past REVLINK_RULE_REFRESH_SECONDS: the watched set follows
 
 
-def cpu_seconds(cloud_pid: int) -> tuple[float, float]:
-    """CPU time used so far by the cloud process, and by everything else on the machine but
-    this benchmark (PostgreSQL, mostly; its backends come and go, so counted from the total)."""
+def cpu_seconds(cloud_pid: int, worker_pid: int | None) -> tuple[float, float, float]:
+    """CPU time used so far by the cloud process, by the worker (0 without one), and by
+    everything else on the machine but this benchmark (PostgreSQL, mostly; its backends come
+    and go, so counted from the total)."""
 
     def used(times: Any) -> float:
         return float(times.user + times.system)
 
     machine = psutil.cpu_times()
     cloud = used(psutil.Process(cloud_pid).cpu_times())
+    worker = used(psutil.Process(worker_pid).cpu_times()) if worker_pid else 0.0
     here = used(psutil.Process().cpu_times())
-    return cloud, used(machine) + float(getattr(machine, "nice", 0.0)) - cloud - here
+    total = used(machine) + float(getattr(machine, "nice", 0.0))
+    return cloud, worker, total - cloud - worker - here
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -204,6 +208,11 @@ async def main() -> None:
     parser.add_argument("--records", type=int, default=40_000)
     parser.add_argument("--rules", type=int, default=RULES, help="rules in the busy phase")
     parser.add_argument("--webhooks", type=int, default=5, help="webhooks (0-5) in it")
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="rules and webhooks in a `revlink cloud worker` (REVLINK_RUN_AUTOMATION=false)",
+    )
     args = parser.parse_args()
     receiver = Receiver()
     for path, behaviour in TARGETS.items():
@@ -211,10 +220,14 @@ async def main() -> None:
     receiver.set(SLOW, delay=1.5)
     try:
         async with fresh_database() as database:
-            with (
-                tempfile.TemporaryDirectory() as scratch,
-                start_cloud(database.url, Path(scratch), env=ENV) as cloud,
-            ):
+            cloud_env = {**ENV, "REVLINK_RUN_AUTOMATION": "false"} if args.worker else ENV
+            with contextlib.ExitStack() as stack:
+                scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                cloud = stack.enter_context(start_cloud(database.url, scratch, env=cloud_env))
+                worker_pid = None
+                if args.worker:
+                    worker = stack.enter_context(start_worker(database.url, scratch, env=ENV))
+                    worker_pid = worker.process.pid
                 admin = await asyncio.to_thread(cloud.admin_token)
                 headers = {"Authorization": f"Bearer {admin}"}
                 async with httpx.AsyncClient(base_url=cloud.base_url, headers=headers) as c:
@@ -234,14 +247,14 @@ async def main() -> None:
                     # none, with, none, with: the same devices, sensors and tables, so the
                     # ratio is not the drift of a growing database between two phases.
                     runs: dict[bool, list[tuple[float, list[float]]]] = {False: [], True: []}
-                    cpu: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+                    cpu: dict[bool, list[tuple[float, ...]]] = {False: [], True: []}
                     for active in (False, True, False, True):
                         if active:
                             await switch(c, effects, enabled=True)
-                        before = cpu_seconds(cloud.process.pid)
+                        before = cpu_seconds(cloud.process.pid, worker_pid)
                         runs[active].append(await phase(cloud.ws_url, tokens, args.records, sent))
-                        after = cpu_seconds(cloud.process.pid)
-                        cpu[active].append((after[0] - before[0], after[1] - before[1]))
+                        after = cpu_seconds(cloud.process.pid, worker_pid)
+                        cpu[active].append(tuple(b - a for a, b in zip(before, after, strict=True)))
                         sent += args.records // DEVICES
                         if active:
                             drained_in = await inbox_drained(database.dsn, 600)
@@ -267,9 +280,13 @@ async def main() -> None:
         f"{q50 / p50:.2f} (ack p50), {q99 / p99:.2f} (ack p99)"
     )
     for active, label in ((False, "none"), (True, "with")):
-        cloud_cpu = sum(c for c, _ in cpu[active]) * per_10k
-        rest_cpu = sum(p for _, p in cpu[active]) * per_10k
-        print(f"CPU per 10k records, {label}: cloud {cloud_cpu:.2f} s, the rest {rest_cpu:.2f} s")
+        cloud_cpu, worker_cpu, rest_cpu = (
+            sum(column) * per_10k for column in zip(*cpu[active], strict=True)
+        )
+        print(
+            f"CPU per 10k records, {label}: cloud {cloud_cpu:.2f} s, worker {worker_cpu:.2f} s, "
+            f"the rest {rest_cpu:.2f} s"
+        )
     print(
         f"rule inbox worked off {drained:.1f} s after the last ack of the last phase with; "
         f"rules fired {fired} times"

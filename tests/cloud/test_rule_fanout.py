@@ -4,17 +4,16 @@ replica evaluated it: two cloud processes on one PostgreSQL database of their ow
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 
-from tests.cloud.test_rules import create, new_sensor, push, rule_body, telemetry
 from tests.rig.cloud import CloudServer, start_cloud
 from tests.rig.postgres import PostgresServer, own_database
-from tests.rig.stream import CONNECTED
+from tests.rig.rule_api import create, new_sensor, push, rule_body, telemetry
+from tests.rig.stream import CONNECTED, notifications
 
 
 @pytest.fixture(scope="module")
@@ -28,18 +27,6 @@ def replicas(
         start_cloud(url, logs / "b") as second,
     ):
         yield first, second
-
-
-async def notifications(stream: ClientConnection, quiet: float) -> list[dict[str, object]]:
-    """Every notification the stream brings until it has been quiet for ``quiet`` seconds."""
-    found = []
-    while True:
-        try:
-            message = json.loads(await asyncio.wait_for(stream.recv(), quiet))
-        except TimeoutError:
-            return found
-        if message.get("type") == "notification":
-            found.append(message)
 
 
 async def test_every_replica_shows_a_notification_once(

@@ -28,9 +28,11 @@ from tests.rig.postgres import PostgresDatabase
 
 __all__ = [
     "CloudServer",
+    "WorkerProcess",
     "cloud",
     "cloud_database_url",
     "start_cloud",
+    "start_worker",
     "unique",
 ]
 
@@ -131,17 +133,19 @@ def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
+@dataclass(frozen=True)
+class WorkerProcess:
+    base_url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextlib.contextmanager
-def start_cloud(
-    database_url: str,
-    log_dir: Path,
-    env: Mapping[str, str] | None = None,
-    port: int | None = None,
-) -> Iterator[CloudServer]:
-    """``revlink cloud serve`` on ``port`` (default: a free one); stops it afterwards."""
-    port = port or free_port()
+def _running(
+    command: str, listen: str, database_url: str, log_dir: Path, env: Mapping[str, str] | None
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """``revlink cloud <command>`` until its /healthz answers 200; SIGTERM afterwards."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"cloud-{port}-{secrets.token_hex(2)}.log"
+    log_path = log_dir / f"{command}-{listen.rpartition(':')[2]}-{secrets.token_hex(2)}.log"
     child_env = {
         **os.environ,
         "REVLINK_JWT_SECRET": JWT_SECRET,
@@ -149,21 +153,22 @@ def start_cloud(
         "REVLINK_LOG_FORMAT": "json",
         **(env or {}),
     }
-    argv = [sys.executable, "-m", "revlink", "cloud", "serve", "--no-migrate"]
-    argv += ["--listen", f"127.0.0.1:{port}", "--database-url", database_url]
+    argv = [sys.executable, "-m", "revlink", "cloud", command]
+    argv += ["--no-migrate"] if command == "serve" else []
+    argv += ["--listen", listen, "--database-url", database_url]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=child_env)
-    server = CloudServer(f"http://127.0.0.1:{port}", process, log_path, database_url)
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"cloud did not come up (exit {process.poll()}):\n{server.output()}")
+                output = log_path.read_text(errors="replace")
+                pytest.fail(f"cloud {command} did not come up (exit {process.poll()}):\n{output}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"http://{listen}/healthz", timeout=1).status_code == 200:
                     break
             time.sleep(0.1)
-        yield server
+        yield process, log_path
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -172,6 +177,29 @@ def start_cloud(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextlib.contextmanager
+def start_cloud(
+    database_url: str,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
+) -> Iterator[CloudServer]:
+    """``revlink cloud serve`` on ``port`` (default: a free one); stops it afterwards."""
+    listen = f"127.0.0.1:{port or free_port()}"
+    with _running("serve", listen, database_url, log_dir, env) as (process, log_path):
+        yield CloudServer(f"http://{listen}", process, log_path, database_url)
+
+
+@contextlib.contextmanager
+def start_worker(
+    database_url: str, log_dir: Path, env: Mapping[str, str] | None = None
+) -> Iterator[WorkerProcess]:
+    """``revlink cloud worker`` (rules and webhooks) on a free port; stops it afterwards."""
+    listen = f"127.0.0.1:{free_port()}"
+    with _running("worker", listen, database_url, log_dir, env) as (process, _):
+        yield WorkerProcess(f"http://{listen}", process)
 
 
 @pytest.fixture(scope="session")

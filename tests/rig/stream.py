@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosedError
 
-__all__ = ["CONNECTED", "close_frame"]
+__all__ = ["CONNECTED", "close_frame", "notifications"]
 
 CONNECTED = '{"type":"connected","message":"Subscribed to live datapoint stream."}'
 
@@ -19,3 +21,15 @@ async def close_frame(ws: ClientConnection) -> tuple[int, str] | None:
             await asyncio.wait_for(ws.recv(), 30)
     except ConnectionClosedError as closed:
         return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else None
+
+
+async def notifications(stream: ClientConnection, quiet: float) -> list[dict[str, Any]]:
+    """Every rule notification the stream brings until it has been quiet for ``quiet`` s."""
+    found: list[dict[str, Any]] = []
+    while True:
+        try:
+            message = json.loads(await asyncio.wait_for(stream.recv(), quiet))
+        except TimeoutError:
+            return found
+        if message.get("type") == "notification":
+            found.append(message)
