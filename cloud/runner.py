@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,6 +77,8 @@ def serve_worker(settings: CloudSettings) -> None:
     """Rules and webhooks in this process (:mod:`cloud.worker`) until SIGTERM."""
     require_postgres(settings.resolved_database_url(), "revlink cloud worker")
     asyncio.run(_require_current_schema(settings.resolved_database_url()))
+    if settings.worker_nice and hasattr(os, "nice"):
+        os.nice(settings.worker_nice)  # rules and webhooks can wait; ingest acks should not
     host, _, port = settings.worker_listen.rpartition(":")
     config = uvicorn.Config(
         create_worker_app(settings),

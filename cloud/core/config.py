@@ -70,6 +70,13 @@ class CloudSettings(BaseSettings):
         description="This process evaluates rules and delivers webhooks. Set false on API "
         "replicas when `revlink cloud worker` processes do that work (PostgreSQL only).",
     )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much lower the OS runs `revlink cloud worker` than ingest (nice "
+        "increment): on a shared machine ingest gets the CPU first.",
+    )
     worker_listen: str = Field(
         default="127.0.0.1:8001",
         description="HOST:PORT where `revlink cloud worker` answers /healthz and /metrics.",

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from websockets.asyncio.client import connect
 
@@ -81,6 +82,8 @@ async def test_the_worker_fires_rules_and_delivers_webhooks_for_the_replicas(
                 metrics = await client.get("/metrics")
             assert health.json() == {"status": "ok", "database": "postgresql"}
             assert "revlink_worker_loops_alive 1.0" in metrics.text
+            # It yields the CPU to ingest (REVLINK_WORKER_NICE, default 10).
+            assert psutil.Process(worker.process.pid).nice() == min(19, os.nice(0) + 10)
 
 
 def run_revlink(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
