@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from cloud.core.config import CloudSettings
@@ -33,3 +34,4 @@ class CloudState:
     observers: ObserverBook = field(default_factory=lambda: ObserverBook(15.0))
     rules: RuleEngine | None = None  # the rule evaluator (started in the lifespan)
     webhooks: WebhookDispatcher | None = None  # delivers webhooks (started in the lifespan)
+    started: float = field(default_factory=time.monotonic)  # for uptime

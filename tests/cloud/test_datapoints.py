@@ -236,6 +236,8 @@ def test_latest_per_sensor(
     body = get(cloud, viewer, "/api/v1/datapoints/latest", sensor=[a, b, empty])
     by_sensor = {row["sensor_public_id"]: row for row in body}
     assert set(by_sensor) == {a, b}
+    # WebMACS's controller matches actuators on event_public_id: the same id.
+    assert all(row["event_public_id"] == row["sensor_public_id"] for row in body)
     assert (by_sensor[a]["value"], by_sensor[a]["timestamp"]) == (
         9.0,
         iso(T0 + timedelta(minutes=9)),

@@ -53,6 +53,8 @@ class SeriesOut(BaseModel):
 
 class LatestOut(BaseModel):
     sensor_public_id: uuid.UUID
+    # WebMACS's name for the same id: its controller matches actuators on it.
+    event_public_id: uuid.UUID
     sensor_name: str
     unit: str
     timestamp: datetime
@@ -62,6 +64,7 @@ class LatestOut(BaseModel):
     def of(cls, value: series.LatestValue) -> LatestOut:
         return cls(
             sensor_public_id=value.sensor_public_id,
+            event_public_id=value.sensor_public_id,
             sensor_name=value.sensor_name,
             unit=value.unit,
             timestamp=value.timestamp,

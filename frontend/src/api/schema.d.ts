@@ -705,6 +705,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/health": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Health
+     * @description No authentication, as in WebMACS: a monitor may poll it.
+     */
+    get: operations["health_api_v1_health_get"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/logging": {
     parameters: {
       query?: never;
@@ -1565,8 +1585,26 @@ export interface components {
       /** Detail */
       detail?: components["schemas"]["ValidationError"][];
     };
+    /** HealthOut */
+    HealthOut: {
+      /** Database */
+      database: string;
+      /** Last Datapoint */
+      last_datapoint: string | null;
+      /** Status */
+      status: string;
+      /** Uptime Seconds */
+      uptime_seconds: number;
+      /** Version */
+      version: string;
+    };
     /** LatestOut */
     LatestOut: {
+      /**
+       * Event Public Id
+       * Format: uuid
+       */
+      event_public_id: string;
       /** Sensor Name */
       sensor_name: string;
       /**
@@ -4008,6 +4046,26 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  health_api_v1_health_get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HealthOut"];
         };
       };
     };
