@@ -18,6 +18,7 @@ from starlette.types import Message
 
 from cloud.models import Role, User
 from cloud.services import telemetry
+from cloud.services.telemetry_store import store_batch
 from cloud.state import CloudState
 from cloud.ws.auth import (
     POLICY_VIOLATION,
@@ -88,7 +89,6 @@ def _payload(message: Message) -> str | bytes:
 
 async def handle_message(state: CloudState, payload: str | bytes) -> str | None:
     """Validate, store and publish one batch; return the error message to send, if any."""
-    metrics = state.metrics
     size = len(payload.encode()) if isinstance(payload, str) else len(payload)
     if size > state.settings.max_frame_bytes:
         return f"Frame too large ({size} bytes), max {state.settings.max_frame_bytes} bytes"
@@ -96,22 +96,5 @@ async def handle_message(state: CloudState, payload: str | bytes) -> str | None:
         batch = telemetry.parse_message(payload)
     except telemetry.TelemetryMessageError as exc:
         return exc.message
-    if batch.accepted:
-        async with state.db.transaction() as session:
-            result = await telemetry.ingest(session, batch)
-    else:
-        result = telemetry.IngestResult(batch.total, [], batch.refused)
-    # Committed: now the side effects, which never wait on a subscriber.
-    if result.stored:
-        state.live.publish(result.stored)
-        metrics.ingested_records.labels(door=DOOR).inc(len(result.stored))
-        metrics.ingested_batches.labels(door=DOOR).inc()
-    if result.refused:
-        metrics.rejected_records.labels(door=DOOR).inc(len(result.refused))
-        log.info(
-            "telemetry_items_refused",
-            refused=len(result.refused),
-            total=result.total,
-            first=result.refused[0].reason,
-        )
+    result = await store_batch(state, batch, DOOR)
     return result.error_message

@@ -1,4 +1,5 @@
-"""``/api/v1/datapoints``: a sensor's history (downsampled), latest values, CSV export."""
+"""``/api/v1/datapoints``: a sensor's history (downsampled), latest values, CSV export, and
+WebMACS's HTTP telemetry (``POST`` one datapoint, ``POST /batch`` up to 500)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from cloud.api.deps import CurrentUser, DbSession, State
-from cloud.services import series
+from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State
+from cloud.services import series, telemetry
+from cloud.services.telemetry_store import store_batch
 
-__all__ = ["LatestOut", "MaxPoints", "PointOut", "SeriesOut", "router", "series_out"]
+__all__ = [
+    "HTTP_DOOR",
+    "LatestOut",
+    "MaxPoints",
+    "PointOut",
+    "SeriesOut",
+    "router",
+    "series_out",
+]
 
 router = APIRouter(prefix="/datapoints", tags=["datapoints"])
 
 MAX_POINTS = 10_000
+HTTP_DOOR = "telemetry_http"  # the metrics' door label of the POST routes
 MAX_SENSORS = 1000
 
 SENSOR_QUERY = Query(alias="sensor", description="a sensor public_id; repeatable")
@@ -110,6 +121,64 @@ async def get_series(
     low, high = series.resolve_range(start, end)
     (found,) = await series.require_sensors(session, [sensor])
     return series_out(await series.series(session, found, low, high, max_points))
+
+
+class DatapointIn(BaseModel):
+    """WebMACS's datapoint: checked item by item as the telemetry door checks them."""
+
+    value: object
+    event_public_id: object
+
+
+class BatchIn(BaseModel):
+    datapoints: list[object] = Field(max_length=telemetry.MAX_TELEMETRY_BATCH)
+
+
+class RefusalOut(BaseModel):
+    index: int
+    reason: str
+
+
+class StoredOut(BaseModel):
+    """WebMACS's ``{status, message}``, and which items were refused (none, usually)."""
+
+    status: str
+    message: str
+    refused: list[RefusalOut] = []
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def post_datapoint(body: DatapointIn, user: OperatorUser, state: State) -> StoredOut:
+    """One value of a sensor without a device, stamped now and with the running experiment."""
+    batch = telemetry.validate_items([body.model_dump()])
+    result = await store_batch(state, batch, HTTP_DOOR)
+    if not result.stored:
+        reason = result.refused[0].reason
+        if reason.startswith("unknown event_public_id"):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "Event not found.")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, reason)
+    return StoredOut(status="success", message="Datapoint successfully created.")
+
+
+@router.post("/batch", status_code=status.HTTP_201_CREATED)
+async def post_batch(body: BatchIn, user: OperatorUser, state: State) -> StoredOut:
+    """Up to 500 values in one transaction; the good items are stored and each refused one
+    is named. A batch with no good item stores nothing and is a 422."""
+    result = await store_batch(state, telemetry.validate_items(body.datapoints), HTTP_DOOR)
+    refused = [
+        RefusalOut(index=r.index, reason=r.reason)
+        for r in sorted(result.refused, key=lambda r: r.index)
+    ]
+    if not result.stored and body.datapoints:
+        message = telemetry.refusal_message(result.total, 0, result.refused)
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            {"message": message, "refused": [r.model_dump() for r in refused]},
+        )
+    count = len(result.stored)
+    return StoredOut(
+        status="success", message=f"{count} datapoints successfully created.", refused=refused
+    )
 
 
 @router.get("/latest")

@@ -180,7 +180,32 @@ export interface paths {
      */
     get: operations["get_series_api_v1_datapoints_get"];
     put?: never;
-    post?: never;
+    /**
+     * Post Datapoint
+     * @description One value of a sensor without a device, stamped now and with the running experiment.
+     */
+    post: operations["post_datapoint_api_v1_datapoints_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/datapoints/batch": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Post Batch
+     * @description Up to 500 values in one transaction; the good items are stored and each refused one
+     *     is named. A batch with no good item stores nothing and is a 422.
+     */
+    post: operations["post_batch_api_v1_datapoints_batch_post"];
     delete?: never;
     options?: never;
     head?: never;
@@ -1266,6 +1291,11 @@ export interface components {
      * @enum {string}
      */
     AttemptOutcome: "delivered" | "http_error" | "timeout" | "connection_error" | "refused";
+    /** BatchIn */
+    BatchIn: {
+      /** Datapoints */
+      datapoints: unknown[];
+    };
     /** ChannelOut */
     ChannelOut: {
       /** Aggregate Updated At */
@@ -1457,6 +1487,16 @@ export interface components {
       is_global?: boolean | null;
       /** Name */
       name?: string | null;
+    };
+    /**
+     * DatapointIn
+     * @description WebMACS's datapoint: checked item by item as the telemetry door checks them.
+     */
+    DatapointIn: {
+      /** Event Public Id */
+      event_public_id: unknown;
+      /** Value */
+      value: unknown;
     };
     /**
      * DeliveryStatus
@@ -1826,6 +1866,13 @@ export interface components {
       /** Value */
       value: number;
     };
+    /** RefusalOut */
+    RefusalOut: {
+      /** Index */
+      index: number;
+      /** Reason */
+      reason: string;
+    };
     /**
      * Role
      * @description admin > operator > viewer: each role may do everything the ones below it may.
@@ -2130,6 +2177,21 @@ export interface components {
      * @enum {string}
      */
     StatusType: "read" | "unread";
+    /**
+     * StoredOut
+     * @description WebMACS's ``{status, message}``, and which items were refused (none, usually).
+     */
+    StoredOut: {
+      /** Message */
+      message: string;
+      /**
+       * Refused
+       * @default []
+       */
+      refused: components["schemas"]["RefusalOut"][];
+      /** Status */
+      status: string;
+    };
     /** UserCreate */
     UserCreate: {
       /** Email */
@@ -2951,6 +3013,72 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["SeriesOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  post_datapoint_api_v1_datapoints_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["DatapointIn"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["StoredOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  post_batch_api_v1_datapoints_batch_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["BatchIn"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["StoredOut"];
         };
       };
       /** @description Validation Error */
