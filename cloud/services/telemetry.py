@@ -94,10 +94,6 @@ class IngestResult:
     stored: list[LivePoint]
     refused: list[Refusal]
 
-    @property
-    def error_message(self) -> str | None:
-        return refusal_message(self.total, len(self.stored), self.refused)
-
 
 def parse_message(text: str | bytes, max_batch: int = MAX_TELEMETRY_BATCH) -> ParsedBatch:
     """Decode and validate one message; raise TelemetryMessageError if it is refused whole."""
@@ -168,7 +164,9 @@ def _show(raw: object) -> str:
     """A short JSON rendering of a refused value, so the client sees what it sent."""
     if isinstance(raw, _Constant):
         return raw.name
-    if isinstance(raw, float) and not math.isfinite(raw):  # 1e999 parses as inf
+    if isinstance(raw, float) and math.isnan(raw):  # a NaN literal already parsed
+        return "NaN"
+    if isinstance(raw, float) and not math.isfinite(raw):  # 1e999 (or Infinity) parsed as inf
         return "a number out of range"
     text = json.dumps(raw, ensure_ascii=False, default=repr)
     if len(text) > _SHOWN_VALUE_CHARS:

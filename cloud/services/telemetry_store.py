@@ -36,6 +36,6 @@ async def store_batch(
             door=door,
             refused=len(result.refused),
             total=result.total,
-            first=result.refused[0].reason,
+            reasons=[f"#{r.index} {r.reason}" for r in result.refused[:20]],
         )
     return result

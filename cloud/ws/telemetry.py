@@ -1,10 +1,14 @@
 """``/ws/controller/telemetry``: WebMACS controllers push datapoint batches here.
 
 One message is one batch, stored in one transaction. A bad message or item never ends the
-connection: the client gets one ``{"type":"error","message":...}`` per batch that had a
-problem and the socket stays open, because a controller that reconnects on every bad reading
-would lose the good ones in between. Only a disconnect ends the loop. A fully stored batch
-gets no reply, as in WebMACS (its controllers never read replies).
+connection, because a controller that reconnects on every bad reading would lose the good ones
+in between. Replies are WebMACS's, and only where it sends one: a message that is not a batch,
+a batch over 500, or a batch without one well-formed item gets ``{"type":"error",
+"message":...}``; anything else gets no reply, however many of its items were dropped (unknown
+or device-owned sensors, non-finite values). WebMACS's controllers never read replies, so a
+reply per batch would fill their socket's receive queue until keepalive fails and the
+connection drops. Dropped items are counted (``revlink_rejected_records_total``) and logged
+with their reasons; ``POST /api/v1/datapoints/batch`` names them in its answer.
 """
 
 from __future__ import annotations
@@ -96,5 +100,7 @@ async def handle_message(state: CloudState, payload: str | bytes) -> str | None:
         batch = telemetry.parse_message(payload)
     except telemetry.TelemetryMessageError as exc:
         return exc.message
-    result = await store_batch(state, batch, DOOR)
-    return result.error_message
+    if batch.total == 0:
+        return None  # WebMACS skips an empty batch without a word
+    await store_batch(state, batch, DOOR)
+    return None if batch.accepted else telemetry.NO_VALID_DATAPOINTS

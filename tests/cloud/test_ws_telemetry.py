@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import uuid
 from datetime import timedelta
 
@@ -56,9 +57,9 @@ async def stored_values(dsn: str, sensor: uuid.UUID) -> list[float]:
     return [row["value"] for row in rows]
 
 
-async def wait_stored(dsn: str, sensor: uuid.UUID, count: int) -> list[float]:
+async def wait_stored(dsn: str, sensor: uuid.UUID, count: int, timeout: float = 10) -> list[float]:
     """The sensor's values once ``count`` are stored (a deadline only guards against a hang)."""
-    for _ in range(200):
+    for _ in range(int(timeout / 0.05)):
         values = await stored_values(dsn, sensor)
         if len(values) >= count:
             return values
@@ -72,6 +73,13 @@ async def error_of(ws: ClientConnection) -> str:
     assert reply["type"] == "error"
     message: str = reply["message"]
     return message
+
+
+async def no_reply_before_the_next(ws: ClientConnection) -> None:
+    """The batches sent so far earned no reply: the next reply is the one an oversize batch
+    sent now gets (the door answers in order)."""
+    await ws.send(batch(*([{"value": 1}] * 501)))
+    assert await error_of(ws) == "Batch too large (501), max 500"
 
 
 def batch(*items: object) -> str:
@@ -123,7 +131,7 @@ async def test_500_accepted_501_refused(
     assert await stored_values(dsn, over) == []
 
 
-async def test_bad_items_refused_by_index_good_ones_stored(
+async def test_bad_items_dropped_without_a_reply_and_counted_good_ones_stored(
     cloud: CloudServer, operator: str, postgres_database: PostgresDatabase
 ) -> None:
     dsn = postgres_database.dsn
@@ -149,14 +157,24 @@ async def test_bad_items_refused_by_index_good_ones_stored(
         {"value": 2.5, "event_public_id": ok},
     ]
     text = batch(*items).replace('"value": 3}', '"value": 1e999}', 1)  # #8: out of range too
+    refused_before = counter(cloud, "revlink_rejected_records_total")
     async with connect(url(cloud, operator)) as ws:
         await ws.send(text)
-        message = await error_of(ws)
+        await no_reply_before_the_next(ws)
+    assert counter(cloud, "revlink_rejected_records_total") - refused_before == 13
+    assert await stored_values(dsn, good) == [1.5, 2.5]
+    # The same items over HTTP: the answer names each refused one.
+    with cloud.http(operator) as client:
+        reply = client.post(
+            "/api/v1/datapoints/batch", content=text, headers={"content-type": "application/json"}
+        )
+    assert reply.status_code == 201, reply.text
+    message = "; ".join(f"#{r['index']} {r['reason']}" for r in reply.json()["refused"])
     assert message == (
-        "Rejected 13 of 15 datapoints: "
         "#1 value must be a finite number, got NaN; "
-        "#2 value must be a finite number, got Infinity; "
-        "#3 value must be a finite number, got -Infinity; "
+        # The HTTP body is parsed before it is checked: Infinity and 1e999 look the same.
+        "#2 value must be a finite number, got a number out of range; "
+        "#3 value must be a finite number, got a number out of range; "
         '#4 value must be a finite number, got "12"; '
         "#5 value must be a finite number, got true; "
         "#6 value must be a finite number, got null; "
@@ -170,8 +188,7 @@ async def test_bad_items_refused_by_index_good_ones_stored(
         '#12 must be an object, got "oops"; '
         "#13 value is missing, event_public_id is missing"
     )
-    # The error follows the commit: the good items are already there, nothing else is.
-    assert await stored_values(dsn, good) == [1.5, 2.5]
+    assert await stored_values(dsn, good) == [1.5, 2.5, 1.5, 2.5]
     assert await stored_values(dsn, foreign) == []
 
 
@@ -183,12 +200,19 @@ async def test_batch_without_valid_items_gets_webmacs_text(
     async with connect(url(cloud, operator)) as ws:
         for text in (
             batch({"value": "x", "event_public_id": str(uuid.uuid4())}),
+            batch({"value": None}, "oops"),
+        ):
+            await ws.send(text)
+            assert await error_of(ws) == "No valid datapoints in batch"
+        # Well-formed items of unknown or device-owned sensors, and an empty batch: WebMACS
+        # drops them without a reply, and so does revlink.
+        for text in (
             batch({"value": 1, "event_public_id": str(uuid.uuid4())}),
             batch({"value": 1, "event_public_id": str(foreign)}),
             batch(),
         ):
             await ws.send(text)
-            assert await error_of(ws) == "No valid datapoints in batch"
+            await no_reply_before_the_next(ws)
     assert await stored_values(postgres_database.dsn, foreign) == []
 
 
@@ -222,7 +246,7 @@ async def test_metrics_count_records_batches_and_refusals(
     sensor = str(await insert_sensor(postgres_database.dsn))
     async with connect(url(cloud, operator)) as ws:
         await ws.send(batch({"value": 1, "event_public_id": sensor}, {"value": None}))
-        assert (await error_of(ws)).startswith("Rejected 1 of 2 datapoints: #1 ")
+        await no_reply_before_the_next(ws)
     after = {n: counter(cloud, f"revlink_{n}_total") for n in names}
     assert {n: after[n] - before[n] for n in names} == {
         "ingested_records": 1,
@@ -282,3 +306,28 @@ async def test_an_open_socket_closes_when_its_user_loses_the_role(
         1008,
         "Insufficient role: operator required",
     )
+
+
+async def test_a_client_that_never_reads_is_never_stalled(
+    cloud: CloudServer, operator: str, postgres_database: PostgresDatabase
+) -> None:
+    """WebMACS's controller never reads its socket. Every batch here holds one unknown item;
+    a reply to each would pile up unread in front of the client (and, given time, fill the
+    buffers until the server's keepalive gives up on the socket). None is sent: the first
+    reply the client finds is the one to its last, oversize batch; every good value lands."""
+    dsn = postgres_database.dsn
+    sensor = await insert_sensor(dsn)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", int(cloud.base_url.rsplit(":", 1)[1])))
+    rounds = 500
+    refused_before = counter(cloud, "revlink_rejected_records_total")
+    async with connect(url(cloud, operator), sock=sock, compression=None, max_queue=1) as ws:
+        for value in range(rounds):
+            items = [{"value": value, "event_public_id": str(sensor)}]
+            items.append({"value": 1, "event_public_id": str(uuid.uuid4())})
+            await asyncio.wait_for(ws.send(batch(*items)), 10)
+        values = await wait_stored(dsn, sensor, rounds, timeout=120)
+        assert sorted(values) == [float(v) for v in range(rounds)]
+        await no_reply_before_the_next(ws)  # still open, and nothing was queued for it
+    assert counter(cloud, "revlink_rejected_records_total") - refused_before == rounds
