@@ -22,9 +22,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.core.config import CloudSettings
 from cloud.db.session import Database
@@ -115,12 +113,10 @@ def create_worker_app(settings: CloudSettings | None = None) -> FastAPI:
     async def healthz(request: Request, response: Response) -> dict[str, str]:
         automation: Automation = request.app.state.automation
         db: Database = request.app.state.db
-        try:
-            async with db.sessions() as session:
-                await session.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError) as exc:
+        problem = await db.unreachable()
+        if problem is not None:
             response.status_code = 503
-            return {"status": "error", "database": type(exc).__name__}
+            return {"status": "error", "database": problem}
         if not automation.running:
             response.status_code = 503
             return {"status": "error", "loops": "stopped"}

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -50,6 +51,15 @@ class Database:
             if not wait_for_disk and self.is_postgres:
                 await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             yield session
+
+    async def unreachable(self) -> str | None:
+        """Why the database does not answer a ``SELECT 1`` (the error's type), or None."""
+        try:
+            async with self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError) as exc:
+            return type(exc).__name__
+        return None
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -36,7 +36,6 @@ __all__ = [
     "TelemetryMessageError",
     "ingest",
     "parse_message",
-    "refusal_message",
     "validate_items",
 ]
 
@@ -77,6 +76,7 @@ class Accepted:
 class Refusal:
     index: int
     reason: str
+    unknown_sensor: bool = False  # well-formed, but no sensor has that event_public_id
 
 
 @dataclass(slots=True)
@@ -174,16 +174,6 @@ def _show(raw: object) -> str:
     return text
 
 
-def refusal_message(total: int, stored: int, refused: Sequence[Refusal]) -> str | None:
-    """The one error message a batch earns, or None when every item was stored."""
-    if stored == 0:
-        return NO_VALID_DATAPOINTS
-    if not refused:
-        return None
-    listed = "; ".join(f"#{r.index} {r.reason}" for r in sorted(refused, key=lambda r: r.index))
-    return f"Rejected {len(refused)} of {total} datapoints: {listed}"
-
-
 async def ingest(
     session: AsyncSession, batch: ParsedBatch, now: datetime | None = None
 ) -> IngestResult:
@@ -202,7 +192,9 @@ async def ingest(
     for item in batch.accepted:
         sensor = sensors.get(item.sensor_public_id)
         if sensor is None:
-            refused.append(Refusal(item.index, f"unknown event_public_id {item.sensor_public_id}"))
+            refused.append(
+                Refusal(item.index, f"unknown event_public_id {item.sensor_public_id}", True)
+            )
         elif sensor.device_id is not None:
             refused.append(
                 Refusal(

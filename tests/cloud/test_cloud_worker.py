@@ -20,15 +20,11 @@ from tests.rig.cloud import CloudServer, start_cloud, start_worker
 from tests.rig.postgres import PostgresServer, own_database
 from tests.rig.rule_api import create, entries, new_sensor, push, rule_body, telemetry
 from tests.rig.stream import CONNECTED, notifications
-from tests.rig.webhooks import FAST_ENV, Receiver, serving
+from tests.rig.webhooks import FAST_ENV, Receiver, receiver_fixture
+
+__all__ = ["receiver_fixture"]  # the receiver fixture, used by name
 
 WORKER_ENV = {**FAST_ENV, "REVLINK_RULE_POLL_SECONDS": "0.2"}
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with serving() as found:
-        yield found
 
 
 @pytest.fixture(scope="module")

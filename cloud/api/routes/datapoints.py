@@ -153,10 +153,10 @@ async def post_datapoint(body: DatapointIn, user: OperatorUser, state: State) ->
     batch = telemetry.validate_items([body.model_dump()])
     result = await store_batch(state, batch, HTTP_DOOR)
     if not result.stored:
-        reason = result.refused[0].reason
-        if reason.startswith("unknown event_public_id"):
+        (refusal,) = result.refused
+        if refusal.unknown_sensor:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "Event not found.")
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, reason)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, refusal.reason)
     return StoredOut(status="success", message="Datapoint successfully created.")
 
 
@@ -170,10 +170,12 @@ async def post_batch(body: BatchIn, user: OperatorUser, state: State) -> StoredO
         for r in sorted(result.refused, key=lambda r: r.index)
     ]
     if not result.stored and body.datapoints:
-        message = telemetry.refusal_message(result.total, 0, result.refused)
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            {"message": message, "refused": [r.model_dump() for r in refused]},
+            {
+                "message": telemetry.NO_VALID_DATAPOINTS,
+                "refused": [r.model_dump() for r in refused],
+            },
         )
     count = len(result.stored)
     return StoredOut(

@@ -9,7 +9,7 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.api.deps import State
@@ -21,12 +21,10 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def healthz(state: State, response: Response) -> dict[str, str]:
-    try:
-        async with state.db.sessions() as session:
-            await session.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError) as exc:
+    problem = await state.db.unreachable()
+    if problem is not None:
         response.status_code = 503
-        return {"status": "error", "database": type(exc).__name__}
+        return {"status": "error", "database": problem}
     return {"status": "ok", "database": state.db.engine.dialect.name}
 
 
