@@ -19,9 +19,11 @@ from cloud.api.routes import (
     device_commands,
     device_sensors,
     devices,
+    events,
     experiments,
     health,
     log_entries,
+    plugins,
     rules,
     sensors,
     tokens,
@@ -134,6 +136,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         users,
         devices,
         sensors,
+        events,
         datapoints,
         channels,
         channel_writes,
@@ -146,6 +149,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         webhooks,
         dashboards,
         tokens,
+        plugins,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -9,8 +9,9 @@ from cloud.models.datapoint import Datapoint
 from cloud.models.device import Device
 from cloud.models.experiment import Experiment, ExperimentState
 from cloud.models.log_entry import LogEntry, LoggingType, StatusType
+from cloud.models.plugin import ChannelDirection, ChannelMapping, PluginInstance
 from cloud.models.rule import Rule, RuleActionType, RuleInbox, RuleOperator, RuleReadingThrottle
-from cloud.models.sensor import Sensor
+from cloud.models.sensor import EventType, Sensor
 from cloud.models.user import RevokedToken, Role, User
 from cloud.models.webhook import (
     AttemptOutcome,
@@ -25,6 +26,8 @@ __all__ = [
     "AppConfig",
     "AttemptOutcome",
     "ChannelAggregate",
+    "ChannelDirection",
+    "ChannelMapping",
     "ChannelMessage",
     "ChannelWrite",
     "CommandState",
@@ -34,10 +37,12 @@ __all__ = [
     "DeliveryStatus",
     "Device",
     "DeviceCommand",
+    "EventType",
     "Experiment",
     "ExperimentState",
     "LogEntry",
     "LoggingType",
+    "PluginInstance",
     "RevokedToken",
     "Role",
     "Rule",

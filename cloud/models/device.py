@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, String, Uuid
+from sqlalchemy import BigInteger, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.base import Base, UTCDateTime
@@ -29,3 +29,6 @@ class Device(Base):
     last_write_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     # Highest DeviceCommand seq given out for this device.
     last_command_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Bumped whenever which sensor a ``<channel>.<field>`` key feeds changes (a channel
+    # mapping, a deleted sensor): ingest reads it with the seq and drops its cached ids.
+    sensors_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

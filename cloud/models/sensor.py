@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import UTC, datetime
 
@@ -10,7 +11,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.base import Base, UTCDateTime
 
-__all__ = ["Sensor"]
+__all__ = ["EventType", "Sensor"]
+
+
+class EventType(enum.StrEnum):
+    """WebMACS's event types: what a channel is for. revlink stores and reports it."""
+
+    SENSOR = "sensor"
+    ACTUATOR = "actuator"
+    RANGE = "range"
+    CMD_BUTTON = "cmd_button"
+    CMD_OPENED = "cmd_opened"
+    CMD_CLOSED = "cmd_closed"
 
 
 class Sensor(Base):
@@ -34,6 +46,9 @@ class Sensor(Base):
     declared_unit: Mapped[str | None] = mapped_column(String(32), nullable=True)
     name_edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     unit_edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    type: Mapped[str] = mapped_column(
+        String(16), default=EventType.SENSOR.value, server_default=EventType.SENSOR.value
+    )
     min_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=lambda: datetime.now(UTC))

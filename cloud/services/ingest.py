@@ -45,9 +45,19 @@ class ConcurrentCommitError(RuntimeError):
 
 @dataclass
 class SensorCache:
-    """``<channel>.<field>`` → (sensor id, public id), per connection, to skip lookups."""
+    """``<channel>.<field>`` → (sensor id, public id), per connection, to skip lookups.
+
+    ``version`` is the device's ``sensors_version`` the ids were read under; a commit that
+    finds another one (a mapping moved a key, a sensor was deleted) starts afresh.
+    """
 
     ids: dict[str, tuple[int, uuid.UUID]] = field(default_factory=dict)
+    version: int = 0
+
+    def follow(self, version: int) -> None:
+        if version != self.version:
+            self.ids.clear()
+            self.version = version
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +81,12 @@ async def commit_batch(
     # FOR NO KEY UPDATE, not FOR UPDATE: rows that merely reference the device (a rule's
     # log entry, a command) take KEY SHARE on it, which must not make the device's ingest wait.
     locked = (
-        select(Device.last_committed_seq)
+        select(Device.last_committed_seq, Device.sensors_version)
         .where(Device.id == device_id)
         .with_for_update(key_share=True)
     )
-    stored_seq = (await session.execute(locked)).scalar_one()
+    stored_seq, sensors_version = (await session.execute(locked)).one()
+    cache.follow(sensors_version)
     fresh = tuple(r for r in records if r.seq > stored_seq)
     new_seq = max(up_to_seq, stored_seq)
 

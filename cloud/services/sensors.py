@@ -13,19 +13,21 @@ import uuid
 from collections.abc import Collection, Mapping
 from typing import cast
 
-from sqlalchemy import Table, Update, bindparam, case, select
+from sqlalchemy import Table, Update, bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.models import Device, Sensor
-from cloud.services.errors import InvalidInputError, NotFoundError
+from cloud.models import Device, EventType, Sensor
+from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
 from revlink.fields import FieldMeta
 
 __all__ = [
     "apply_declarations",
+    "bump_sensors_version",
     "change_sensor",
     "create_sensor",
+    "delete_sensor",
     "device_sensors",
     "get_device_sensor",
     "get_sensor",
@@ -59,16 +61,25 @@ async def create_sensor(
     device_id: uuid.UUID | None = None,
     min_value: float | None = None,
     max_value: float | None = None,
+    *,
+    type: EventType = EventType.SENSOR,
+    unique_name: bool = False,
 ) -> Sensor:
+    """A new sensor; ``unique_name`` refuses a name another sensor has (WebMACS's events)."""
     _check_fields(name, unit, min_value, max_value)
     if device_id is not None and await session.get(Device, device_id) is None:
         raise NotFoundError(f"no device {device_id}")
+    if unique_name and await session.scalar(
+        select(Sensor.id).where(Sensor.name == name.strip()).limit(1)
+    ):
+        raise ConflictError(f"an event named {name.strip()!r} already exists")
     sensor = Sensor(
         name=name.strip(),
         unit=unit,
         device_id=device_id,
         min_value=min_value,
         max_value=max_value,
+        type=EventType(type).value,
     )
     session.add(sensor)
     await session.flush()
@@ -112,17 +123,22 @@ async def update_sensor(
 async def change_sensor(
     session: AsyncSession, sensor: Sensor, changes: Mapping[str, object]
 ) -> Sensor:
-    """Apply a person's ``changes`` (any of name, unit, min_value, max_value), validated.
+    """Apply a person's ``changes`` (any of name, unit, min_value, max_value, type), validated.
 
     A name or unit that differs from the current one is marked edited, so the device's
     declarations leave it alone; ``None`` clears that edit and returns it to what the device
     declared (the key and ``""`` when it declared nothing), for a device's sensors only.
     """
     allowed = {"name", "unit", "min_value", "max_value"}
-    unknown = set(changes) - allowed
+    unknown = set(changes) - allowed - {"type"}
     if unknown:
         raise InvalidInputError(f"cannot change {', '.join(sorted(unknown))}")
     resolved = dict(changes)
+    if "type" in resolved:
+        kind = resolved.pop("type")
+        if kind is None:
+            raise InvalidInputError("type cannot be null")
+        sensor.type = EventType(str(kind)).value
     edited: dict[str, bool] = {}
     for label in ("name", "unit"):
         if label not in changes:
@@ -150,6 +166,25 @@ async def change_sensor(
         setattr(sensor, f"{label}_edited", flag)
     await session.flush()
     return sensor
+
+
+async def delete_sensor(session: AsyncSession, public_id: uuid.UUID) -> None:
+    """Delete a sensor and its datapoints; a device's connected ingest is told to forget the
+    sensor's id (a later value of its key registers a new sensor)."""
+    sensor = await get_sensor(session, public_id)
+    if sensor.device_id is not None:
+        await bump_sensors_version(session, sensor.device_id)
+    await session.delete(sensor)
+    await session.flush()
+
+
+async def bump_sensors_version(session: AsyncSession, device_id: uuid.UUID) -> None:
+    """Which sensor one of the device's keys feeds has changed: ingest drops its cache."""
+    await session.execute(
+        update(Device)
+        .where(Device.id == device_id)
+        .values(sensors_version=Device.sensors_version + 1)
+    )
 
 
 def _default(sensor: Sensor, label: str) -> str:

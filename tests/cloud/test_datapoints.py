@@ -295,3 +295,44 @@ def test_csv_export_is_ordered_and_complete(
 
     empty_rows, _ = read_csv(cloud, token, sensor=a, start=iso(end + US), end=iso(end + 2 * US))
     assert empty_rows == [["timestamp", "value", "sensor_public_id", "sensor_name", "unit"]]
+
+
+def test_webmacs_series_keys_recent_values_by_event_and_keeps_its_limits(
+    cloud: CloudServer, postgres_database: PostgresDatabase, token: str
+) -> None:
+    now = datetime.now(UTC)
+    recent, recent_id = make_sensor(cloud, postgres_database, token)
+    dense, dense_id = make_sensor(cloud, postgres_database, token)
+    insert(postgres_database.dsn, recent_id, [(now - timedelta(minutes=m), m) for m in (90, 5, 1)])
+    many = [(now - timedelta(seconds=s), float(s)) for s in range(1, 1201)]
+    insert(postgres_database.dsn, dense_id, many)
+
+    def series(**body: Any) -> tuple[int, Any]:
+        with cloud.http(token) as client:
+            reply = client.post("/api/v1/datapoints/series", json=body)
+        return reply.status_code, reply.json()
+
+    code, body = series(event_public_ids=[recent, dense], minutes=60, max_points=10)
+    assert code == 200, body
+    assert set(body) == {recent, dense}
+    # Oldest first; the value from 90 minutes ago is outside the hour.
+    assert [(p["event_public_id"], p["value"]) for p in body[recent]] == [(recent, 5), (recent, 1)]
+    assert [p["timestamp"] for p in body[recent]] == sorted(p["timestamp"] for p in body[recent])
+    # 1,200 values (each its age in seconds) in the hour; at most 10 come back, each the
+    # average of its stretch of time, so older stretches average higher ages.
+    averages = [p["value"] for p in body[dense]]
+    assert 1 < len(averages) <= 10
+    assert averages == sorted(averages, reverse=True)
+    assert 1 <= averages[-1] < averages[0] <= 1200
+
+    assert series(event_public_ids=[dense], max_points=2000)[0] == 200
+    for bad in (
+        {"event_public_ids": []},
+        {"event_public_ids": [recent] * 21},
+        {"event_public_ids": [recent], "max_points": 9},
+        {"event_public_ids": [recent], "max_points": 2001},
+        {"event_public_ids": [recent], "minutes": 0},
+        {"event_public_ids": [recent], "minutes": 14_401},
+    ):
+        assert series(**bad)[0] == 422, bad
+    assert series(event_public_ids=[str(uuid.uuid4())])[0] == 404

@@ -4,7 +4,7 @@ WebMACS's HTTP telemetry (``POST`` one datapoint, ``POST /batch`` up to 500)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -181,6 +181,45 @@ async def post_batch(body: BatchIn, user: OperatorUser, state: State) -> StoredO
     return StoredOut(
         status="success", message=f"{count} datapoints successfully created.", refused=refused
     )
+
+
+class SeriesRequest(BaseModel):
+    """WebMACS's ``/series`` body: the last ``minutes`` of up to 20 events."""
+
+    event_public_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
+    minutes: int = Field(default=60, ge=1, le=14_400)
+    max_points: int = Field(default=500, ge=10, le=2_000)
+
+
+class SeriesItemOut(BaseModel):
+    """WebMACS's datapoint; past ``max_points`` each is a bucket (its start, its average)
+    rather than WebMACS's every n-th point. revlink keeps no id per datapoint, and this
+    answer leaves out the experiment (``experiment_public_id`` is always null here)."""
+
+    public_id: None = None
+    value: float
+    timestamp: datetime
+    event_public_id: uuid.UUID
+    experiment_public_id: uuid.UUID | None = None
+
+
+@router.post("/series")
+async def post_series(
+    body: SeriesRequest, user: CurrentUser, session: DbSession
+) -> dict[str, list[SeriesItemOut]]:
+    """Recent values of each event, oldest first, keyed by event id (WebMACS's charts)."""
+    end = datetime.now(UTC)
+    start = end - timedelta(minutes=body.minutes)
+    wanted = list(dict.fromkeys(body.event_public_ids))
+    found = await series.require_sensors(session, wanted)
+    answer: dict[str, list[SeriesItemOut]] = {}
+    for sensor in found:
+        result = await series.series(session, sensor, start, end, body.max_points)
+        answer[str(sensor.public_id)] = [
+            SeriesItemOut(value=p.value, timestamp=p.t, event_public_id=sensor.public_id)
+            for p in result.points
+        ]
+    return answer
 
 
 @router.get("/latest")

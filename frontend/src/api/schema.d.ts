@@ -253,6 +253,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/datapoints/series": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Post Series
+     * @description Recent values of each event, oldest first, keyed by event id (WebMACS's charts).
+     */
+    post: operations["post_series_api_v1_datapoints_series_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/devices": {
     parameters: {
       query?: never;
@@ -615,6 +635,54 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/events": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List Events
+     * @description By name, a WebMACS page.
+     */
+    get: operations["list_events_api_v1_events_get"];
+    put?: never;
+    /**
+     * Create Event
+     * @description A new event without a device (values come through the WebMACS doors); a name another
+     *     event has is a 409, as in WebMACS.
+     */
+    post: operations["create_event_api_v1_events_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/events/{public_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get Event */
+    get: operations["get_event_api_v1_events__public_id__get"];
+    /** Update Event */
+    put: operations["update_event_api_v1_events__public_id__put"];
+    post?: never;
+    /**
+     * Delete Event
+     * @description The event and all its datapoints; a device's next value of its key registers a new
+     *     one.
+     */
+    delete: operations["delete_event_api_v1_events__public_id__delete"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/experiments": {
     parameters: {
       query?: never;
@@ -812,6 +880,84 @@ export interface paths {
     put: operations["update_log_entry_api_v1_logging__public_id__put"];
     post?: never;
     delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/plugins": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List Plugin Instances */
+    get: operations["list_plugin_instances_api_v1_plugins_get"];
+    put?: never;
+    /** Create Plugin Instance */
+    post: operations["create_plugin_instance_api_v1_plugins_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/plugins/{public_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get Plugin Instance */
+    get: operations["get_plugin_instance_api_v1_plugins__public_id__get"];
+    /** Update Plugin Instance */
+    put: operations["update_plugin_instance_api_v1_plugins__public_id__put"];
+    post?: never;
+    /** Delete Plugin Instance */
+    delete: operations["delete_plugin_instance_api_v1_plugins__public_id__delete"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/plugins/{public_id}/channels": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List Channel Mappings
+     * @description The instance's mappings; for a device's instance also the channels its host reported
+     *     that have none yet (``public_id`` null, ``event_public_id`` the sensor their values
+     *     register under).
+     */
+    get: operations["list_channel_mappings_api_v1_plugins__public_id__channels_get"];
+    put?: never;
+    /** Create Channel Mapping */
+    post: operations["create_channel_mapping_api_v1_plugins__public_id__channels_post"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/plugins/{public_id}/channels/{mapping_id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /** Update Channel Mapping */
+    put: operations["update_channel_mapping_api_v1_plugins__public_id__channels__mapping_id__put"];
+    post?: never;
+    /** Delete Channel Mapping */
+    delete: operations["delete_channel_mapping_api_v1_plugins__public_id__channels__mapping_id__delete"];
     options?: never;
     head?: never;
     patch?: never;
@@ -1296,6 +1442,50 @@ export interface components {
       /** Datapoints */
       datapoints: unknown[];
     };
+    /**
+     * ChannelDirection
+     * @enum {string}
+     */
+    ChannelDirection: "input" | "output" | "bidirectional";
+    /** ChannelMappingCreate */
+    ChannelMappingCreate: {
+      /** Channel Id */
+      channel_id: string;
+      /** Channel Name */
+      channel_name: string;
+      direction: components["schemas"]["ChannelDirection"];
+      /** Event Public Id */
+      event_public_id?: string | null;
+      /**
+       * Unit
+       * @default
+       */
+      unit: string;
+    };
+    /** ChannelMappingOut */
+    ChannelMappingOut: {
+      /** Channel Id */
+      channel_id: string;
+      /** Channel Name */
+      channel_name: string;
+      /** Created On */
+      created_on: string | null;
+      direction: components["schemas"]["ChannelDirection"];
+      /** Event Public Id */
+      event_public_id: string | null;
+      /**
+       * Public Id
+       * @description null: reported by the device, not stored
+       */
+      public_id: string | null;
+      /** Unit */
+      unit: string;
+    };
+    /** ChannelMappingUpdate */
+    ChannelMappingUpdate: {
+      /** Event Public Id */
+      event_public_id?: string | null;
+    };
     /** ChannelOut */
     ChannelOut: {
       /** Aggregate Updated At */
@@ -1498,6 +1688,31 @@ export interface components {
       /** Value */
       value: unknown;
     };
+    /** Deleted */
+    Deleted: {
+      /** Message */
+      message: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+    };
+    /**
+     * DeliveryOut
+     * @description The newest channel write of the device's instance set (see channel writes).
+     */
+    DeliveryOut: {
+      /** Detail */
+      detail: string | null;
+      state: components["schemas"]["WriteState"];
+      /**
+       * Write Id
+       * Format: uuid
+       */
+      write_id: string;
+    };
     /**
      * DeliveryStatus
      * @description WebMACS's delivery states (``pending``, ``delivered``, ``failed``, ``dead_letter``).
@@ -1546,6 +1761,119 @@ export interface components {
       online: boolean;
       /** Revoked At */
       revoked_at: string | null;
+    };
+    /** Done */
+    Done: {
+      /** Message */
+      message: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+    };
+    /**
+     * EventCreate
+     * @description WebMACS's fields; revlink does not insist on bounds or a unit.
+     */
+    EventCreate: {
+      /** Max Value */
+      max_value?: number | null;
+      /** Min Value */
+      min_value?: number | null;
+      /** Name */
+      name: string;
+      /** @default sensor */
+      type: components["schemas"]["EventType"];
+      /**
+       * Unit
+       * @default
+       */
+      unit: string;
+    };
+    /**
+     * EventOut
+     * @description WebMACS's event, and revlink's ``device_id``, ``key`` and ``created_at``.
+     */
+    EventOut: {
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /** Device Id */
+      device_id: string | null;
+      /** Key */
+      key: string | null;
+      /** Max Value */
+      max_value: number;
+      /** Min Value */
+      min_value: number;
+      /** Name */
+      name: string;
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      type: components["schemas"]["EventType"];
+      /** Unit */
+      unit: string;
+      /** User Public Id */
+      user_public_id?: string | null;
+    };
+    /** EventPage */
+    EventPage: {
+      /** Data */
+      data: components["schemas"]["EventOut"][];
+      /** Page */
+      page: number;
+      /** Page Size */
+      page_size: number;
+      /** Total */
+      total: number;
+    };
+    /**
+     * EventStatus
+     * @description WebMACS's ``{status, message}``, with the event as it is afterwards.
+     */
+    EventStatus: {
+      event: components["schemas"]["EventOut"];
+      /** Message */
+      message: string;
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+    };
+    /**
+     * EventType
+     * @description WebMACS's event types: what a channel is for. revlink stores and reports it.
+     * @enum {string}
+     */
+    EventType: "sensor" | "actuator" | "range" | "cmd_button" | "cmd_opened" | "cmd_closed";
+    /**
+     * EventUpdate
+     * @description Only the fields sent change (as on ``PATCH /sensors/{id}``).
+     */
+    EventUpdate: {
+      /** Max Value */
+      max_value?: number | null;
+      /** Min Value */
+      min_value?: number | null;
+      /** Name */
+      name?: string | null;
+      type?: components["schemas"]["EventType"] | null;
+      /** Unit */
+      unit?: string | null;
     };
     /** ExperimentCreate */
     ExperimentCreate: {
@@ -1766,6 +2094,23 @@ export interface components {
       /** Username */
       username: string;
     };
+    /** MappingStatus */
+    MappingStatus: {
+      channel_mapping: components["schemas"]["ChannelMappingOut"];
+      /** Message */
+      message: string;
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+    };
     /** MarkedRead */
     MarkedRead: {
       /** Message */
@@ -1845,6 +2190,134 @@ export interface components {
       /** New Password */
       new_password: string;
     };
+    /** PluginInstanceCreate */
+    PluginInstanceCreate: {
+      /**
+       * Auto Create Events
+       * @description WebMACS's; a device's channels register their events with their first values either way
+       * @default true
+       */
+      auto_create_events: boolean;
+      /**
+       * Config Json
+       * @description a JSON object, as text
+       */
+      config_json?: string | null;
+      /**
+       * Demo Mode
+       * @default false
+       */
+      demo_mode: boolean;
+      /**
+       * Device Id
+       * @description revlink's: who runs it
+       */
+      device_id?: string | null;
+      /**
+       * Enabled
+       * @default true
+       */
+      enabled: boolean;
+      /** Instance Name */
+      instance_name: string;
+      /** Plugin Id */
+      plugin_id: string;
+      /**
+       * Poll Interval S
+       * @description revlink's
+       * @default 1
+       */
+      poll_interval_s: number;
+    };
+    /** PluginInstanceOut */
+    PluginInstanceOut: {
+      /** Channel Mappings */
+      channel_mappings: components["schemas"]["ChannelMappingOut"][];
+      /** Config Json */
+      config_json: string | null;
+      /**
+       * Created On
+       * Format: date-time
+       */
+      created_on: string;
+      delivery: components["schemas"]["DeliveryOut"] | null;
+      /** Demo Mode */
+      demo_mode: boolean;
+      /** Device Id */
+      device_id: string | null;
+      /** Enabled */
+      enabled: boolean;
+      /** Error Message */
+      error_message: string | null;
+      /** Instance Name */
+      instance_name: string;
+      /** Plugin Id */
+      plugin_id: string;
+      /** Poll Interval S */
+      poll_interval_s: number;
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      reported: components["schemas"]["ReportedOut"] | null;
+      /**
+       * Status
+       * @enum {string}
+       */
+      status: "inactive" | "connected" | "error" | "demo";
+      /**
+       * Updated On
+       * Format: date-time
+       */
+      updated_on: string;
+      /** User Public Id */
+      user_public_id: string | null;
+    };
+    /** PluginInstanceUpdate */
+    PluginInstanceUpdate: {
+      /** Config Json */
+      config_json?: string | null;
+      /** Demo Mode */
+      demo_mode?: boolean | null;
+      /** Enabled */
+      enabled?: boolean | null;
+      /** Instance Name */
+      instance_name?: string | null;
+      /** Poll Interval S */
+      poll_interval_s?: number | null;
+    };
+    /** PluginPage */
+    PluginPage: {
+      /** Data */
+      data: components["schemas"]["PluginInstanceOut"][];
+      /** Page */
+      page: number;
+      /** Page Size */
+      page_size: number;
+      /** Total */
+      total: number;
+    };
+    /**
+     * PluginStatusOut
+     * @description WebMACS's ``{status, message}``, with the instance as it is afterwards.
+     */
+    PluginStatusOut: {
+      /** Message */
+      message: string;
+      plugin_instance: components["schemas"]["PluginInstanceOut"];
+      /**
+       * Public Id
+       * Format: uuid
+       */
+      public_id: string;
+      /**
+       * Status
+       * @default success
+       * @constant
+       */
+      status: "success";
+    };
     /**
      * PointOut
      * @description A raw point (count 1) or a bucket starting at ``t`` (value = avg).
@@ -1872,6 +2345,26 @@ export interface components {
       index: number;
       /** Reason */
       reason: string;
+    };
+    /**
+     * ReportedOut
+     * @description The device's plugin host's own account of the instance.
+     */
+    ReportedOut: {
+      /** Error */
+      error: string;
+      /**
+       * Reported At
+       * Format: date-time
+       */
+      reported_at: string;
+      /** Restarts */
+      restarts: number;
+      /**
+       * State
+       * @description configured, connecting, running, error, stopped, refused…
+       */
+      state: string;
     };
     /**
      * Role
@@ -2120,6 +2613,30 @@ export interface components {
       /** Unit */
       unit?: string | null;
     };
+    /**
+     * SeriesItemOut
+     * @description WebMACS's datapoint; past ``max_points`` each is a bucket (its start, its average)
+     *     rather than WebMACS's every n-th point. revlink keeps no id per datapoint, and this
+     *     answer leaves out the experiment (``experiment_public_id`` is always null here).
+     */
+    SeriesItemOut: {
+      /**
+       * Event Public Id
+       * Format: uuid
+       */
+      event_public_id: string;
+      /** Experiment Public Id */
+      experiment_public_id?: string | null;
+      /** Public Id */
+      public_id?: null;
+      /**
+       * Timestamp
+       * Format: date-time
+       */
+      timestamp: string;
+      /** Value */
+      value: number;
+    };
     /** SeriesOut */
     SeriesOut: {
       /** Bucket Seconds */
@@ -2149,6 +2666,24 @@ export interface components {
       start: string;
       /** Unit */
       unit: string;
+    };
+    /**
+     * SeriesRequest
+     * @description WebMACS's ``/series`` body: the last ``minutes`` of up to 20 events.
+     */
+    SeriesRequest: {
+      /** Event Public Ids */
+      event_public_ids: string[];
+      /**
+       * Max Points
+       * @default 500
+       */
+      max_points: number;
+      /**
+       * Minutes
+       * @default 60
+       */
+      minutes: number;
     };
     /** StatusOut */
     StatusOut: {
@@ -3160,6 +3695,41 @@ export interface operations {
       };
     };
   };
+  post_series_api_v1_datapoints_series_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["SeriesRequest"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            [key: string]: components["schemas"]["SeriesItemOut"][];
+          };
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
   list_devices_api_v1_devices_get: {
     parameters: {
       query?: never;
@@ -3923,6 +4493,168 @@ export interface operations {
       };
     };
   };
+  list_events_api_v1_events_get: {
+    parameters: {
+      query?: {
+        page?: number;
+        page_size?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["EventPage"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  create_event_api_v1_events_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["EventCreate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["EventStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_event_api_v1_events__public_id__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["EventOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  update_event_api_v1_events__public_id__put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["EventUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["EventStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  delete_event_api_v1_events__public_id__delete: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Deleted"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
   list_experiments_api_v1_experiments_get: {
     parameters: {
       query?: {
@@ -4365,6 +5097,304 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["LogEntryStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  list_plugin_instances_api_v1_plugins_get: {
+    parameters: {
+      query?: {
+        /** @description revlink's */
+        device_id?: string | null;
+        page?: number;
+        page_size?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["PluginPage"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  create_plugin_instance_api_v1_plugins_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["PluginInstanceCreate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["PluginStatusOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  get_plugin_instance_api_v1_plugins__public_id__get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["PluginInstanceOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  update_plugin_instance_api_v1_plugins__public_id__put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["PluginInstanceUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["PluginStatusOut"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  delete_plugin_instance_api_v1_plugins__public_id__delete: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Done"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  list_channel_mappings_api_v1_plugins__public_id__channels_get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ChannelMappingOut"][];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  create_channel_mapping_api_v1_plugins__public_id__channels_post: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["ChannelMappingCreate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["MappingStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  update_channel_mapping_api_v1_plugins__public_id__channels__mapping_id__put: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+        mapping_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["ChannelMappingUpdate"];
+      };
+    };
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["MappingStatus"];
+        };
+      };
+      /** @description Validation Error */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HTTPValidationError"];
+        };
+      };
+    };
+  };
+  delete_channel_mapping_api_v1_plugins__public_id__channels__mapping_id__delete: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        public_id: string;
+        mapping_id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Successful Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Done"];
         };
       };
       /** @description Validation Error */
