@@ -50,6 +50,11 @@ class CloudSettings(BaseSettings):
     ws_ping_interval_seconds: float = Field(
         default=20.0, gt=0, description="Server keepalive pings on WebSockets."
     )
+    telemetry_drop_log_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A telemetry socket's dropped items reach the event log at most this often.",
+    )
     revocation_check_seconds: float = Field(
         default=2.0, gt=0, description="How often an open socket re-checks its token."
     )

@@ -75,6 +75,7 @@ class Source:
     MANUAL = "manual"
     TOKEN = "token"
     RULE = "rule"
+    TELEMETRY = "telemetry"
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ a batch over 500, or a batch without one well-formed item gets ``{"type":"error"
 "message":...}``; anything else gets no reply, however many of its items were dropped (unknown
 or device-owned sensors, non-finite values). WebMACS's controllers never read replies, so a
 reply per batch would fill their socket's receive queue until keepalive fails and the
-connection drops. Dropped items are counted (``revlink_rejected_records_total``) and logged
-with their reasons; ``POST /api/v1/datapoints/batch`` names them in its answer.
+connection drops. Dropped items are counted (``revlink_rejected_records_total``), logged
+with their reasons and summed into the event log (:mod:`cloud.services.telemetry_drops`);
+``POST /api/v1/datapoints/batch`` names them in its answer.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.types import Message
 
 from cloud.models import Role, User
 from cloud.services import telemetry
+from cloud.services.telemetry_drops import DropTally
 from cloud.services.telemetry_store import store_batch
 from cloud.state import CloudState
 from cloud.ws.auth import (
@@ -67,13 +69,14 @@ async def telemetry_door(websocket: WebSocket) -> None:
 
 async def _receive(websocket: WebSocket, state: CloudState, user: User) -> None:
     """Store batch after batch until the client goes away."""
+    drops = DropTally(user.email, state.settings.telemetry_drop_log_seconds)
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
             try:
-                reply = await handle_message(state, _payload(message))
+                reply = await handle_message(state, _payload(message), drops)
             except Exception as exc:  # one bad batch must not end the connection
                 log.exception("telemetry_batch_failed", user=str(user.public_id))
                 reply = f"Batch not stored: internal error ({type(exc).__name__})"
@@ -81,6 +84,9 @@ async def _receive(websocket: WebSocket, state: CloudState, user: User) -> None:
                 await websocket.send_json({"type": "error", "message": reply})
     except WebSocketDisconnect:
         return
+    finally:
+        if (entry := drops.flush()) is not None:
+            state.event_log.note(entry)
 
 
 def _payload(message: Message) -> str | bytes:
@@ -91,8 +97,11 @@ def _payload(message: Message) -> str | bytes:
     return data
 
 
-async def handle_message(state: CloudState, payload: str | bytes) -> str | None:
-    """Validate, store and publish one batch; return the error message to send, if any."""
+async def handle_message(
+    state: CloudState, payload: str | bytes, drops: DropTally | None = None
+) -> str | None:
+    """Validate, store and publish one batch; return the error message to send, if any.
+    ``drops`` sums what was dropped for the event log."""
     size = len(payload.encode()) if isinstance(payload, str) else len(payload)
     if size > state.settings.max_frame_bytes:
         return f"Frame too large ({size} bytes), max {state.settings.max_frame_bytes} bytes"
@@ -102,5 +111,7 @@ async def handle_message(state: CloudState, payload: str | bytes) -> str | None:
         return exc.message
     if batch.total == 0:
         return None  # WebMACS skips an empty batch without a word
-    await store_batch(state, batch, DOOR)
+    result = await store_batch(state, batch, DOOR)
+    if drops is not None and (entry := drops.add(result.total, result.refused)) is not None:
+        state.event_log.note(entry)
     return None if batch.accepted else telemetry.NO_VALID_DATAPOINTS

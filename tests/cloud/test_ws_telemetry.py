@@ -331,3 +331,53 @@ async def test_a_client_that_never_reads_is_never_stalled(
         assert sorted(values) == [float(v) for v in range(rounds)]
         await no_reply_before_the_next(ws)  # still open, and nothing was queued for it
     assert counter(cloud, "revlink_rejected_records_total") - refused_before == rounds
+
+
+async def test_dropped_items_reach_the_event_log_at_once_then_summed_until_close(
+    cloud: CloudServer, postgres_database: PostgresDatabase
+) -> None:
+    email, token = cloud.user("operator")
+    good, unknown = str(await insert_sensor(postgres_database.dsn)), str(uuid.uuid4())
+
+    def entries() -> list[dict[str, object]]:
+        with cloud.http(token) as client:
+            reply = client.get(
+                "/api/v1/logging", params={"kind": "telemetry.items_dropped", "search": email}
+            )
+        assert reply.status_code == 200, reply.text
+        found: list[dict[str, object]] = reply.json()["data"]
+        return found[::-1]  # oldest first
+
+    async def logged(count: int) -> list[dict[str, object]]:
+        for _ in range(100):
+            if len(found := entries()) >= count:
+                return found
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"event log: {entries()}")
+
+    async with connect(url(cloud, token)) as ws:
+        await ws.send(batch({"value": 1, "event_public_id": good}))
+        await no_reply_before_the_next(ws)
+        assert entries() == []  # nothing dropped, nothing logged
+        await ws.send(
+            batch({"value": 1, "event_public_id": unknown}, {"value": 2, "event_public_id": good})
+        )
+        (first,) = await logged(1)
+        # Within the interval (60 s) the next drops are only summed...
+        await ws.send(batch({"value": 3, "event_public_id": unknown}))
+        await ws.send(
+            batch({"value": "x", "event_public_id": good}, {"value": 4, "event_public_id": good})
+        )
+        await no_reply_before_the_next(ws)
+        assert len(entries()) == 1
+    # ...and written once the socket closes.
+    first, last = await logged(2)
+    assert first["logging_type"] == "warning"
+    assert (first["source"], first["kind"]) == ("telemetry", "telemetry.items_dropped")
+    assert f"Telemetry from {email}: 1 of 3 datapoints dropped" in str(first["content"])
+    assert "(1 for unknown events)" in str(first["content"])
+    assert f"unknown event_public_id {unknown}" in str(first["content"])
+    assert f"Telemetry from {email}: 2 of 3 datapoints dropped" in str(last["content"])
+    assert "(1 for unknown events, 1 invalid)" in str(last["content"])
+    await asyncio.sleep(0.5)
+    assert len(entries()) == 2
