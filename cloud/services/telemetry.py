@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,9 @@ def parse_message(text: str | bytes, max_batch: int = MAX_TELEMETRY_BATCH) -> Pa
     return validate_items(items)
 
 
+_NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
 def validate_items(items: Sequence[object]) -> ParsedBatch:
     """Split items into accepted ones and refusals, each refusal saying what is wrong."""
     batch = ParsedBatch(total=len(items))
@@ -134,6 +138,9 @@ def _finite_number(item: dict[str, object], problems: list[str]) -> float | None
         problems.append("value is missing")
         return None
     raw = item["value"]
+    # WebMACS reads values as pydantic floats, which take a number written as a string.
+    if isinstance(raw, str) and _NUMBER_TEXT.match(raw.strip()):
+        raw = float(raw.strip())
     # bool is an int subclass in Python, but true is not a measurement.
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         try:

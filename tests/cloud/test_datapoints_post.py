@@ -88,3 +88,15 @@ def test_the_batch_limit_is_500(
     code, body = post(cloud, operator, f"{BASE}/batch", {"datapoints": items[:500]})
     assert (code, body["message"]) == (201, "500 datapoints successfully created.")
     assert len(stored(cloud, operator, sensor)) == 500
+
+
+def test_a_number_written_as_text_is_taken_as_webmacs_takes_it(
+    cloud: CloudServer, postgres_database: PostgresDatabase, operator: str
+) -> None:
+    sensor, _ = make_sensor(cloud, postgres_database, operator)
+    texts = ["12", " -7.25 ", "1e3", ".5", "12 volts", "nan", "Infinity", "1e999", "1_000", "0x10"]
+    items = [{"value": text, "event_public_id": sensor} for text in texts]
+    code, body = post(cloud, operator, f"{BASE}/batch", {"datapoints": items})
+    assert code == 201, body
+    assert [r["index"] for r in body["refused"]] == [4, 5, 6, 7, 8, 9]
+    assert stored(cloud, operator, sensor) == [12.0, -7.25, 1000.0, 0.5]
