@@ -1,8 +1,9 @@
 """The plugin host's domain core: instances, their lifecycle, readings and watchers.
 
 It knows nothing of gRPC: the servicer translates, and whatever forwards readings (the
-device agent link) registers as a :class:`HostObserver`. Every operator change is written
-to the :class:`InstanceStore` before the call returns, so it survives a restart.
+device agent link) registers as a :class:`HostObserver`; whatever reports instance states
+adds a :data:`StateListener`. Every operator change is written to the :class:`InstanceStore`
+before the call returns, so it survives a restart.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ __all__ = [
     "InstanceView",
     "PluginHost",
     "RunnerFactory",
+    "StateListener",
     "WatcherTooSlowError",
+    "check_name",
+    "check_poll_interval",
+    "parse_config",
 ]
 
 log = structlog.get_logger(__name__)
@@ -66,6 +71,8 @@ WATCH_QUEUE_SIZE = 256
 RunnerFactory = Callable[
     [str, Callable[[], DevicePlugin], float, ReadingsSink, RunnerTiming], InstanceRunner
 ]
+# Called with an instance's name when its state or last error changes, on the host's loop.
+StateListener = Callable[[str], None]
 
 
 class WatcherTooSlowError(Exception):
@@ -149,6 +156,7 @@ class PluginHost:
         self.timing = timing or RunnerTiming()
         self.runner_factory = runner_factory
         self.observers: list[HostObserver] = []
+        self.state_listeners: list[StateListener] = []
         self._instances: dict[str, _Instance] = {}
         self._watches: set[_Watch] = set()
         self._watches_ended = False
@@ -193,24 +201,18 @@ class PluginHost:
         poll_interval_s: float | None = None,
         *,
         start: bool = False,
+        managed: bool = False,
+        public_id: str = "",
     ) -> InstanceView:
-        if not INSTANCE_NAME.match(name):
-            raise InvalidInstanceError(
-                f"instance name {name!r} must be 1-64 characters from [A-Za-z0-9_-]"
-            )
-        interval = 1.0 if poll_interval_s is None else poll_interval_s
-        if not (MIN_POLL_INTERVAL_S <= interval <= MAX_POLL_INTERVAL_S) or math.isnan(interval):
-            raise InvalidInstanceError(
-                f"poll interval {interval:g} s is outside "
-                f"{MIN_POLL_INTERVAL_S:g}-{MAX_POLL_INTERVAL_S:g} s"
-            )
+        check_name(name)
+        interval = check_poll_interval(1.0 if poll_interval_s is None else poll_interval_s)
         async with self._lock:
             if name in self._instances:
                 raise InstanceExistsError(f"instance {name} exists already")
             config = parse_config(config_json)
             plugin_class = self._plugin_class(plugin_id)
             channels = _declared_channels(plugin_class, config)
-            spec = InstanceSpec(name, plugin_id, config, interval, enabled=start)
+            spec = InstanceSpec(name, plugin_id, config, interval, start, managed, public_id)
             self.store.save([*self._specs(), spec])
             instance = _Instance(spec, self._runner(spec), channels)
             self._instances[name] = instance
@@ -319,9 +321,18 @@ class PluginHost:
         def make_plugin() -> DevicePlugin:
             return self._plugin_class(spec.plugin_id)(spec.config)
 
-        return self.runner_factory(
+        runner = self.runner_factory(
             spec.name, make_plugin, spec.poll_interval_s, self._on_readings, self.timing
         )
+
+        def changed() -> None:
+            current = self._instances.get(spec.name)
+            if current is not None and current.runner is runner:  # not one since removed
+                for listener in self.state_listeners:
+                    listener(spec.name)
+
+        runner.on_change = changed
+        return runner
 
     def _instance(self, spec: InstanceSpec) -> _Instance:
         """An instance loaded from disk; a plugin that vanished or changed shows as an error."""
@@ -367,6 +378,22 @@ def _declared_channels(
         raise InvalidInstanceError(
             f"plugin {plugin_class.meta.id} refused the config: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def check_name(name: str) -> None:
+    if not INSTANCE_NAME.match(name):
+        raise InvalidInstanceError(
+            f"instance name {name!r} must be 1-64 characters from [A-Za-z0-9_-]"
+        )
+
+
+def check_poll_interval(interval: float) -> float:
+    if not (MIN_POLL_INTERVAL_S <= interval <= MAX_POLL_INTERVAL_S) or math.isnan(interval):
+        raise InvalidInstanceError(
+            f"poll interval {interval:g} s is outside "
+            f"{MIN_POLL_INTERVAL_S:g}-{MAX_POLL_INTERVAL_S:g} s"
+        )
+    return interval
 
 
 def parse_config(config_json: str) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""Entry point of the plugin host: discovery, the host core, the agent link, gRPC."""
+"""Entry point of the plugin host: discovery, the host core, the agent link, gRPC.
+
+With an agent, the host also follows the cloud's managed instances on channel
+``plugin-host`` (see :mod:`bridges.plugin_host.managed`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from apps.sdk.agent import DeviceAgentInterface
 from bridges.kit import ServiceBinding, serve, start_metrics_endpoint
 from bridges.plugin_host.discovery import discover
 from bridges.plugin_host.host import PluginHost
+from bridges.plugin_host.managed import MANAGED_CHANNEL, ManagedInstances
 from bridges.plugin_host.metrics import PluginHostMetrics
 from bridges.plugin_host.runner import InstanceRunner, RunnerTiming
 from bridges.plugin_host.servicer import SERVICE_NAME, PluginHostServicer
@@ -57,20 +62,30 @@ async def run_plugin_host(settings: PluginHostSettings) -> None:
     agent: DeviceAgentInterface | None = None
     link: AgentLink | None = None
     link_task: asyncio.Task[None] | None = None
+    managed: ManagedInstances | None = None
+    managed_task: asyncio.Task[None] | None = None
     if settings.agent_uri:
         agent = DeviceAgentInterface("plugin-host", settings.agent_uri)
         cursors = CommandCursors(settings.plugins_data_dir / "command_cursors.json")
         link = AgentLink(host, agent, outbox_size=settings.plugins_outbox_size, cursors=cursors)
         host.observers.append(link)
+        managed = ManagedInstances(host, link)
         link_task = asyncio.create_task(link.run(), name="agent-link")
     else:
         log.warning("plugins.no_agent", reason="REVLINK_AGENT_URI is empty; readings stay here")
     if endpoint is not None:
         metrics.watch(host, link)
     await host.open()
+    if agent is not None and managed is not None:
+        # After open: the cloud's set is compared with the instances the store brought back.
+        managed_task = asyncio.create_task(managed.run(), name="managed-instances")
+        agent.add_subscription(MANAGED_CHANNEL, managed.on_aggregate, events=("aggregate",))
     log.info("plugins.ready", plugins=sorted(plugins), instances=len(host.list_instances()))
 
     async def stop() -> None:
+        if managed is not None and managed_task is not None:
+            managed.close()
+            await managed_task
         await host.close()
         if link_task is not None:
             link_task.cancel()

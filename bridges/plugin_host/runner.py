@@ -130,8 +130,11 @@ class InstanceRunner:
         self.poll_interval_s = poll_interval_s
         self.on_readings = on_readings
         self.timing = timing
-        self.state = InstanceState.CONFIGURED
-        self.last_error = ""
+        # Told of every change of state or last_error (on the loop, synchronously): status
+        # reports follow the runner without polling it.
+        self.on_change: Callable[[], None] | None = None
+        self._state = InstanceState.CONFIGURED
+        self._last_error = ""
         self.restart_count = restart_count
         self.last_poll_ns: int | None = None
         self.latest: dict[str, Reading] = {}
@@ -140,6 +143,30 @@ class InstanceRunner:
         )
         self._plugin: DevicePlugin | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def state(self) -> InstanceState:
+        return self._state
+
+    @state.setter
+    def state(self, state: InstanceState) -> None:
+        if state is not self._state:
+            self._state = state
+            self._changed()
+
+    @property
+    def last_error(self) -> str:
+        return self._last_error
+
+    @last_error.setter
+    def last_error(self, error: str) -> None:
+        if error != self._last_error:
+            self._last_error = error
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     @property
     def active(self) -> bool:
@@ -193,8 +220,8 @@ class InstanceRunner:
                 raise
             except Exception as exc:  # any plugin failure: record it, back off, restart
                 reason = str(exc) if isinstance(exc, PluginFaultError) else _describe(exc)
+                self.last_error = reason  # before the state: "error" never shows an old reason
                 self.state = InstanceState.ERROR
-                self.last_error = reason
                 if time.monotonic() - started >= self.timing.healthy_after_s:
                     self._backoff.reset()
                 delay = self._backoff.next_delay()

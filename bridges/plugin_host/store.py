@@ -1,10 +1,12 @@
 """What the host keeps on disk, so a restart carries on where it stopped.
 
-One small JSON document holds every instance: its plugin, config, poll interval and whether
-it should be running. Another holds, per instance, the newest agent event up to which its
-cloud commands were handled, so commands sent while the host was down are still carried
-out. Each is rewritten whole on each change (write to a temporary file, fsync, rename), so
-a power cut leaves either the old or the new file, never half of one.
+One small JSON document holds every instance: its plugin, config, poll interval, whether it
+should be running and whether the cloud manages it (a file from before cloud management has
+no ``managed``: its instances load as made on the device). Another holds, per instance, the
+newest agent event up to which its cloud commands were handled, so commands sent while the
+host was down are still carried out. Each is rewritten whole on each change (write to a
+temporary file, fsync, rename), so a power cut leaves either the old or the new file, never
+half of one.
 """
 
 from __future__ import annotations
@@ -38,13 +40,20 @@ class InstanceStoreError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class InstanceSpec:
-    """What the operator asked for; the runtime state lives in the host, not here."""
+    """What the operator asked for; the runtime state lives in the host, not here.
+
+    ``managed`` instances were made by the cloud (see :mod:`bridges.plugin_host.managed`),
+    which alone changes or removes them; ``public_id`` is the cloud's id for one, kept so its
+    status names it even before the cloud's desired set has arrived after a restart.
+    """
 
     name: str
     plugin_id: str
     config: dict[str, Any] = field(default_factory=dict)
     poll_interval_s: float = 1.0
     enabled: bool = False
+    managed: bool = False
+    public_id: str = ""
 
 
 class InstanceStore:
@@ -65,6 +74,8 @@ class InstanceStore:
                     config=dict(item["config"]),
                     poll_interval_s=float(item["poll_interval_s"]),
                     enabled=bool(item["enabled"]),
+                    managed=bool(item.get("managed", False)),
+                    public_id=str(item.get("public_id", "")),
                 )
                 for item in document["instances"]
             ]

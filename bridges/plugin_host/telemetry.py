@@ -17,6 +17,9 @@ and makes no sensors of their numbers. The
 agent event id up to which an instance's commands were handled is kept on disk, and the
 subscription resumes after it, so commands the agent received while this host was down are
 carried out when it returns (those the agent still holds and that have not expired).
+
+The status of a cloud-managed instance (see :mod:`bridges.plugin_host.managed`) goes up the
+same way, as bookkeeping under ``status`` in the aggregate of ``plugin.NAME``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from bridges.plugin_host.host import PluginHost
 from bridges.plugin_host.runner import Reading
 from bridges.plugin_host.sdk import PluginError
 from bridges.plugin_host.store import CommandCursors
+from revlink.channels import CHANNEL_PATTERN
 from revlink.fields import FIELDS_KEY, field_declarations
 
 __all__ = ["MAX_WRITES_PER_COMMAND", "AgentLink", "channel_for"]
@@ -170,6 +174,13 @@ class AgentLink:
                 log.warning("plugin.command_write_failed", instance=name, error=str(exc))
             outcomes[str(channel_id)] = outcome
         self._report(name, now, {"writes": outcomes})
+
+    def report_status(self, name: str, status: Mapping[str, Any], time: datetime) -> None:
+        """Put ``{"status": status}`` in the aggregate of ``plugin.NAME`` (no datapoints)."""
+        if not CHANNEL_PATTERN.match(channel_for(name)):  # a refused entry's unusable name
+            log.warning("plugin.status_unreportable", instance=name[:128])
+            return
+        self._report(name, time, {"status": dict(status)})
 
     def _report(self, name: str, time: datetime, aggregate: dict[str, Any]) -> None:
         self._enqueue(_Record(name, {}, aggregate, time, datapoints=False))
