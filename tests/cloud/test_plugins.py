@@ -15,9 +15,11 @@ import pytest
 
 from revlink.agent.v1 import agent_pb2 as pb
 from revlink.agent.v1 import agent_pb2_grpc as pb_grpc
+from revlink.plugins.v1 import plugins_pb2 as plugins_pb
 from tests.rig.agent import agent_status, start_agent
 from tests.rig.cloud import CloudServer, unique
 from tests.rig.platform import wait_for
+from tests.rig.plugins import start_plugin_host
 
 BASE = "/api/v1/plugins"
 Json = dict[str, Any]
@@ -283,3 +285,73 @@ async def test_a_device_instance_reaches_the_device_and_its_mappings_route_its_v
 
             ok(cloud, admin, "DELETE", f"{BASE}/{instance_id}")
             await delivered({})
+
+
+async def test_an_instance_made_in_the_cloud_runs_on_the_devices_plugin_host(
+    tmp_path: Path, cloud: CloudServer, admin: str, plugin_site: Path
+) -> None:
+    """The whole way: the API, the channel write, the real agent and the real plugin host,
+    and the host's status and readings back in the cloud."""
+    device_id, token = cloud.device()
+    body = {
+        "plugin_id": "counter",
+        "instance_name": "counter1",
+        "config_json": json.dumps({"start": 100}),
+        "device_id": str(device_id),
+        "poll_interval_s": 0.2,
+    }
+    instance_id = ok(cloud, admin, "POST", BASE, json=body)["public_id"]  # device offline
+    assert ok(cloud, admin, "GET", f"{BASE}/{instance_id}")["delivery"]["state"] == "pending"
+
+    def instance() -> Json:
+        found: Json = ok(cloud, admin, "GET", f"{BASE}/{instance_id}")
+        return found
+
+    def counts() -> list[float]:
+        listing = ok(cloud, admin, "GET", f"{BASE}/{instance_id}/channels")
+        sensors = [c["event_public_id"] for c in listing if c["channel_id"] == "count"]
+        return _values(cloud, admin, sensors[0]) if sensors and sensors[0] else []
+
+    async def until(check: Any, what: str, timeout: float = 20) -> None:
+        await asyncio.to_thread(wait_for, check, timeout, what)
+
+    data, logs = tmp_path / "data", tmp_path / "logs"
+    with (
+        start_agent(data / "agent", logs, cloud.base_url, token) as agent,
+        start_plugin_host(plugin_site, data / "plugins", logs, agent_uri=agent.target) as host,
+    ):
+        await until(lambda: instance()["status"] == "connected", "the host runs it")
+        reported = instance()
+        assert reported["delivery"]["state"] == "applied"
+        assert reported["reported"]["state"] == "running"
+        assert host.status("counter1").name == "counter1"
+        listing = ok(cloud, admin, "GET", f"{BASE}/{instance_id}/channels")
+        assert sorted((c["channel_id"], c["direction"], c["unit"]) for c in listing) == [
+            ("count", "input", ""),
+            ("level", "bidirectional", "%"),
+        ]
+        await until(lambda: len(counts()) >= 3, "readings stored")
+        first = counts()
+        assert first[0] >= 100
+        assert first == sorted(first)
+
+        # A bad config comes back as the host's own error, and a good one runs again.
+        ok(cloud, admin, "PUT", f"{BASE}/{instance_id}", json={"config_json": '{"start": "x"}'})
+        await until(lambda: instance()["status"] == "error", "refused config reported")
+        assert "start" in (instance()["error_message"] or "")
+        ok(cloud, admin, "PUT", f"{BASE}/{instance_id}", json={"config_json": '{"start": 5000}'})
+        # (While refused, the host reports no channels, so none are listed.)
+        await until(lambda: max(counts(), default=0) >= 5000, "the new config runs")
+        assert instance()["status"] == "connected"
+
+        ok(cloud, admin, "PUT", f"{BASE}/{instance_id}", json={"enabled": False})
+        await until(lambda: instance()["reported"]["state"] == "stopped", "stopped")
+        assert instance()["status"] == "inactive"
+        ok(cloud, admin, "DELETE", f"{BASE}/{instance_id}")
+
+        def gone() -> bool:
+            with grpc.insecure_channel(host.target) as channel:
+                names = host.stub(channel).ListInstances(plugins_pb.ListInstancesRequest())
+            return "counter1" not in {i.name for i in names.instances}
+
+        await until(gone, "removed from the host")
