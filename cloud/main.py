@@ -36,6 +36,7 @@ from cloud.db.session import Database
 from cloud.live.fanout import FanOutListener, asyncpg_dsn
 from cloud.live.hub import LiveHub
 from cloud.live.observers import ObserverBook, ObserverSweeper
+from cloud.live.revocations import RevocationBoard, track_revocations
 from cloud.services.errors import (
     ConfigInvalidError,
     ConflictError,
@@ -86,6 +87,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         if not settings.run_automation:
             require_postgres(settings.resolved_database_url(), "REVLINK_RUN_AUTOMATION=false")
         db = Database(settings.resolved_database_url())
+        # On PostgreSQL the listener below says when notifications flow; SQLite's come in-process.
+        revocations = RevocationBoard(listening=not db.is_postgres)
+        track_revocations(db.session_class, revocations, db.is_postgres)
         state = CloudState(
             settings=settings,
             db=db,
@@ -96,6 +100,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             jwt_secret=settings.resolved_jwt_secret(),
             observers=ObserverBook(settings.observer_ttl_seconds),
             event_log=EventLog(db),
+            revocations=revocations,
         )
         app.state.cloud = state
         state.live.start()
@@ -103,7 +108,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             state.observers, state.db, state.write_signals, settings.observer_ttl_seconds / 3
         )
         sweeper.start()
-        fanout = FanOutListener(asyncpg_dsn(db.url), state.live) if db.is_postgres else None
+        fanout = (
+            FanOutListener(asyncpg_dsn(db.url), state.live, revocations) if db.is_postgres else None
+        )
         if fanout is not None:
             await fanout.start()
         automation = Automation(

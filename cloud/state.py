@@ -10,6 +10,7 @@ from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
 from cloud.live.hub import LiveHub
 from cloud.live.observers import ObserverBook
+from cloud.live.revocations import RevocationBoard
 from cloud.rules.evaluator import RuleEngine
 from cloud.services.event_log import EventLog
 from cloud.services.ratelimit import LoginLimiter
@@ -30,6 +31,7 @@ class CloudState:
     login_limiter: LoginLimiter
     jwt_secret: str
     event_log: EventLog
+    revocations: RevocationBoard = field(default_factory=lambda: RevocationBoard(listening=False))
     write_signals: DeviceSignals = field(default_factory=DeviceSignals)
     observers: ObserverBook = field(default_factory=lambda: ObserverBook(15.0))
     rules: RuleEngine | None = None  # the rule evaluator (started in the lifespan)

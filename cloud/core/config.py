@@ -56,7 +56,16 @@ class CloudSettings(BaseSettings):
         description="A telemetry socket's dropped items reach the event log at most this often.",
     )
     revocation_check_seconds: float = Field(
-        default=2.0, gt=0, description="How often an open socket re-checks its token."
+        default=2.0,
+        gt=0,
+        description="How often an open socket re-checks its token while revocation "
+        "notifications cannot be relied on (PostgreSQL listener not connected).",
+    )
+    revocation_recheck_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often an open socket re-checks its token anyway, as a safety net, "
+        "while revocations arrive as notifications.",
     )
     channel_write_poll_seconds: float = Field(
         default=2.0,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 __all__ = ["Database"]
@@ -27,7 +28,12 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # A class of its own, so hooks on it (see cloud.live.revocations) see this database's
+        # sessions only.
+        self.session_class: type[Session] = type("CloudSession", (Session,), {})
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=self.session_class
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -7,6 +7,9 @@ transaction (sent at commit, never for a pass that rolled back), and every cloud
 a :class:`FanOutListener` that hands what arrives to its :class:`~cloud.live.hub.LiveHub`.
 SQLite has one process, which announces directly.
 
+The same connection also LISTENs for revocations (:mod:`cloud.live.revocations`) and tells
+this process's board; while it is not listening the board says so, and sockets poll instead.
+
 A listener that loses its connection reconnects with backoff; messages sent meanwhile do
 not reach that replica's clients (they are also in the event log).
 """
@@ -25,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.live.hub import LiveHub
+from cloud.live.revocations import REVOKED_CHANNEL, RevocationBoard
 
 __all__ = ["CHANNEL", "MAX_PAYLOAD_BYTES", "FanOutListener", "asyncpg_dsn", "publish"]
 
@@ -54,9 +58,10 @@ async def publish(session: AsyncSession, message: dict[str, Any]) -> None:
 class FanOutListener:
     """LISTENs on :data:`CHANNEL` and announces every message to this process's hub."""
 
-    def __init__(self, dsn: str, live: LiveHub) -> None:
+    def __init__(self, dsn: str, live: LiveHub, revocations: RevocationBoard | None = None) -> None:
         self.dsn = dsn
         self.live = live
+        self.revocations = revocations
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()  # set while listening (tests wait for it)
 
@@ -69,6 +74,18 @@ class FanOutListener:
         if isinstance(message, dict):
             self.live.announce(message)
 
+    def _revoked(self, _: object, __: int, ___: str, payload: str) -> None:
+        if self.revocations is not None:
+            self.revocations.announce(name for name in payload.split(",") if name)
+
+    def _listening(self, yes: bool) -> None:
+        if yes:
+            self.ready.set()
+        else:
+            self.ready.clear()
+        if self.revocations is not None:
+            self.revocations.listening = yes
+
     async def _listen_forever(self) -> None:
         delay = 1.0
         while True:
@@ -78,11 +95,12 @@ class FanOutListener:
                 connection.add_termination_listener(lambda _, ended=lost: ended.set())
                 try:
                     await connection.add_listener(CHANNEL, self._received)
-                    self.ready.set()
+                    await connection.add_listener(REVOKED_CHANNEL, self._revoked)
+                    self._listening(True)
                     delay = 1.0
                     await lost.wait()
                 finally:
-                    self.ready.clear()
+                    self._listening(False)
                     with contextlib.suppress(Exception):
                         await connection.close()
             except (OSError, asyncpg.PostgresError):

@@ -17,6 +17,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from cloud.live.revocations import device_subject
 from cloud.models import Device
 from cloud.services import event_log
 from cloud.services.channel_writes import mark_delivered
@@ -227,14 +228,21 @@ class DeviceLink:
         )
 
     async def _watch_revocation(self) -> None:
-        interval = self.state.settings.revocation_check_seconds
-        while True:
-            await asyncio.sleep(interval)
-            async with self.state.db.sessions() as session:
-                revoked = await session.scalar(
-                    select(Device.revoked_at).where(Device.id == self.device_id)
+        """Close the socket once the device is revoked: told by a revocation notification
+        (an idle device costs no query), re-checked rarely as a safety net."""
+        settings, board = self.state.settings, self.state.revocations
+        with board.watch({device_subject(self.device_id)}) as changed:
+            while True:
+                await board.next_check(
+                    changed,
+                    poll_s=settings.revocation_check_seconds,
+                    recheck_s=settings.revocation_recheck_seconds,
                 )
-            if revoked is not None:
-                self.log.info("uplink.revoked")
-                await self.state.devices.disconnect(self.device_id, 1008, "device token revoked")
-                return
+                async with self.state.db.sessions() as session:
+                    revoked = await session.scalar(
+                        select(Device.revoked_at).where(Device.id == self.device_id)
+                    )
+                if revoked is not None:
+                    break
+        self.log.info("uplink.revoked")
+        await self.state.devices.disconnect(self.device_id, 1008, "device token revoked")

@@ -11,12 +11,21 @@ at the next re-check).
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import structlog
 from fastapi import WebSocket
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from cloud.models import Role, User
+from cloud.core.security import (
+    InvalidTokenError,
+    decode_access_token,
+    hash_api_token,
+    is_api_token,
+)
+from cloud.live.revocations import jti_subject, user_subject
+from cloud.models import ApiToken, Role, User
 from cloud.services.users import TokenRejectedError, resolve_token
 from cloud.state import CloudState
 
@@ -62,27 +71,62 @@ async def accept_and_authenticate(websocket: WebSocket) -> User | None:
     return None
 
 
-async def token_lapsed(websocket: WebSocket, minimum: Role = Role.VIEWER) -> str:
+async def token_lapsed(websocket: WebSocket, user: User, minimum: Role = Role.VIEWER) -> str:
     """Wait until the socket's token no longer admits it; return the close reason.
 
     A token is checked at connect, but a socket can outlive it: the user logs out (the token
     is revoked), the token expires, the user is deactivated or loses the role the door needs.
-    Re-checked every ``revocation_check_seconds``; a database hiccup keeps the socket open.
+    The token is checked again when a revocation names its user or itself, when it expires,
+    and otherwise only as a safety net (see :mod:`cloud.live.revocations`); a database
+    hiccup keeps the socket open.
     """
     state = cloud_state(websocket)
-    token = websocket.query_params.get("token")
-    while True:
-        await asyncio.sleep(state.settings.revocation_check_seconds)
-        try:
-            async with state.db.transaction() as session:
-                user = await resolve_token(session, token, state.jwt_secret)
-        except TokenRejectedError as exc:
-            return exc.reason
-        except (SQLAlchemyError, OSError):
-            log.warning("ws_token_check_failed", path=websocket.url.path, exc_info=True)
-            continue
-        if not user.role_enum.at_least(minimum):
-            return insufficient_role_reason(minimum)
+    token = websocket.query_params.get("token") or ""
+    subjects, expires_at = await _watch_facts(state, token, user)
+    loop = asyncio.get_running_loop()
+    deadline = None
+    if expires_at is not None:
+        deadline = loop.time() + (expires_at - datetime.now(UTC)).total_seconds()
+    settings = state.settings
+    with state.revocations.watch(subjects) as changed:
+        while True:
+            await state.revocations.next_check(
+                changed,
+                poll_s=settings.revocation_check_seconds,
+                recheck_s=settings.revocation_recheck_seconds,
+                deadline=deadline,
+            )
+            try:
+                async with state.db.transaction() as session:
+                    checked = await resolve_token(session, token, state.jwt_secret)
+            except TokenRejectedError as exc:
+                return exc.reason
+            except (SQLAlchemyError, OSError):
+                log.warning("ws_token_check_failed", path=websocket.url.path, exc_info=True)
+                deadline = None  # expiry is re-checked with the next poll instead
+                continue
+            if not checked.role_enum.at_least(minimum):
+                return insufficient_role_reason(minimum)
+            if deadline is not None and loop.time() >= deadline:
+                deadline = None  # a clock ahead of the token's: leave it to the next check
+
+
+async def _watch_facts(
+    state: CloudState, token: str, user: User
+) -> tuple[set[str], datetime | None]:
+    """What a socket's token depends on (its user, a JWT's id) and when it expires."""
+    subjects = {user_subject(user.id)}
+    if is_api_token(token):
+        async with state.db.sessions() as session:
+            expires_at = await session.scalar(
+                select(ApiToken.expires_at).where(ApiToken.token_hash == hash_api_token(token))
+            )
+        return subjects, expires_at
+    try:
+        claims = decode_access_token(token, state.jwt_secret)
+    except InvalidTokenError:  # expired since connect: the first check closes it
+        return subjects, datetime.now(UTC)
+    return subjects | {jti_subject(claims.jti)}, claims.expires_at
 
 
 def insufficient_role_reason(minimum: Role) -> str:

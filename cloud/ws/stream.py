@@ -20,6 +20,7 @@ import structlog
 from fastapi import WebSocket, WebSocketDisconnect
 
 from cloud.live.hub import Subscriber
+from cloud.models import User
 from cloud.ws.auth import POLICY_VIOLATION, accept_and_authenticate, cloud_state, token_lapsed
 
 __all__ = [
@@ -75,7 +76,7 @@ async def stream_door(websocket: WebSocket) -> None:
     subscriber = hub.subscribe(Subscriber(devices=devices or None, sensors=sensors or None))
     log.info("stream_connected", user=str(user.public_id), clients=len(hub))
     try:
-        closing = await _serve(websocket, subscriber)
+        closing = await _serve(websocket, subscriber, user)
     finally:
         hub.unsubscribe(subscriber)
         log.info("stream_disconnected", user=str(user.public_id), clients=len(hub))
@@ -89,7 +90,9 @@ async def stream_door(websocket: WebSocket) -> None:
                 await websocket.close(code=code, reason=reason)
 
 
-async def _serve(websocket: WebSocket, subscriber: Subscriber) -> tuple[int, str] | None:
+async def _serve(
+    websocket: WebSocket, subscriber: Subscriber, user: User
+) -> tuple[int, str] | None:
     """Forward and answer pings until the client goes away (None) or must be closed.
 
     The socket must be closed, with the returned code and reason, when its queue overflowed
@@ -121,7 +124,7 @@ async def _serve(websocket: WebSocket, subscriber: Subscriber) -> tuple[int, str
         forward(),
         read(),
         subscriber.overflowed.wait(),
-        token_lapsed(websocket),
+        token_lapsed(websocket, user),
     ]
     tasks = [asyncio.create_task(job) for job in jobs]
     try:

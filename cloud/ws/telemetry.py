@@ -47,7 +47,7 @@ async def telemetry_door(websocket: WebSocket) -> None:
         return
     log.info("telemetry_connected", user=str(user.public_id))
     receiving = asyncio.create_task(_receive(websocket, cloud_state(websocket), user))
-    lapsed = asyncio.create_task(token_lapsed(websocket, Role.OPERATOR))
+    lapsed = asyncio.create_task(token_lapsed(websocket, user, Role.OPERATOR))
     try:
         await asyncio.wait((receiving, lapsed), return_when=asyncio.FIRST_COMPLETED)
     finally:
