@@ -70,6 +70,12 @@ export const router = createRouter({
       meta: { title: "Events" },
     },
     {
+      path: "/plugins",
+      name: "plugins",
+      component: () => import("./views/PluginsView.vue"),
+      meta: { title: "Plugins" },
+    },
+    {
       path: "/rules",
       name: "rules",
       component: () => import("./views/RulesView.vue"),
