@@ -35,8 +35,9 @@ from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
 from cloud.live.fanout import FanOutListener, asyncpg_dsn
 from cloud.live.hub import LiveHub
+from cloud.live.notices import track_notices
 from cloud.live.observers import ObserverBook, ObserverSweeper
-from cloud.live.revocations import RevocationBoard, track_revocations
+from cloud.live.revocations import RevocationBoard
 from cloud.services.errors import (
     ConfigInvalidError,
     ConflictError,
@@ -48,6 +49,7 @@ from cloud.services.ratelimit import LoginLimiter
 from cloud.state import CloudState
 from cloud.uplink import door as uplink_door
 from cloud.uplink.registry import DeviceConnections
+from cloud.uplink.signals import DeviceSignals
 from cloud.web.dashboard import dashboard_app
 from cloud.worker import Automation, require_postgres
 from cloud.ws import routes as ws_routes
@@ -87,9 +89,15 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         if not settings.run_automation:
             require_postgres(settings.resolved_database_url(), "REVLINK_RUN_AUTOMATION=false")
         db = Database(settings.resolved_database_url())
-        # On PostgreSQL the listener below says when notifications flow; SQLite's come in-process.
+        # On PostgreSQL the listener below says when notices flow; SQLite's come in-process.
         revocations = RevocationBoard(listening=not db.is_postgres)
-        track_revocations(db.session_class, revocations, db.is_postgres)
+        write_signals = DeviceSignals()
+        track_notices(
+            db.session_class,
+            postgres=db.is_postgres,
+            revoked=revocations.announce,
+            device_work=write_signals.notify_many,
+        )
         state = CloudState(
             settings=settings,
             db=db,
@@ -101,6 +109,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             observers=ObserverBook(settings.observer_ttl_seconds),
             event_log=EventLog(db),
             revocations=revocations,
+            write_signals=write_signals,
         )
         app.state.cloud = state
         state.live.start()
@@ -109,7 +118,9 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         )
         sweeper.start()
         fanout = (
-            FanOutListener(asyncpg_dsn(db.url), state.live, revocations) if db.is_postgres else None
+            FanOutListener(asyncpg_dsn(db.url), state.live, revocations, write_signals)
+            if db.is_postgres
+            else None
         )
         if fanout is not None:
             await fanout.start()

@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from cloud.core.config import CloudSettings
 from cloud.db.session import Database
 from cloud.live.hub import LiveHub
+from cloud.live.notices import track_notices
 from cloud.rules.evaluator import RuleEngine
 from cloud.uplink.signals import DeviceSignals
 from cloud.webhooks.dispatcher import WebhookDispatcher
@@ -91,6 +92,8 @@ def create_worker_app(settings: CloudSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         require_postgres(settings.resolved_database_url(), "revlink cloud worker")
         db = Database(settings.resolved_database_url())
+        # The commands its rules queue reach the replica holding the device by a notice.
+        track_notices(db.session_class, postgres=True)
         # Nobody streams from a worker: its notifications go out through the database.
         automation = Automation(db, settings, LiveHub(1.0), DeviceSignals(), fan_out=True)
         await automation.start(watch=False, evaluate=True)

@@ -61,11 +61,11 @@ class CloudSettings(BaseSettings):
         description="How often an open socket re-checks its token while revocation "
         "notifications cannot be relied on (PostgreSQL listener not connected).",
     )
-    revocation_recheck_seconds: float = Field(
+    notified_recheck_seconds: float = Field(
         default=3600.0,
         gt=0,
-        description="How often an open socket re-checks its token anyway, as a safety net, "
-        "while revocations arrive as notifications.",
+        description="While notices arrive (revocations, device work), how often an open "
+        "socket re-checks its token and a device link its pending work anyway: a safety net.",
     )
     channel_write_poll_seconds: float = Field(
         default=2.0,

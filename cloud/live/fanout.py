@@ -7,8 +7,9 @@ transaction (sent at commit, never for a pass that rolled back), and every cloud
 a :class:`FanOutListener` that hands what arrives to its :class:`~cloud.live.hub.LiveHub`.
 SQLite has one process, which announces directly.
 
-The same connection also LISTENs for revocations (:mod:`cloud.live.revocations`) and tells
-this process's board; while it is not listening the board says so, and sockets poll instead.
+The same connection also LISTENs for row-change notices (:mod:`cloud.live.notices`):
+revocations go to this process's revocation board, device work to its device links. While
+it is not listening the board says so, and sockets and links poll instead.
 
 A listener that loses its connection reconnects with backoff; messages sent meanwhile do
 not reach that replica's clients (they are also in the event log).
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from typing import Any
 
 import asyncpg
@@ -28,7 +30,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.live.hub import LiveHub
-from cloud.live.revocations import REVOKED_CHANNEL, RevocationBoard
+from cloud.live.notices import DEVICE_WORK_CHANNEL, REVOKED_CHANNEL
+from cloud.live.revocations import RevocationBoard
+from cloud.uplink.signals import DeviceSignals
 
 __all__ = ["CHANNEL", "MAX_PAYLOAD_BYTES", "FanOutListener", "asyncpg_dsn", "publish"]
 
@@ -58,10 +62,17 @@ async def publish(session: AsyncSession, message: dict[str, Any]) -> None:
 class FanOutListener:
     """LISTENs on :data:`CHANNEL` and announces every message to this process's hub."""
 
-    def __init__(self, dsn: str, live: LiveHub, revocations: RevocationBoard | None = None) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        live: LiveHub,
+        revocations: RevocationBoard | None = None,
+        device_work: DeviceSignals | None = None,
+    ) -> None:
         self.dsn = dsn
         self.live = live
         self.revocations = revocations
+        self.device_work = device_work
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()  # set while listening (tests wait for it)
 
@@ -78,6 +89,15 @@ class FanOutListener:
         if self.revocations is not None:
             self.revocations.announce(name for name in payload.split(",") if name)
 
+    def _work(self, _: object, __: int, ___: str, payload: str) -> None:
+        if self.device_work is None:
+            return
+        for text in payload.split(","):
+            try:
+                self.device_work.notify(uuid.UUID(text))
+            except ValueError:
+                log.warning("live.device_work_malformed", payload=text[:80])
+
     def _listening(self, yes: bool) -> None:
         if yes:
             self.ready.set()
@@ -85,6 +105,8 @@ class FanOutListener:
             self.ready.clear()
         if self.revocations is not None:
             self.revocations.listening = yes
+        if not yes and self.device_work is not None:
+            self.device_work.notify_all()  # links waiting for a notice must poll now
 
     async def _listen_forever(self) -> None:
         delay = 1.0
@@ -96,6 +118,7 @@ class FanOutListener:
                 try:
                     await connection.add_listener(CHANNEL, self._received)
                     await connection.add_listener(REVOKED_CHANNEL, self._revoked)
+                    await connection.add_listener(DEVICE_WORK_CHANNEL, self._work)
                     self._listening(True)
                     delay = 1.0
                     await lost.wait()

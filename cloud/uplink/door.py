@@ -236,7 +236,7 @@ class DeviceLink:
                 await board.next_check(
                     changed,
                     poll_s=settings.revocation_check_seconds,
-                    recheck_s=settings.revocation_recheck_seconds,
+                    recheck_s=settings.notified_recheck_seconds,
                 )
                 async with self.state.db.sessions() as session:
                     revoked = await session.scalar(

@@ -54,10 +54,17 @@ class Outbox:
                 session, self.device_id, taken_command_seq, now
             )
         self._note(taken)
-        poll = self.state.settings.channel_write_poll_seconds
+        settings = self.state.settings
         while True:
             if max(await self._send_writes(), await self._send_commands()) < BATCH:
-                await self.state.write_signals.wait(self.device_id, poll)
+                # Notices wake the link for work queued anywhere; without them, poll.
+                listening = self.state.revocations.listening
+                await self.state.write_signals.wait(
+                    self.device_id,
+                    settings.notified_recheck_seconds
+                    if listening
+                    else settings.channel_write_poll_seconds,
+                )
 
     async def _send_writes(self) -> int:
         async with self.state.db.sessions() as session:

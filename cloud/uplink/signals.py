@@ -1,7 +1,8 @@
-"""Per-device wake-ups: "this device has new writes", from the API to the device's link.
+"""Per-device wake-ups: "this device has new writes or commands", for the device's link.
 
-Only a hint: the link also looks on its own every few seconds, so a write made on another
-cloud replica (which cannot reach this process's signal) still goes out.
+Raised by the API in this process and, for work queued by another process, by the
+PostgreSQL listener (:mod:`cloud.live.notices`). Only a hint: the link also looks on its own,
+rarely while notices arrive and every few seconds while they cannot.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Iterable
 
 __all__ = ["DeviceSignals"]
 
@@ -29,6 +31,14 @@ class DeviceSignals:
             async with asyncio.timeout(timeout):
                 await event.wait()
         event.clear()
+
+    def notify_many(self, device_ids: Iterable[uuid.UUID]) -> None:
+        for device_id in device_ids:
+            self.notify(device_id)
+
+    def notify_all(self) -> None:
+        for event in self._events.values():
+            event.set()
 
     def forget(self, device_id: uuid.UUID) -> None:
         self._events.pop(device_id, None)

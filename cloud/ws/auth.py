@@ -93,7 +93,7 @@ async def token_lapsed(websocket: WebSocket, user: User, minimum: Role = Role.VI
             await state.revocations.next_check(
                 changed,
                 poll_s=settings.revocation_check_seconds,
-                recheck_s=settings.revocation_recheck_seconds,
+                recheck_s=settings.notified_recheck_seconds,
                 deadline=deadline,
             )
             try:
