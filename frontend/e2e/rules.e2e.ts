@@ -2,7 +2,9 @@
 // range operator, creates a rule on a sensor (keyboard submit) with a notification action;
 // the pytest side sends a value that crosses it through the WebMACS telemetry door; a toast
 // appears (aria-live) and the row shows the rule triggered with its time. Then the operator
-// disables it. Desktop and phone width.
+// disables it. Desktop and phone width. The pytest side made more than a page of rules that
+// sort before it: after creating it the page shows the page it is on (20 a page), and the
+// pager goes back and forth by keyboard.
 import { expect, test } from "vitest";
 import {
   browserPerFile,
@@ -60,6 +62,28 @@ test("an operator creates a rule and sees it fire", async () => {
   expect(await row.getByTestId("rule-condition").textContent()).toContain("> 50");
   expect(await row.getByTestId("rule-last-triggered").textContent()).toContain("never");
   await shot(page, "rules-created");
+
+  // Past the first page: the pager shows, and pages back and forth by keyboard.
+  const pageText = () => page.getByTestId("rules-page").textContent();
+  const shownPage = async () => Number(/Page (\d+) of/.exec((await pageText()) ?? "")?.[1]);
+  const onPage = await shownPage();
+  expect(onPage).toBeGreaterThanOrEqual(2);
+  expect(await page.getByTestId("rules-pager").getAttribute("aria-label")).toBe("Pages of rules");
+  expect(await page.getByTestId("rule-row").count()).toBeLessThanOrEqual(20);
+  const focused = () => page.evaluate(() => document.activeElement?.getAttribute("data-testid"));
+  await page.getByTestId("rules-prev").focus();
+  await page.keyboard.press("Enter");
+  await expect.poll(shownPage).toBe(onPage - 1);
+  await expect.poll(() => row.count()).toBe(0);
+  expect(await page.getByTestId("rule-row").count()).toBe(20);
+  // On page 1 Previous is disabled: the focus moves to Next rather than being lost.
+  expect(await focused()).toBe(onPage - 1 === 1 ? "rules-next" : "rules-prev");
+  await page.getByTestId("rules-next").focus();
+  await page.keyboard.press("Enter");
+  await expect.poll(shownPage).toBe(onPage);
+  await row.waitFor();
+  expect(await focused()).toMatch(/^rules-(next|prev)$/);
+  await page.evaluate(() => window.scrollTo(0, 0)); // the shots below start at the top
 
   signal("created", { rule_id: await row.getAttribute("data-rule-id") });
   await waitForAnswer("sent", 60_000);

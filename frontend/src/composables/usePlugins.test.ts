@@ -10,9 +10,7 @@ import {
   deliveryBadge,
   deliveryText,
   emptyInstanceDraft,
-  lastPage,
   mappingText,
-  pageSummary,
   reportedText,
   scopeDeviceId,
   statusBadge,
@@ -201,14 +199,6 @@ describe("wording", () => {
       "Mapped to Boiler temperature.",
     );
     expect(mappingText(channel({ public_id: "m-1" }), events)).toBe("Mapped to no event.");
-  });
-
-  it("counts pages", () => {
-    expect(lastPage(0, 20)).toBe(1);
-    expect(lastPage(20, 20)).toBe(1);
-    expect(lastPage(21, 20)).toBe(2);
-    expect(pageSummary(2, 20, 45, 20)).toBe("Showing 21–40 of 45.");
-    expect(pageSummary(3, 20, 45, 5)).toBe("Showing 41–45 of 45.");
   });
 
   it("reads the picker's scope", () => {

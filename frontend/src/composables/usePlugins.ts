@@ -8,6 +8,7 @@ import { api, call } from "../api/client";
 import { fetchDevices } from "../api/requests";
 import type { components } from "../api/schema";
 import type { Device } from "../api/types";
+import { clampPage, lastPage, pageBefore } from "../lib/paging";
 import { useAction } from "./useAction";
 import { usePolling } from "./usePolling";
 import { useResource } from "./useResource";
@@ -209,18 +210,6 @@ export function reportedText(reported: PluginReported | null): string {
   return `${reported.state}${restarts}`;
 }
 
-/** "Showing 21–40 of 45" for the rows shown of page `page`. */
-export function pageSummary(page: number, pageSize: number, total: number, shown: number): string {
-  if (shown === 0) return `None of ${total} on this page.`;
-  const first = (page - 1) * pageSize + 1;
-  return `Showing ${first}–${first + shown - 1} of ${total}.`;
-}
-
-/** The number of pages `total` rows take (at least 1). */
-export function lastPage(total: number, pageSize: number): number {
-  return Math.max(1, Math.ceil(total / pageSize));
-}
-
 /** A channel the device reported that no mapping covers yet (not stored in the cloud). */
 export function isReportedOnly(channel: ChannelMapping): boolean {
   return channel.public_id === null;
@@ -384,14 +373,18 @@ export function createPlugins(
       if (openId.value === instance.public_id) openId.value = null;
       await listing.reload();
       // The last row of a later page went: show the page before it.
-      if (instances.value.length === 0 && page.value > 1) {
-        page.value = lastPage(total.value, PLUGINS_PAGE_SIZE);
+      const before =
+        instances.value.length === 0
+          ? pageBefore(page.value, total.value, PLUGINS_PAGE_SIZE)
+          : null;
+      if (before !== null) {
+        page.value = before;
         await listing.reload();
       }
     });
 
   async function goToPage(target: number): Promise<void> {
-    const next = Math.min(Math.max(1, target), pages.value);
+    const next = clampPage(target, pages.value);
     if (next === page.value) return;
     page.value = next;
     openId.value = null;
