@@ -59,6 +59,11 @@ def uvicorn_config(settings: CloudSettings) -> uvicorn.Config:
         ws_max_size=settings.max_frame_bytes * HARD_FRAME_FACTOR,
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_interval_seconds,
+        ws=settings.ws_implementation,
+        ws_per_message_deflate=settings.ws_compression,
+        # Past the 5 s that clients (httpx, browsers) keep an idle connection: otherwise the
+        # server may close one just as a client reuses it, and that request fails.
+        timeout_keep_alive=75,
         log_config=None,
         proxy_headers=True,
         lifespan="on",
@@ -84,6 +89,9 @@ def serve_worker(settings: CloudSettings) -> None:
         create_worker_app(settings),
         host=host or "127.0.0.1",
         port=int(port),
+        # Past the 5 s that clients (httpx, browsers) keep an idle connection: otherwise the
+        # server may close one just as a client reuses it, and that request fails.
+        timeout_keep_alive=75,
         log_config=None,
         lifespan="on",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,15 @@ class CloudSettings(BaseSettings):
     )
     ws_ping_interval_seconds: float = Field(
         default=20.0, gt=0, description="Server keepalive pings on WebSockets."
+    )
+    ws_compression: bool = Field(
+        default=False,
+        description="Offer permessage-deflate on WebSockets: less traffic for JSON streams, "
+        "but each socket then holds compressor state (measured: about 3x the memory).",
+    )
+    ws_implementation: Literal["websockets-sansio", "websockets"] = Field(
+        default="websockets-sansio",
+        description="uvicorn's WebSocket implementation; the sans-I/O one holds less per socket.",
     )
     telemetry_drop_log_seconds: float = Field(
         default=60.0,
