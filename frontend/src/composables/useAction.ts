@@ -34,3 +34,30 @@ export function useAction(): Action {
 
   return { busy, error, run };
 }
+
+export interface RowActions {
+  /** Which row action runs (a key such as "toggle:<id>"), or null. */
+  acting: Ref<string | null>;
+  /** The last row action's busy and error state. */
+  action: Action;
+  /** Run `task` as the row action `key`, after clearing `notice`; true when it succeeded. */
+  act: (key: string, task: () => Promise<void>) => Promise<boolean>;
+}
+
+/** One row action at a time in a list (toggle, delete…), and which one it is. */
+export function useRowActions(notice: Ref<string | null>): RowActions {
+  const acting = ref<string | null>(null);
+  const action = useAction();
+
+  async function act(key: string, task: () => Promise<void>): Promise<boolean> {
+    notice.value = null;
+    acting.value = key;
+    try {
+      return await action.run(task);
+    } finally {
+      acting.value = null;
+    }
+  }
+
+  return { acting, action, act };
+}

@@ -9,7 +9,7 @@ import { fetchDevices } from "../api/requests";
 import type { components } from "../api/schema";
 import type { Device } from "../api/types";
 import { clampPage, lastPage, pageBefore } from "../lib/paging";
-import { useAction } from "./useAction";
+import { useAction, useRowActions } from "./useAction";
 import { usePolling } from "./usePolling";
 import { useResource } from "./useResource";
 
@@ -345,19 +345,7 @@ export function createPlugins(
     return done ? { ok: true } : { ok: false, problem: null };
   }
 
-  // One row action at a time: `acting` says which (e.g. "toggle:<id>").
-  const acting = ref<string | null>(null);
-  const action = useAction();
-
-  async function act(key: string, task: () => Promise<void>): Promise<boolean> {
-    notice.value = null;
-    acting.value = key;
-    try {
-      return await action.run(task);
-    } finally {
-      acting.value = null;
-    }
-  }
+  const { acting, action, act } = useRowActions(notice);
 
   const setEnabled = (instance: PluginInstance, enabled: boolean) =>
     act(`toggle:${instance.public_id}`, async () => {

@@ -8,7 +8,7 @@ import { api, call } from "../api/client";
 import type { components } from "../api/schema";
 import type { Rule, RuleCreate, RulePage, RuleUpdate } from "../api/types";
 import { clampPage, findIndex, lastPage, pageBefore, pageOfIndex } from "../lib/paging";
-import { useAction } from "./useAction";
+import { useAction, useRowActions } from "./useAction";
 import { usePolling } from "./usePolling";
 import { useResource } from "./useResource";
 
@@ -105,19 +105,7 @@ export function createRules(requests: RuleRequests = ruleRequests) {
     });
   }
 
-  // One row action at a time: `acting` says which (e.g. "toggle:<id>").
-  const acting = ref<string | null>(null);
-  const action = useAction();
-
-  async function act(key: string, task: () => Promise<void>): Promise<boolean> {
-    notice.value = null;
-    acting.value = key;
-    try {
-      return await action.run(task);
-    } finally {
-      acting.value = null;
-    }
-  }
+  const { acting, action, act } = useRowActions(notice);
 
   const toggle = (rule: Rule) =>
     act(`toggle:${rule.public_id}`, async () => {
