@@ -117,11 +117,11 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             state.observers, state.db, state.write_signals, settings.observer_ttl_seconds / 3
         )
         sweeper.start()
-        fanout = (
-            FanOutListener(asyncpg_dsn(db.url), state.live, revocations, write_signals)
-            if db.is_postgres
-            else None
-        )
+        fanout = None
+        if db.is_postgres:
+            fanout = FanOutListener(
+                asyncpg_dsn(db.url), state.live, revocations, write_signals, state.devices
+            )
         if fanout is not None:
             await fanout.start()
         automation = Automation(

@@ -30,8 +30,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.live.hub import LiveHub
-from cloud.live.notices import DEVICE_WORK_CHANNEL, REVOKED_CHANNEL
+from cloud.live.notices import (
+    CONNECTED_CHANNEL,
+    DEVICE_WORK_CHANNEL,
+    REVOKED_CHANNEL,
+    parse_connection,
+)
 from cloud.live.revocations import RevocationBoard
+from cloud.uplink.registry import DeviceConnections
 from cloud.uplink.signals import DeviceSignals
 
 __all__ = ["CHANNEL", "MAX_PAYLOAD_BYTES", "FanOutListener", "asyncpg_dsn", "publish"]
@@ -68,11 +74,14 @@ class FanOutListener:
         live: LiveHub,
         revocations: RevocationBoard | None = None,
         device_work: DeviceSignals | None = None,
+        devices: DeviceConnections | None = None,
     ) -> None:
         self.dsn = dsn
         self.live = live
         self.revocations = revocations
         self.device_work = device_work
+        self.devices = devices
+        self._closing: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()  # set while listening (tests wait for it)
 
@@ -98,6 +107,14 @@ class FanOutListener:
             except ValueError:
                 log.warning("live.device_work_malformed", payload=text[:80])
 
+    def _connected(self, _: object, __: int, ___: str, payload: str) -> None:
+        found = parse_connection(payload)
+        if self.devices is None or found is None:
+            return
+        task = asyncio.create_task(self.devices.superseded(*found))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     def _listening(self, yes: bool) -> None:
         if yes:
             self.ready.set()
@@ -119,6 +136,7 @@ class FanOutListener:
                     await connection.add_listener(CHANNEL, self._received)
                     await connection.add_listener(REVOKED_CHANNEL, self._revoked)
                     await connection.add_listener(DEVICE_WORK_CHANNEL, self._work)
+                    await connection.add_listener(CONNECTED_CHANNEL, self._connected)
                     self._listening(True)
                     delay = 1.0
                     await lost.wait()

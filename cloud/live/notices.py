@@ -1,9 +1,11 @@
 """Row changes other processes must hear of, announced with the transaction that made them.
 
-Two kinds: *revocations* (a device revoked; a user logged out, deactivated, lowered, given a
+Three kinds: *revocations* (a device revoked; a user logged out, deactivated, lowered, given a
 new password or deleted; an API token revoked: see :mod:`cloud.live.revocations`) and *device
 work* (a channel write or a command queued for a device, which the replica holding that
-device's socket must send). Hooks on a database's session class see them as rows flush,
+device's socket must send), seen by hooks, and *connections* (a device connected somewhere:
+older connections of it elsewhere close), sent by :func:`announce_connection`. Hooks on a
+database's session class see them as rows flush,
 whichever service made them. On PostgreSQL they go out with ``NOTIFY`` in the same
 transaction, so every process hears them at commit, never for a rollback, and each one's
 :class:`~cloud.live.fanout.FanOutListener` hands them on. SQLite has one process: they are
@@ -17,15 +19,25 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event, func, inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from cloud.live.revocations import device_subject, jti_subject, user_subject
 from cloud.models import ApiToken, ChannelWrite, Device, DeviceCommand, RevokedToken, User
 
-__all__ = ["DEVICE_WORK_CHANNEL", "REVOKED_CHANNEL", "Notices", "track_notices"]
+__all__ = [
+    "CONNECTED_CHANNEL",
+    "DEVICE_WORK_CHANNEL",
+    "REVOKED_CHANNEL",
+    "Notices",
+    "announce_connection",
+    "parse_connection",
+    "track_notices",
+]
 
 REVOKED_CHANNEL = "revlink_revoked"
 DEVICE_WORK_CHANNEL = "revlink_device_work"
+CONNECTED_CHANNEL = "revlink_device_connected"
 _PENDING = "revlink_notices"
 # NOTIFY payloads must stay under 8000 bytes; names are sent in chunks of this many.
 _CHUNK = 100
@@ -113,3 +125,18 @@ def track_notices(
     @event.listens_for(session_class, "after_rollback")
     def forget(session: Session) -> None:
         session.info.pop(_PENDING, None)
+
+
+async def announce_connection(session: AsyncSession, device_id: uuid.UUID, gen: int) -> None:
+    """Tell every process, at commit, that connection ``gen`` is now the device's (PostgreSQL;
+    SQLite's one process knows already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_notify(CONNECTED_CHANNEL, f"{device_id}:{gen}")))
+
+
+def parse_connection(payload: str) -> tuple[uuid.UUID, int] | None:
+    device, _, gen = payload.partition(":")
+    try:
+        return uuid.UUID(device), int(gen)
+    except ValueError:
+        return None

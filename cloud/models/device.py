@@ -32,3 +32,6 @@ class Device(Base):
     # Bumped whenever which sensor a ``<channel>.<field>`` key feeds changes (a channel
     # mapping, a deleted sensor): ingest reads it with the seq and drops its cached ids.
     sensors_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Bumped by every new uplink connection, on any replica: the highest one is the device's
+    # connection, and every older one closes (see cloud.uplink.registry).
+    connection_gen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

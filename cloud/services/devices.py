@@ -15,12 +15,14 @@ from cloud.models import Device
 from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
 
 __all__ = [
+    "connection_gen",
     "create_device",
     "device_for_token",
     "get_device",
     "list_devices",
     "mark_seen",
     "revoke_device",
+    "take_connection",
 ]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -50,6 +52,23 @@ async def device_for_token(session: AsyncSession, token: str) -> Device | None:
     if device is None or device.revoked_at is not None:
         return None
     return device
+
+
+async def take_connection(session: AsyncSession, device_id: uuid.UUID) -> int:
+    """A new connection of the device's: its number, higher than every earlier one's."""
+    taken = await session.execute(
+        update(Device)
+        .where(Device.id == device_id)
+        .values(connection_gen=Device.connection_gen + 1)
+        .returning(Device.connection_gen)
+    )
+    return int(taken.scalar_one())
+
+
+async def connection_gen(session: AsyncSession, device_id: uuid.UUID) -> int:
+    """The number of the device's newest connection (0: never connected)."""
+    found = await session.scalar(select(Device.connection_gen).where(Device.id == device_id))
+    return int(found or 0)
 
 
 async def get_device(session: AsyncSession, device_id: uuid.UUID) -> Device:

@@ -17,12 +17,13 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from cloud.live.notices import announce_connection
 from cloud.live.revocations import device_subject
 from cloud.models import Device
 from cloud.services import event_log
 from cloud.services.channel_writes import mark_delivered
 from cloud.services.commands import record_receipt
-from cloud.services.devices import device_for_token, mark_seen
+from cloud.services.devices import connection_gen, device_for_token, mark_seen, take_connection
 from cloud.services.ingest import ConcurrentCommitError, SensorCache, commit_batch
 from cloud.state import CloudState
 from cloud.uplink.outbox import Outbox
@@ -85,9 +86,13 @@ class DeviceLink:
         self.log = log.bind(device_id=str(device.id), device=device.name)
         self.outbox = Outbox(state, device.id, websocket.send_bytes, self.log, device.name)
         self._pump: asyncio.Task[None] | None = None
+        self.connection_gen = 0
 
     async def run(self) -> None:
-        await self.state.devices.register(self.device_id, self.websocket)
+        async with self.state.db.transaction() as session:
+            self.connection_gen = await take_connection(session, self.device_id)
+            await announce_connection(session, self.device_id, self.connection_gen)
+        await self.state.devices.register(self.device_id, self.websocket, self.connection_gen)
         self.log.info("uplink.connected")
         await self._mark_seen()
         self.state.event_log.note(event_log.device_online(self.device_id, self.device_name))
@@ -105,10 +110,15 @@ class DeviceLink:
             current = await self.state.devices.unregister(self.device_id, self.websocket)
             self.log.info("uplink.disconnected", replaced=not current)
             await self._mark_seen()
-            if not self.state.devices.online(self.device_id):  # not replaced by a new link
+            if current and not await self._replaced_elsewhere():
                 self.state.event_log.note(
                     event_log.device_offline(self.device_id, self.device_name)
                 )
+
+    async def _replaced_elsewhere(self) -> bool:
+        """A newer connection of the device opened (on any replica) since this one did."""
+        async with self.state.db.sessions() as session:
+            return await connection_gen(session, self.device_id) > self.connection_gen
 
     async def _mark_seen(self) -> None:
         # "Last seen" covers a device that connects and sends nothing; a database hiccup

@@ -77,3 +77,43 @@ async def test_a_device_revoked_on_one_replica_is_cut_off_on_the_other(
     frame = closed.value.rcvd
     assert frame is not None
     assert (frame.code, frame.reason) == (1008, "device token revoked")
+
+
+async def test_one_connection_per_device_across_replicas(
+    replicas: tuple[CloudServer, CloudServer],
+) -> None:
+    a, b = replicas
+    device_id, token = a.device()
+
+    def offline_entries() -> int:
+        with a.http(a.admin_token()) as client:
+            reply = client.get(
+                "/api/v1/logging", params={"kind": "device.offline", "device_id": str(device_id)}
+            )
+        assert reply.status_code == 200, reply.text
+        total: int = reply.json()["total"]
+        return total
+
+    async with uplink_client(a.ws_url, token) as old:
+        await old.hello()
+        async with uplink_client(b.ws_url, token) as new:
+            await new.hello()
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(old.receive(), PROMPT)
+            frame = closed.value.rcvd
+            assert frame is not None
+            assert (frame.code, frame.reason) == (
+                1008,
+                "replaced by a newer connection for this device",
+            )
+            # The replaced connection's end is not the device going offline...
+            await asyncio.sleep(1)
+            assert offline_entries() == 0
+            # ...and the new one still works: a command reaches it.
+            sent = a.send_command(device_id, "pump", {"run": False})
+            assert (await next_frame(new, "command")).command.command_id == sent["command_id"]
+    for _ in range(50):  # ...while the last one's end is.
+        if offline_entries() == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert offline_entries() == 1
