@@ -45,7 +45,7 @@ from cloud.services.errors import (
     NotFoundError,
 )
 from cloud.services.event_log import EventLog
-from cloud.services.ratelimit import LoginLimiter
+from cloud.services.ratelimit import DatabaseLoginLimiter, LoginLimiter
 from cloud.state import CloudState
 from cloud.uplink import door as uplink_door
 from cloud.uplink.registry import DeviceConnections
@@ -104,7 +104,11 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             metrics=CloudMetrics(),
             live=LiveHub(settings.stream_interval_ms / 1000),
             devices=DeviceConnections(),
-            login_limiter=LoginLimiter(settings.login_max_attempts, settings.login_window_seconds),
+            login_limiter=(
+                DatabaseLoginLimiter(db, settings.login_max_attempts, settings.login_window_seconds)
+                if db.is_postgres
+                else LoginLimiter(settings.login_max_attempts, settings.login_window_seconds)
+            ),
             jwt_secret=settings.resolved_jwt_secret(),
             observers=ObserverBook(settings.observer_ttl_seconds),
             event_log=EventLog(db),

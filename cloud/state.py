@@ -13,7 +13,7 @@ from cloud.live.observers import ObserverBook
 from cloud.live.revocations import RevocationBoard
 from cloud.rules.evaluator import RuleEngine
 from cloud.services.event_log import EventLog
-from cloud.services.ratelimit import LoginLimiter
+from cloud.services.ratelimit import LoginLimits
 from cloud.uplink.registry import DeviceConnections
 from cloud.uplink.signals import DeviceSignals
 from cloud.webhooks.dispatcher import WebhookDispatcher
@@ -28,7 +28,7 @@ class CloudState:
     metrics: CloudMetrics
     live: LiveHub
     devices: DeviceConnections
-    login_limiter: LoginLimiter
+    login_limiter: LoginLimits
     jwt_secret: str
     event_log: EventLog
     revocations: RevocationBoard = field(default_factory=lambda: RevocationBoard(listening=False))

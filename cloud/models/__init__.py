@@ -9,6 +9,7 @@ from cloud.models.datapoint import Datapoint
 from cloud.models.device import Device
 from cloud.models.experiment import Experiment, ExperimentState
 from cloud.models.log_entry import LogEntry, LoggingType, StatusType
+from cloud.models.login_failure import LoginFailure
 from cloud.models.plugin import ChannelDirection, ChannelMapping, PluginInstance
 from cloud.models.rule import Rule, RuleActionType, RuleInbox, RuleOperator, RuleReadingThrottle
 from cloud.models.sensor import EventType, Sensor
@@ -42,6 +43,7 @@ __all__ = [
     "ExperimentState",
     "LogEntry",
     "LoggingType",
+    "LoginFailure",
     "PluginInstance",
     "RevokedToken",
     "Role",

@@ -1,11 +1,13 @@
 """Two cloud replicas on one PostgreSQL: what is queued or revoked on one reaches the socket
-held by the other at once, by a notice, with both replicas polling only every 300 s."""
+held by the other at once, by a notice, with both replicas polling only every 300 s; a device
+has one connection across both; failed logins count on both."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
@@ -117,3 +119,20 @@ async def test_one_connection_per_device_across_replicas(
             break
         await asyncio.sleep(0.1)
     assert offline_entries() == 1
+
+
+def test_failed_logins_count_on_every_replica(replicas: tuple[CloudServer, CloudServer]) -> None:
+    a, b = replicas
+    email, password = a.user("viewer")[0], "a-wrong-password"
+
+    def login(server: CloudServer, secret: str) -> httpx.Response:
+        with server.http() as client:
+            return client.post("/api/v1/auth/login", json={"email": email, "password": secret})
+
+    # The default allows 5 failures per 15 minutes: spread over both replicas, they add up.
+    for server in (a, b, a, b, a):
+        assert login(server, password).status_code == 401
+    for server in (b, a):
+        refused = login(server, password)
+        assert refused.status_code == 429, refused.text
+        assert 1 <= int(refused.headers["Retry-After"]) <= 900

@@ -58,13 +58,13 @@ class MeResponse(BaseModel):
 )
 async def login(body: LoginRequest, state: State, session: DbSession) -> LoginResponse:
     key = body.email.strip().lower()
-    _refuse_if_limited(state, key)
+    await _refuse_if_limited(state, key)
     user = await users.authenticate(session, body.email, body.password)
     if user is None:
-        state.login_limiter.failed(key)
+        await state.login_limiter.failed(key)
         await state.event_log.write(event_log.login_failed(body.email, "wrong email or password"))
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Invalid email or password")
-    state.login_limiter.succeeded(key)
+    await state.login_limiter.succeeded(key)
     await state.event_log.write(event_log.login_succeeded(user))
     token, _ = users.issue_token(user, state.jwt_secret, state.settings.jwt_ttl_minutes)
     return LoginResponse(
@@ -99,8 +99,8 @@ async def me(user: CurrentUser) -> MeResponse:
     )
 
 
-def _refuse_if_limited(state: State, key: str) -> None:
-    wait = state.login_limiter.retry_after(key)
+async def _refuse_if_limited(state: State, key: str) -> None:
+    wait = await state.login_limiter.retry_after(key)
     if wait:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -121,11 +121,11 @@ async def change_password(
 ) -> LoginResponse:
     # A stolen session must not become a way to guess the password: wrong current passwords
     # count as failed logins of this email.
-    _refuse_if_limited(state, user.email)
+    await _refuse_if_limited(state, user.email)
     try:
         await users.change_own_password(session, user, body.current_password, body.new_password)
     except users.WrongPasswordError:
-        state.login_limiter.failed(user.email)
+        await state.login_limiter.failed(user.email)
         raise
     await session.commit()
     await state.event_log.write(event_log.user_updated(user, user, ["password"]))
