@@ -110,7 +110,11 @@ class DeviceLink:
             current = await self.state.devices.unregister(self.device_id, self.websocket)
             self.log.info("uplink.disconnected", replaced=not current)
             await self._mark_seen()
-            if current and not await self._replaced_elsewhere():
+            # Replaced here (another link is registered) or elsewhere (a newer connection
+            # number): the device did not go offline. Revoked or gone: it did.
+            if not self.state.devices.online(self.device_id) and not (
+                await self._replaced_elsewhere()
+            ):
                 self.state.event_log.note(
                     event_log.device_offline(self.device_id, self.device_name)
                 )
