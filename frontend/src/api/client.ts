@@ -1,6 +1,6 @@
 import createClient, { type Middleware } from "openapi-fetch";
 import type { paths } from "./schema";
-import { endSession, token } from "./session";
+import { token, tokenRefused } from "./session";
 
 /** An API call that failed: HTTP status (0 when the cloud was unreachable) and its message. */
 export class ApiError extends Error {
@@ -50,8 +50,10 @@ const auth: Middleware = {
     return request;
   },
   onResponse({ request, response }) {
-    // A refused token (expired, revoked, logged out elsewhere) ends the session.
-    if (response.status === 401 && request.headers.has("Authorization")) endSession();
+    // A refused token (expired, revoked, logged out elsewhere) ends the session, unless this
+    // tab has just replaced it.
+    const sent = request.headers.get("Authorization");
+    if (response.status === 401 && sent !== null) void tokenRefused(sent.replace(/^Bearer /, ""));
     return response;
   },
 };

@@ -44,3 +44,37 @@ export function endSession(): void {
   loginNotice.value = SESSION_ENDED_MESSAGE;
   onEnded();
 }
+
+// A token change this tab asked for (its own new password) and has not got the answer of yet.
+let rotation: Promise<unknown> | null = null;
+
+/**
+ * Run `change`, which replaces this tab's token with the one `tokenOf` reads from its answer.
+ * The cloud refuses the old token from the moment the change commits, which can be before
+ * the answer arrives: a refusal meanwhile must not end the session (see {@link tokenRefused}).
+ */
+export async function rotateToken<T>(
+  change: () => Promise<T>,
+  tokenOf: (answer: T) => string,
+): Promise<T> {
+  const done = change().then((answer) => {
+    setToken(tokenOf(answer));
+    return answer;
+  });
+  rotation = done.catch(() => undefined);
+  try {
+    return await done;
+  } finally {
+    rotation = null;
+  }
+}
+
+/**
+ * The cloud refused `used` (a request's or a socket's token): end the session, unless a
+ * change this tab made has replaced that token meanwhile.
+ */
+export async function tokenRefused(used: string | null): Promise<void> {
+  if (rotation !== null) await rotation;
+  if (used !== null && token.value !== null && token.value !== used) return;
+  endSession();
+}

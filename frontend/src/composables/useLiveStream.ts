@@ -1,6 +1,6 @@
 import { onBeforeUnmount, onMounted, ref, shallowRef, watch, type Ref } from "vue";
 import { api, call } from "../api/client";
-import { endSession, token } from "../api/session";
+import { token, tokenRefused } from "../api/session";
 import type { Latest } from "../api/types";
 import { initialState, type LiveState } from "../lib/liveConnection";
 import { LiveRunner } from "../lib/liveRunner";
@@ -130,13 +130,17 @@ export function useLiveStream(options: LiveStreamOptions): LiveStream {
     );
   }
 
-  /** The stream closed with 1008: end the session, unless the token still works. */
+  // The token the stream was opened with: a close for it says nothing of a newer one.
+  let streamToken: string | null = null;
+
+  /** The stream closed with 1008: end the session, unless the token still works (or this
+   * tab has replaced it meanwhile). */
   async function confirmSessionEnded(): Promise<void> {
+    const refused = streamToken;
     try {
       await call(api.GET("/api/v1/auth/me"));
     } catch {
-      // A 401 has already ended the session in the client; anything else ends it here.
-      endSession();
+      await tokenRefused(refused);
     }
   }
 
@@ -149,13 +153,15 @@ export function useLiveStream(options: LiveStreamOptions): LiveStream {
     },
     now: () => Date.now(),
     random: () => Math.random(),
-    openSocket: () =>
-      new WebSocket(
+    openSocket: () => {
+      streamToken = token.value;
+      return new WebSocket(
         streamUrl(window.location.origin, token.value ?? "", {
           sensors: options.sensors.value,
           devices: devices.value,
         }),
-      ),
+      );
+    },
     poll: () => {
       if (options.poll !== false) void fetchLatest();
     },
