@@ -27,6 +27,7 @@ __all__ = [
     "PluginInstanceOut",
     "PluginStatusOut",
     "ReportedOut",
+    "channels_out",
     "instance_out",
 ]
 
@@ -149,13 +150,26 @@ async def _reported_channels(
     ]
 
 
-async def instance_out(session: AsyncSession, instance: PluginInstance) -> PluginInstanceOut:
+async def _channels(
+    session: AsyncSession, instance: PluginInstance, reported: ReportedStatus | None
+) -> list[ChannelMappingOut]:
     mappings = await channel_mappings.list_mappings(session, instance)
-    reported = (await plugins.reported_status(session, [instance])).get(instance.id)
     listed = [ChannelMappingOut.of(m, event) for m, event in mappings]
     if reported is not None:
         mapped = {m.channel_id for m, _ in mappings}
         listed += await _reported_channels(session, instance, reported, mapped)
+    return listed
+
+
+async def channels_out(session: AsyncSession, instance: PluginInstance) -> list[ChannelMappingOut]:
+    """The instance's mappings, and the channels its host reported without one."""
+    reported = (await plugins.reported_status(session, [instance])).get(instance.id)
+    return await _channels(session, instance, reported)
+
+
+async def instance_out(session: AsyncSession, instance: PluginInstance) -> PluginInstanceOut:
+    reported = (await plugins.reported_status(session, [instance])).get(instance.id)
+    listed = await _channels(session, instance, reported)
     delivery = None
     if instance.device_id is not None:
         write = await plugins.last_delivery(session, instance.device_id)

@@ -24,6 +24,7 @@ from cloud.api.routes.plugin_shapes import (
     ChannelMappingOut,
     PluginInstanceOut,
     PluginStatusOut,
+    channels_out,
     instance_out,
 )
 from cloud.models import ChannelDirection
@@ -183,8 +184,7 @@ async def list_channel_mappings(
     """The instance's mappings; for a device's instance also the channels its host reported
     that have none yet (``public_id`` null, ``event_public_id`` the sensor their values
     register under)."""
-    out = await instance_out(session, await plugins.get_instance(session, public_id))
-    return out.channel_mappings
+    return await channels_out(session, await plugins.get_instance(session, public_id))
 
 
 @router.post("/{public_id}/channels", status_code=status.HTTP_201_CREATED)
