@@ -33,6 +33,7 @@ from cloud.api.routes import (
 from cloud.core.config import CloudSettings
 from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
+from cloud.live.cluster import Cluster
 from cloud.live.fanout import FanOutListener, asyncpg_dsn
 from cloud.live.hub import LiveHub
 from cloud.live.notices import track_notices
@@ -98,12 +99,22 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             revoked=revocations.announce,
             device_work=write_signals.notify_many,
         )
+        live, devices = LiveHub(settings.stream_interval_ms / 1000), DeviceConnections()
+        cluster = Cluster(
+            settings.redis_url,
+            db.url,
+            live,
+            devices,
+            settings.redis_prefix,
+            settings.presence_ttl_seconds,
+        )
         state = CloudState(
             settings=settings,
             db=db,
             metrics=CloudMetrics(),
-            live=LiveHub(settings.stream_interval_ms / 1000),
-            devices=DeviceConnections(),
+            live=live,
+            devices=devices,
+            presence=cluster.presence,
             login_limiter=(
                 DatabaseLoginLimiter(db, settings.login_max_attempts, settings.login_window_seconds)
                 if db.is_postgres
@@ -117,6 +128,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         )
         app.state.cloud = state
         state.live.start()
+        await cluster.start()
         sweeper = ObserverSweeper(
             state.observers, state.db, state.write_signals, settings.observer_ttl_seconds / 3
         )
@@ -140,6 +152,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             if fanout is not None:
                 await fanout.stop()
             await sweeper.stop()
+            await cluster.stop()
             await state.live.stop()
             await state.event_log.drain()
             await state.db.dispose()

@@ -10,6 +10,7 @@ from cloud.core.metrics import CloudMetrics
 from cloud.db.session import Database
 from cloud.live.hub import LiveHub
 from cloud.live.observers import ObserverBook
+from cloud.live.presence import Presence
 from cloud.live.revocations import RevocationBoard
 from cloud.rules.evaluator import RuleEngine
 from cloud.services.event_log import EventLog
@@ -28,6 +29,7 @@ class CloudState:
     metrics: CloudMetrics
     live: LiveHub
     devices: DeviceConnections
+    presence: Presence  # who is online across replicas (this process alone without Redis)
     login_limiter: LoginLimits
     jwt_secret: str
     event_log: EventLog

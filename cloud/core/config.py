@@ -32,6 +32,24 @@ class CloudSettings(BaseSettings):
         default=DEFAULT_DASHBOARD_DIR,
         description="The dashboard build (frontend/dist) served at /.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db shared by every replica (live fan-out, who is "
+        "online); unset: one process, nothing shared but the database.",
+    )
+    redis_prefix: str = Field(
+        default="revlink",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Names of this cluster's Redis keys and channel; clusters sharing one "
+        "Redis need different prefixes.",
+    )
+    presence_ttl_seconds: float = Field(
+        default=30.0,
+        ge=3,
+        le=3600,
+        description="With Redis: a replica that stops refreshing its devices' online marks "
+        "(it died) has them read offline after this long.",
+    )
     jwt_secret: SecretStr | None = Field(
         default=None,
         description="HS256 key for access tokens; default: generated once into <data_dir>.",

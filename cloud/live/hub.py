@@ -4,6 +4,11 @@ Ingest publishes after commit and never waits. A flusher task sends each sensor'
 pending value at most once per interval, so a 100 Hz sensor reaches browsers at 5 Hz and
 its last value always arrives. Each subscriber has a bounded queue; one that cannot keep up
 is cut off (its socket is closed and the client reconnects) rather than slowing the others.
+
+Across replicas a *relay* (:mod:`cloud.live.relay`) carries what this hub sends to the
+others: each flush hands the relay the due points that were published here, and points a
+relay brings in (:meth:`LiveHub.receive`) pass through this hub's own throttle, so a sensor
+fed through two replicas at once still reaches each browser at most once per interval.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from datetime import datetime
 
 import structlog
 
-__all__ = ["LiveHub", "LivePoint", "Subscriber"]
+__all__ = ["LiveHub", "LivePoint", "Relay", "Subscriber"]
 
 QUEUE_MESSAGES = 256
 
@@ -82,13 +87,20 @@ class Subscriber:
             self.overflowed.set()
 
 
+Relay = Callable[[list[LivePoint]], None]
+"""Takes the points this hub sent, for the other replicas; must not block or raise."""
+
+
 class LiveHub:
     def __init__(
         self, interval_s: float = 0.2, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.interval_s = interval_s
         self._clock = clock
-        self._pending: dict[uuid.UUID, LivePoint] = {}
+        # Per sensor: its newest unsent point and whether it was published here (only those
+        # are relayed: a point that came from another replica has reached the rest already).
+        self._pending: dict[uuid.UUID, tuple[LivePoint, bool]] = {}
+        self.relay: Relay | None = None
         self._last_sent: dict[uuid.UUID, float] = {}
         self._subscribers: set[Subscriber] = set()
         self._wake = asyncio.Event()
@@ -96,10 +108,18 @@ class LiveHub:
 
     def publish(self, points: Iterable[LivePoint]) -> None:
         """Queue points for subscribers; cheap, never blocks, never raises."""
+        if not self._subscribers and self.relay is None:
+            return
+        for point in points:
+            self._pending[point.sensor_public_id] = (point, True)
+        self._wake.set()
+
+    def receive(self, points: Iterable[LivePoint]) -> None:
+        """Queue points another replica published, for this replica's subscribers only."""
         if not self._subscribers:
             return
         for point in points:
-            self._pending[point.sensor_public_id] = point
+            self._pending[point.sensor_public_id] = (point, False)
         self._wake.set()
 
     def announce(self, message: dict[str, object]) -> None:
@@ -123,17 +143,22 @@ class LiveHub:
         """Send every pending point whose sensor is due; return seconds until the next is due."""
         now = self._clock()
         due: list[LivePoint] = []
+        ours: list[LivePoint] = []
         wait: float | None = None
-        for sensor, point in list(self._pending.items()):
+        for sensor, (point, here) in list(self._pending.items()):
             ready_at = self._last_sent.get(sensor, -self.interval_s) + self.interval_s
             if ready_at <= now:
                 due.append(point)
+                if here:
+                    ours.append(point)
                 del self._pending[sensor]
                 self._last_sent[sensor] = now
             else:
                 wait = ready_at - now if wait is None else min(wait, ready_at - now)
         if due:
             self._fan_out(due)
+        if ours and self.relay is not None:
+            self.relay(ours)
         return wait
 
     def _fan_out(self, points: list[LivePoint]) -> None:

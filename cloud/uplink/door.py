@@ -93,6 +93,7 @@ class DeviceLink:
             self.connection_gen = await take_connection(session, self.device_id)
             await announce_connection(session, self.device_id, self.connection_gen)
         await self.state.devices.register(self.device_id, self.websocket, self.connection_gen)
+        await self.state.presence.connected(self.device_id, self.connection_gen)
         self.log.info("uplink.connected")
         await self._mark_seen()
         self.state.event_log.note(event_log.device_online(self.device_id, self.device_name))
@@ -108,6 +109,7 @@ class DeviceLink:
                     with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                         await task
             current = await self.state.devices.unregister(self.device_id, self.websocket)
+            await self.state.presence.disconnected(self.device_id, self.connection_gen)
             self.log.info("uplink.disconnected", replaced=not current)
             await self._mark_seen()
             # Replaced here (another link is registered) or elsewhere (a newer connection

@@ -14,13 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-import asyncpg
 import grpc
 import pytest
 
 from tests.rig.agent import agent_status, start_agent
 from tests.rig.bridges import free_port
-from tests.rig.cloud import CloudServer, start_cloud
+from tests.rig.cloud import CloudServer, start_cloud, stored_publisher_records
 from tests.rig.platform import wait_for
 from tests.rig.postgres import PostgresDatabase
 
@@ -92,20 +91,7 @@ def test_exactly_once_through_kills_outage_and_a_ghost(
         assert publisher.stdout is not None
         publisher.stdout.close()
 
-    rows = asyncio.run(_stored(postgres_database, device_id))
+    rows = asyncio.run(stored_publisher_records(postgres_database.dsn, device_id))
     assert len(rows) == RECORDS
     assert [seq for seq, _ in rows] == list(range(1, RECORDS + 1))
     assert [i for _, i in rows] == list(range(RECORDS))  # each once, in publish order
-
-
-async def _stored(db: PostgresDatabase, device_id: object) -> list[tuple[int, int]]:
-    connection = await asyncpg.connect(db.dsn)
-    try:
-        rows = await connection.fetch(
-            "SELECT seq, (payload->>'i')::int AS i FROM channel_messages"
-            " WHERE device_id=$1 ORDER BY seq",
-            device_id,
-        )
-    finally:
-        await connection.close()
-    return [(r["seq"], r["i"]) for r in rows]

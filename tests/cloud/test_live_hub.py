@@ -200,3 +200,48 @@ async def test_a_stop_always_ends_the_flusher() -> None:
         feeder.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await feeder
+
+
+def test_a_relay_gets_what_was_published_here_throttled_even_with_no_one_watching_here() -> None:
+    clock = Clock()
+    hub = LiveHub(0.2, clock)
+    relayed: list[list[tuple[uuid.UUID, float]]] = []
+    hub.relay = lambda points: relayed.append([(p.sensor_public_id, p.value) for p in points])
+    sensor = uuid.uuid4()
+    hub.publish([point(sensor, 1)])
+    hub.flush()
+    hub.publish([point(sensor, 2)])
+    hub.publish([point(sensor, 3)])
+    clock.now += 0.1
+    hub.flush()
+    assert relayed == [[(sensor, 1)]]  # a viewer on another replica waits like one here
+    clock.now += 0.15
+    hub.flush()
+    assert relayed == [[(sensor, 1)], [(sensor, 3)]]
+
+
+def test_points_from_another_replica_are_throttled_here_and_never_relayed_back() -> None:
+    clock = Clock()
+    hub = LiveHub(0.2, clock)
+    relayed: list[list[LivePoint]] = []
+    hub.relay = relayed.append
+    watcher = hub.subscribe(Subscriber())
+    sensor, ours = uuid.uuid4(), uuid.uuid4()
+    hub.receive([point(sensor, 1)])
+    hub.flush()
+    hub.receive([point(sensor, 2)])  # the same sensor fed through a second replica
+    hub.publish([point(ours, 10)])
+    clock.now += 0.1
+    hub.flush()
+    assert drain(watcher) == [[(str(sensor), 1)], [(str(ours), 10)]]
+    clock.now += 0.15
+    hub.flush()
+    assert drain(watcher) == [[(str(sensor), 2)]]
+    assert [[p.sensor_public_id for p in batch] for batch in relayed] == [[ours]]
+
+
+def test_points_from_another_replica_are_not_kept_without_watchers_here() -> None:
+    hub = LiveHub(0.2, Clock())
+    hub.relay = lambda points: None
+    hub.receive([point(uuid.uuid4(), 1)])
+    assert hub.flush() is None

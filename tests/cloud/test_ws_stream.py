@@ -13,9 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -23,45 +21,18 @@ from websockets.asyncio.client import ClientConnection, connect
 from cloud.core.security import issue_access_token
 from tests.rig.cloud import JWT_SECRET, CloudServer, start_cloud
 from tests.rig.postgres import PostgresDatabase
-from tests.rig.stream import CONNECTED, close_frame
+from tests.rig.stream import (
+    CONNECTED,
+    close_frame,
+    insert_sensors,
+    one,
+    push_url,
+    stream_url,
+    watch,
+)
 
 Points = list[dict[str, object]]
 CUT_OFF = "revlink_stream_clients 0.0"
-
-
-async def insert_sensors(dsn: str, count: int) -> list[uuid.UUID]:
-    """Device-less sensors (fed through the telemetry door); no REST route is needed."""
-    ids = [uuid.uuid4() for _ in range(count)]
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.executemany(
-            "INSERT INTO sensors (public_id, name, unit, created_at) VALUES ($1, $2, '', now())",
-            [(i, f"stream-{i.hex[:8]}") for i in ids],
-        )
-    finally:
-        await conn.close()
-    return ids
-
-
-def stream_url(cloud: CloudServer, token: str | None, query: str = "") -> str:
-    params = "&".join(p for p in (f"token={token}" if token else "", query) if p)
-    return f"{cloud.ws_url}/ws/datapoints/stream" + (f"?{params}" if params else "")
-
-
-def push_url(cloud: CloudServer, token: str) -> str:
-    return f"{cloud.ws_url}/ws/controller/telemetry?token={token}"
-
-
-def one(sensor: uuid.UUID, value: float) -> str:
-    return json.dumps({"datapoints": [{"value": value, "event_public_id": str(sensor)}]})
-
-
-async def watch(
-    cloud: CloudServer, token: str, query: str = "", **options: Any
-) -> ClientConnection:
-    ws = await connect(stream_url(cloud, token, query), **options)
-    assert await asyncio.wait_for(ws.recv(), 10) == CONNECTED
-    return ws
 
 
 async def points_until(ws: ClientConnection, sensor: uuid.UUID, value: float) -> Points:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -33,6 +34,7 @@ __all__ = [
     "cloud_database_url",
     "start_cloud",
     "start_worker",
+    "stored_publisher_records",
     "unique",
 ]
 
@@ -215,3 +217,17 @@ def cloud(
 ) -> Iterator[CloudServer]:
     with start_cloud(cloud_database_url, tmp_path_factory.mktemp("cloud")) as server:
         yield server
+
+
+async def stored_publisher_records(dsn: str, device_id: object) -> list[tuple[int, int]]:
+    """(seq, i) of each record ``tests.support.publisher`` sent through the device, by seq."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT seq, (payload->>'i')::int AS i FROM channel_messages"
+            " WHERE device_id=$1 ORDER BY seq",
+            device_id,
+        )
+    finally:
+        await connection.close()
+    return [(r["seq"], r["i"]) for r in rows]

@@ -35,16 +35,20 @@ class DeviceCreated(BaseModel):
     token: str
 
 
-def _out(device: Device, state: State) -> DeviceOut:
+def _out(device: Device, online: bool) -> DeviceOut:
     return DeviceOut(
         id=device.id,
         name=device.name,
-        online=state.devices.online(device.id),
+        online=online,
         last_seen=device.last_seen,
         last_committed_seq=device.last_committed_seq,
         created_at=device.created_at,
         revoked_at=device.revoked_at,
     )
+
+
+async def _one(device: Device, state: State) -> DeviceOut:
+    return _out(device, bool(await state.presence.online_among([device.id])))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -56,14 +60,16 @@ async def create_device(body: DeviceCreate, admin: AdminUser, session: DbSession
 
 @router.get("")
 async def list_devices(user: CurrentUser, state: State, session: DbSession) -> list[DeviceOut]:
-    return [_out(d, state) for d in await devices.list_devices(session)]
+    found = await devices.list_devices(session)
+    online = await state.presence.online_among([d.id for d in found])
+    return [_out(d, d.id in online) for d in found]
 
 
 @router.get("/{device_id}")
 async def get_device(
     device_id: uuid.UUID, user: CurrentUser, state: State, session: DbSession
 ) -> DeviceOut:
-    return _out(await devices.get_device(session, device_id), state)
+    return await _one(await devices.get_device(session, device_id), state)
 
 
 @router.post("/{device_id}/revoke")
@@ -77,4 +83,4 @@ async def revoke_device(
     await state.devices.disconnect(device_id, 1008, "device token revoked")
     if not was_revoked:
         await state.event_log.write(event_log.device_revoked(device.id, device.name, admin))
-    return _out(device, state)
+    return await _one(device, state)
