@@ -89,7 +89,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.run_automation:
             require_postgres(settings.resolved_database_url(), "REVLINK_RUN_AUTOMATION=false")
-        db = Database(settings.resolved_database_url())
+        db = Database(settings.resolved_database_url(), settings.pool_limits())
         # On PostgreSQL the listener below says when notices flow; SQLite's come in-process.
         revocations = RevocationBoard(listening=not db.is_postgres)
         write_signals = DeviceSignals()

@@ -29,6 +29,7 @@ from cloud.db.session import Database
 from cloud.live.hub import LiveHub
 from cloud.live.notices import track_notices
 from cloud.rules.evaluator import RuleEngine
+from cloud.services.storage import StorageMaintainer
 from cloud.uplink.signals import DeviceSignals
 from cloud.webhooks.dispatcher import WebhookDispatcher
 
@@ -49,8 +50,8 @@ def require_postgres(database_url: str, what: str) -> None:
 
 
 class Automation:
-    """The rule evaluator and the webhook dispatcher of one process, started and stopped
-    together."""
+    """The rule evaluator, the webhook dispatcher and storage upkeep of one process, started
+    and stopped together."""
 
     def __init__(
         self,
@@ -63,15 +64,22 @@ class Automation:
     ) -> None:
         self.rules = RuleEngine(db, live, signals, settings, fan_out=fan_out)
         self.webhooks = WebhookDispatcher(db, settings)
+        self.storage = StorageMaintainer(
+            db, settings.retention_days, settings.storage_maintenance_seconds
+        )
 
     async def start(self, *, watch: bool, evaluate: bool) -> None:
         """``watch``: this process ingests (see :meth:`RuleEngine.start`); ``evaluate``: it
-        runs the evaluator and the dispatcher."""
+        runs the evaluator, the dispatcher and periodic storage upkeep. Every process does
+        one upkeep pass as it starts, so this month's partitions exist before it ingests."""
+        await self.storage.run_once()
         await self.rules.start(watch=watch, evaluate=evaluate)
         if evaluate:
             await self.webhooks.start()
+            self.storage.start()
 
     async def stop(self) -> None:
+        await self.storage.stop()
         await self.webhooks.stop()
         await self.rules.stop()
 
@@ -91,7 +99,7 @@ def create_worker_app(settings: CloudSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         require_postgres(settings.resolved_database_url(), "revlink cloud worker")
-        db = Database(settings.resolved_database_url())
+        db = Database(settings.resolved_database_url(), settings.pool_limits())
         # The commands its rules queue reach the replica holding the device by a notice.
         track_notices(db.session_class, postgres=True)
         # Nobody streams from a worker: its notifications go out through the database.

@@ -5,6 +5,8 @@ every app has a healthcheck on its own port, and every secret it asks for is doc
 Every service has a healthcheck (``revlink probe``, tried against a real bridge here), the
 services start in order, each waiting for what it needs to be healthy, their stop grace
 periods fit their shutdowns, and the image runs as the unprivileged user it creates.
+The cloud runs replicas without host ports, sharing Redis and the database, behind the proxy
+(its configuration is checked by Caddy itself in ``tests/test_proxy.py``).
 """
 
 from __future__ import annotations
@@ -38,10 +40,20 @@ FILES = ["docker-compose.device.yml", "docker-compose.cloud.yml"]
 SDK_VARIABLES = {"APP_KEY", "DDA_URI", "PLT_URI", "PLUGINS_URI", "CONFIG_FP", "HEALTHCHECK_PORT"}
 SDK_VARIABLES |= {"DEBUG", "REVLINK_BRIDGE_TOKEN"}
 LOG_VARIABLES = {"REVLINK_LOG_FORMAT", "REVLINK_LOG_LEVEL"}
+# uvicorn's own: which peers' X-Forwarded-For/-Proto the cloud believes (``proxy_headers``).
+SERVER_VARIABLES = {"FORWARDED_ALLOW_IPS"}
+# Read by Compose itself when it interpolates the files, never by a process; documented.
+COMPOSE_VARIABLES = {
+    "REVLINK_IMAGE",
+    "REVLINK_PICONTROL_GID",
+    "REVLINK_CLOUD_REPLICAS",
+    "REVLINK_DOMAIN",
+    "REVLINK_TLS",
+}
 
 
 def known_variables() -> set[str]:
-    names = SDK_VARIABLES | LOG_VARIABLES
+    names = SDK_VARIABLES | LOG_VARIABLES | SERVER_VARIABLES
     for settings in (
         PlatformSettings,
         AgentSettings,
@@ -65,6 +77,11 @@ def services() -> list[tuple[str, str, dict[str, Any]]]:
 REVLINK_SERVICES = [s for s in services() if "revlink" in str(s[2].get("image", ""))]
 
 
+def one_shot(spec: dict[str, Any]) -> bool:
+    """A job that runs to its end (the migration), not a service kept up."""
+    return spec.get("restart") == "no"
+
+
 @pytest.mark.parametrize(("file", "service", "spec"), REVLINK_SERVICES)
 def test_each_service_runs_a_real_command(file: str, service: str, spec: dict[str, Any]) -> None:
     command = spec["command"]
@@ -82,7 +99,7 @@ def test_each_service_runs_a_real_command(file: str, service: str, spec: dict[st
         timeout=60,
     )
     assert result.returncode == 0, f"{file}:{service}: {result.stderr}"
-    for flag in command[cut::2]:
+    for flag in (arg for arg in command[cut:] if arg.startswith("--")):
         assert flag in result.stdout, f"{file}:{service}: unknown flag {flag}"
 
 
@@ -92,6 +109,26 @@ def test_every_variable_is_one_the_code_reads(
 ) -> None:
     unknown = set(spec.get("environment", {})) - known_variables()
     assert not unknown, f"{file}:{service} sets variables nothing reads: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("file", FILES)
+def test_every_revlink_variable_in_the_files_is_a_setting_or_compose_s_own(file: str) -> None:
+    text = (ROOT / file).read_text()
+    settings = known_variables()
+    for variable in set(re.findall(r"\$\{(REVLINK_\w+?)(?::?[-?][^}]*)?\}", text)):
+        assert variable in settings | COMPOSE_VARIABLES, f"{file}: {variable} is read by nothing"
+    # A setting given in .env reaches the process under its own name, never another one's.
+    document = yaml.safe_load(text)
+    for service, spec in document["services"].items():
+        for key, value in spec.get("environment", {}).items():
+            for variable in re.findall(r"\$\{(REVLINK_\w+?)(?::?[-?][^}]*)?\}", str(value)):
+                if variable in settings:
+                    assert variable == key, f"{file}:{service}: {key} takes {variable}"
+                else:
+                    assert not key.startswith("REVLINK_"), f"{file}:{service}: {key}"
+    readme = (ROOT / "README.md").read_text()
+    for variable in COMPOSE_VARIABLES:
+        assert f"`{variable}`" in readme, f"{variable} is not in the README"
 
 
 def test_apps_have_healthchecks_on_their_own_ports() -> None:
@@ -190,9 +227,13 @@ def test_every_service_has_a_healthcheck_that_is_a_real_command(
     file: str, service: str, spec: dict[str, Any]
 ) -> None:
     test = spec.get("healthcheck", {}).get("test")
+    if one_shot(spec):
+        # Nothing waits for it to be healthy, only for it to have finished.
+        assert test is None, f"{file}:{service}"
+        return
     assert test, f"{file}:{service} has no healthcheck"
     if spec not in [s for _, _, s in REVLINK_SERVICES]:
-        return  # another image's own tool (pg_isready)
+        return  # another image's own tool (pg_isready, redis-cli, the proxy's admin API)
     # Exec form, so no shell is needed; the image's own console script, so no extra binary.
     assert test[:2] == ["CMD", "revlink"], f"{file}:{service}: {test}"
     assert test[2] == "probe", f"{file}:{service}: {test}"
@@ -219,8 +260,14 @@ def test_services_start_in_order_each_waiting_for_the_ones_it_needs_to_be_health
     for file, service, spec in ALL_SERVICES:
         depends = spec.get("depends_on", {})
         assert isinstance(depends, dict), f"{file}:{service}: depends_on without conditions"
+        in_file = {other: s for f, other, s in ALL_SERVICES if f == file}
         for needed, condition in depends.items():
-            assert condition == {"condition": "service_healthy"}, f"{file}:{service}->{needed}"
+            wanted = (
+                "service_completed_successfully"
+                if one_shot(in_file[needed])
+                else ("service_healthy")
+            )
+            assert condition == {"condition": wanted}, f"{file}:{service}->{needed}"
     device = {service: spec for file, service, spec in ALL_SERVICES if "device" in file}
     tiers: dict[str, int] = {}
     for service, spec in device.items():
@@ -243,9 +290,16 @@ def test_services_start_in_order_each_waiting_for_the_ones_it_needs_to_be_health
         else:
             assert needed == set(bridges), f"{service} does not wait for every bridge"
     cloud = {service: spec for file, service, spec in ALL_SERVICES if "cloud" in file}
-    assert set(cloud["cloud"]["depends_on"]) == {"db"}
-    assert set(cloud["worker"]["depends_on"]) == {"db"}
+    # The schema is migrated once, before any replica or worker starts: replicas starting
+    # together would each run the migration at the same time.
+    assert cloud["migrate"]["command"] == ["cloud", "migrate"]
+    assert set(cloud["migrate"]["depends_on"]) == {"db"}
+    assert set(cloud["cloud"]["depends_on"]) == {"db", "redis", "migrate"}
+    assert "--no-migrate" in cloud["cloud"]["command"]
+    assert set(cloud["worker"]["depends_on"]) == {"db", "migrate"}
+    assert set(cloud["proxy"]["depends_on"]) == {"cloud"}
     assert "depends_on" not in cloud["db"]
+    assert "depends_on" not in cloud["redis"]
 
 
 def test_stop_grace_periods_fit_what_each_service_does_when_it_stops() -> None:
@@ -319,6 +373,83 @@ def test_the_image_runs_as_the_unprivileged_user_it_creates() -> None:
             if not source.startswith(("/", ".")):  # a named volume, not a host file
                 needed.add(target)
     assert needed <= owned, f"not owned by {name}: {sorted(needed - owned)}"
+
+
+# -- the cloud at scale: replicas, Redis, the proxy -----------------------------------------
+
+CLOUD = {
+    service: spec for file, service, spec in ALL_SERVICES if file == "docker-compose.cloud.yml"
+}
+
+
+def test_the_cloud_runs_replicas_reached_through_the_proxy_only() -> None:
+    replicas = CLOUD["cloud"]["deploy"]["replicas"]
+    default = re.fullmatch(r"\$\{REVLINK_CLOUD_REPLICAS:-(\d+)\}", replicas)
+    assert default, replicas
+    assert int(default.group(1)) >= 2
+    # Several containers of one service: a host port or a fixed name would clash between them.
+    assert "ports" not in CLOUD["cloud"]
+    assert "container_name" not in CLOUD["cloud"]
+    published = {service for service, spec in CLOUD.items() if "ports" in spec}
+    assert published == {"proxy"}
+    assert {port.split("/")[0] for port in CLOUD["proxy"]["ports"]} == {"80:80", "443:443"}
+
+
+def test_every_replica_shares_the_database_redis_and_the_token_key() -> None:
+    env = CLOUD["cloud"]["environment"]
+    assert env["REVLINK_REDIS_URL"] == "redis://redis:6379/0"
+    assert env["REVLINK_DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert "@db:5432/" in env["REVLINK_DATABASE_URL"]
+    for job in ("migrate", "worker"):
+        assert CLOUD[job]["environment"]["REVLINK_DATABASE_URL"] == env["REVLINK_DATABASE_URL"]
+    # One key for the cluster: a token signed by one replica is accepted by every other.
+    assert env["REVLINK_JWT_SECRET"].startswith("${REVLINK_JWT_SECRET:?")
+    assert CloudSettings.model_fields["jwt_secret"].default is None  # else each would make one
+    listen = _listen(CLOUD["cloud"]["command"])
+    assert listen.startswith("0.0.0.0:"), "the proxy reaches replicas over the network"
+
+
+def test_redis_carries_only_live_fan_out_so_keeps_nothing_on_disk() -> None:
+    redis = CLOUD["redis"]
+    assert redis["image"] == "redis:7-alpine"
+    command = redis["command"]
+    assert command[0] == "redis-server"
+    assert command[command.index("--save") + 1] == ""
+    assert command[command.index("--appendonly") + 1] == "no"
+    assert "volumes" not in redis
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+
+
+def caddyfile_variables() -> set[str]:
+    return set(re.findall(r"\{\$(\w+)(?::[^}]*)?\}", (ROOT / "deploy/Caddyfile").read_text()))
+
+
+def test_the_proxy_runs_the_repository_s_caddyfile_with_what_it_reads() -> None:
+    proxy = CLOUD["proxy"]
+    assert proxy["image"].startswith("caddy:2")
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in proxy["volumes"]}
+    assert mounts["/etc/caddy/Caddyfile"] == "./deploy/Caddyfile"
+    assert (ROOT / "deploy/Caddyfile").is_file()
+    assert mounts["/certs"] == "./deploy/certs"
+    assert (ROOT / "deploy/certs").is_dir()
+    assert mounts["/data"] == "caddy-data", "certificates and the ACME account must persist"
+    # Every variable the proxy is given is one the Caddyfile reads.
+    assert set(proxy["environment"]) <= caddyfile_variables()
+    assert proxy["environment"]["CLOUD_DOMAIN"].startswith("${REVLINK_DOMAIN:?")
+    # The Caddyfile's defaults name this file's replicas: the service and the port it serves.
+    text = (ROOT / "deploy/Caddyfile").read_text()
+    port = _listen(CLOUD["cloud"]["command"]).rpartition(":")[2]
+    assert f"dynamic a {{$CLOUD_UPSTREAM_HOST:cloud}} {{$CLOUD_UPSTREAM_PORT:{port}}}" in text
+    assert "{$CLOUD_CERTS_DIR:/certs}/cert.pem" in text
+    assert "{$CADDY_ADMIN:localhost:2019}" in text
+    assert proxy["healthcheck"]["test"] == [
+        "CMD",
+        "wget",
+        "-q",
+        "-O",
+        "/dev/null",
+        "http://127.0.0.1:2019/config/",
+    ]
 
 
 # -- revlink probe ---------------------------------------------------------------------------

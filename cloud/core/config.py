@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cloud.db.session import PoolLimits
 from cloud.webhooks.addresses import parse_networks
 
 __all__ = ["DEFAULT_DASHBOARD_DIR", "MAX_UPLINK_BATCH", "CloudSettings"]
@@ -27,6 +28,25 @@ class CloudSettings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; default: SQLite at <data_dir>/cloud.db. "
         "Production: postgresql+asyncpg://user:pass@host/db.",
+    )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Database connections this process keeps open; also how many ingest "
+        "transactions run at once (the rest wait their turn, in order).",
+    )
+    db_max_overflow: int = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        description="Connections opened beyond the pool for a burst (API reads, connects).",
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long a request waits for a database connection before it fails.",
     )
     dashboard_dir: Path = Field(
         default=DEFAULT_DASHBOARD_DIR,
@@ -111,6 +131,19 @@ class CloudSettings(BaseSettings):
         default=True,
         description="This process evaluates rules and delivers webhooks. Set false on API "
         "replicas when `revlink cloud worker` processes do that work (PostgreSQL only).",
+    )
+    retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=365_000,
+        description="Datapoints (and their rollups) older than this many days are dropped, "
+        "a whole month at a time; 0 keeps them forever.",
+    )
+    storage_maintenance_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the automation process makes partitions ahead and applies "
+        "the retention (it also does at every cloud start).",
     )
     worker_nice: int = Field(
         default=10,
@@ -217,6 +250,9 @@ class CloudSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'cloud.db').resolve()}"
+
+    def pool_limits(self) -> PoolLimits:
+        return PoolLimits(self.db_pool_size, self.db_max_overflow, self.db_pool_timeout_seconds)
 
     def resolved_jwt_secret(self) -> str:
         """The configured key, or one generated on first use and kept in the data dir."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -17,15 +19,36 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["Database"]
+__all__ = ["Database", "PoolLimits"]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLimits:
+    """The connection pool of one process (``REVLINK_DB_POOL_*``)."""
+
+    size: int = 10
+    max_overflow: int = 10
+    timeout_s: float = 30.0
 
 
 class Database:
     """Owns the engine; hands out sessions. One per app, created in its lifespan."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: PoolLimits | None = None) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
+        pool = pool or PoolLimits()
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=pool.size,
+            max_overflow=pool.max_overflow,
+            pool_timeout=pool.timeout_s,
+        )
+        # Ingest transactions take a slot first: under more load than the pool holds they
+        # queue here, in arrival order and for as long as it takes, instead of failing at
+        # the pool's timeout (which would close the device's socket and make it resend).
+        # The overflow stays for everything else.
+        self.ingest_slots = asyncio.Semaphore(pool.size)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         # A class of its own, so hooks on it (see cloud.live.revocations) see this database's
@@ -56,6 +79,12 @@ class Database:
         async with self.sessions() as session, session.begin():
             if not wait_for_disk and self.is_postgres:
                 await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            yield session
+
+    @asynccontextmanager
+    async def ingest(self) -> AsyncIterator[AsyncSession]:
+        """A transaction for storing what a door received, once an ingest slot is free."""
+        async with self.ingest_slots, self.transaction() as session:
             yield session
 
     async def unreachable(self) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.engine import make_url
 
 from cloud.live.hub import LiveHub
@@ -19,7 +19,10 @@ from cloud.live.presence import LocalPresence, Presence, RedisPresence
 from cloud.live.relay import RedisRelay
 from cloud.uplink.registry import DeviceConnections
 
-__all__ = ["Cluster", "ClusterNeedsPostgresError"]
+__all__ = ["REDIS_CONNECTIONS", "REDIS_WAIT_S", "Cluster", "ClusterNeedsPostgresError"]
+
+REDIS_CONNECTIONS = 32  # per replica: the relay's two, the rest for presence and reads
+REDIS_WAIT_S = 5.0  # how long a command waits for a free connection before it fails
 
 
 class ClusterNeedsPostgresError(RuntimeError):
@@ -50,7 +53,16 @@ class Cluster:
                 "REVLINK_REDIS_URL (replicas) needs PostgreSQL "
                 "(REVLINK_DATABASE_URL=postgresql+asyncpg://...): SQLite serves one process"
             )
-        self.redis = Redis.from_url(redis_url, socket_connect_timeout=5, health_check_interval=30)
+        # A blocking pool: a burst of connects and disconnects (a replica's devices coming
+        # back at once) waits for a free connection instead of failing past the pool's size.
+        pool = BlockingConnectionPool.from_url(
+            redis_url,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=REDIS_WAIT_S,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+        )
+        self.redis = Redis.from_pool(pool)
         self.relay = RedisRelay(self.redis, live, self.replica_id, prefix)
         self._shared = RedisPresence(self.redis, devices, self.replica_id, prefix, presence_ttl_s)
         self.presence = self._shared

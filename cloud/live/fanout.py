@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.core.tasks import cancel_and_wait
 from cloud.live.hub import LiveHub
 from cloud.live.notices import (
     CONNECTED_CHANNEL,
@@ -156,8 +157,5 @@ class FanOutListener:
                 await self.ready.wait()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

@@ -24,6 +24,8 @@ from datetime import datetime
 
 import structlog
 
+from cloud.core.tasks import cancel_and_wait
+
 __all__ = ["LiveHub", "LivePoint", "Relay", "Subscriber"]
 
 QUEUE_MESSAGES = 256
@@ -195,8 +197,5 @@ class LiveHub:
         self._task = asyncio.create_task(self.run(), name="live-hub")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from cloud.core.tasks import cancel_and_wait
 from cloud.db.session import Database
 from cloud.models import ChannelAggregate
 from cloud.services.channel_writes import create_write
@@ -75,10 +76,8 @@ class ObserverSweeper:
         self._task = asyncio.create_task(self._run(), name="observer-sweeper")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

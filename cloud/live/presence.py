@@ -20,6 +20,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from cloud.core.tasks import cancel_and_wait
 from cloud.uplink.registry import DeviceConnections
 
 __all__ = ["LocalPresence", "Presence", "RedisPresence"]
@@ -140,11 +141,8 @@ class RedisPresence:
 
     async def stop(self) -> None:
         """Stop refreshing and take this replica's devices offline (its sockets are closing)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for device, mark in list(self._marks.items()):
             with contextlib.suppress(RedisError, OSError):
                 await self._forget(keys=[self._key(device)], args=[mark])

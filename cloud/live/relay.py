@@ -25,6 +25,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from cloud.core.tasks import cancel_and_wait
 from cloud.live.hub import LiveHub, LivePoint
 
 __all__ = ["RedisRelay", "decode_points", "encode_points"]
@@ -148,9 +149,5 @@ class RedisRelay:
 
     async def stop(self) -> None:
         self.hub.relay = None
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks = []

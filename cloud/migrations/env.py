@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import cloud.models  # noqa: F401  (registers every table on the metadata)
 from cloud.db.base import Base
+from cloud.services.partitions import include_in_schema
 
 target_metadata = Base.metadata
 
@@ -20,6 +21,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_in_schema,
     )
     with context.begin_transaction():
         context.run_migrations()

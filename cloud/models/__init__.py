@@ -11,6 +11,7 @@ from cloud.models.experiment import Experiment, ExperimentState
 from cloud.models.log_entry import LogEntry, LoggingType, StatusType
 from cloud.models.login_failure import LoginFailure
 from cloud.models.plugin import ChannelDirection, ChannelMapping, PluginInstance
+from cloud.models.rollup import DatapointHour, DatapointMinute
 from cloud.models.rule import Rule, RuleActionType, RuleInbox, RuleOperator, RuleReadingThrottle
 from cloud.models.sensor import EventType, Sensor
 from cloud.models.user import RevokedToken, Role, User
@@ -35,6 +36,8 @@ __all__ = [
     "Dashboard",
     "DashboardWidget",
     "Datapoint",
+    "DatapointHour",
+    "DatapointMinute",
     "DeliveryStatus",
     "Device",
     "DeviceCommand",

@@ -1,8 +1,5 @@
-"""The read side of datapoints: range queries (downsampled in SQL), latest values, CSV export.
-
-Time arithmetic for buckets is done in whole microseconds on both databases, so a point lying
-exactly on a bucket boundary always lands in the later bucket; float epoch seconds (or SQLite's
-``julianday``) would misplace such points by rounding.
+"""The read side of datapoints: range queries (downsampled in SQL, from rollups when a range
+is long; see cloud.services.buckets), latest values, CSV export.
 """
 
 from __future__ import annotations
@@ -15,20 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVarTuple
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Select,
-    cast,
-    extract,
-    func,
-    literal,
-    select,
-)
+from sqlalchemy import Select, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from cloud.models import Datapoint, Sensor
+from cloud.services.buckets import Level, bucketed, plan_buckets
 from cloud.services.errors import InvalidInputError, NotFoundError
 from cloud.services.sensors import sensors_by_public_id
 
@@ -47,7 +36,6 @@ __all__ = [
 
 DEFAULT_SPAN = timedelta(hours=24)
 CSV_HEADER = ("timestamp", "value", "sensor_public_id", "sensor_name", "unit")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EXPORT_CHUNK = 2000
 _Row = TypeVarTuple("_Row")
 
@@ -71,6 +59,7 @@ class Series:
     end: datetime
     bucket: timedelta | None  # None: the points are raw
     points: list[SeriesPoint]
+    level: Level = Level.RAW  # where the buckets were read from
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,24 +91,6 @@ def resolve_range(
     return start, end
 
 
-def _micros(moment: datetime) -> int:
-    """Whole microseconds since the epoch, exactly (timedelta arithmetic is integral)."""
-    return (moment - EPOCH) // timedelta(microseconds=1)
-
-
-def _epoch_micros(session: AsyncSession) -> ColumnElement[int]:
-    """``Datapoint.ts`` as integer microseconds since the epoch, in the session's dialect."""
-    if session.get_bind().dialect.name == "postgresql":
-        # extract() answers numeric on PostgreSQL 14+, so this is exact.
-        return cast(extract("epoch", Datapoint.ts) * 1_000_000, BigInteger)
-    # SQLAlchemy stores "YYYY-MM-DD HH:MM:SS.ffffff". strftime('%s') would round a fraction
-    # (…:59.999999 becomes the next second), so it gets the whole seconds only and the
-    # microseconds come from the text, padded in case fewer digits were written.
-    seconds = cast(func.strftime("%s", func.substr(Datapoint.ts, 1, 19)), BigInteger)
-    fraction = func.substr(func.substr(Datapoint.ts, 21).op("||")(literal("000000")), 1, 6)
-    return seconds * 1_000_000 + cast(fraction, BigInteger)
-
-
 def _in_range(
     query: Select[*_Row], sensor_ids: Collection[int], start: datetime, end: datetime
 ) -> Select[*_Row]:
@@ -140,10 +111,14 @@ async def require_sensors(session: AsyncSession, public_ids: Sequence[uuid.UUID]
 async def series(
     session: AsyncSession, sensor: Sensor, start: datetime, end: datetime, max_points: int
 ) -> Series:
-    """Raw points when at most ``max_points`` lie in [start, end), else equal-width buckets.
+    """Raw points when at most ``max_points`` lie in [start, end), else at most
+    ``max_points`` equal-width buckets.
 
     The raw attempt reads at most ``max_points + 1`` rows, so a huge range costs one short
-    index scan before the grouped query. Empty buckets are left out.
+    index scan before the grouped query. Buckets come from the per-hour or per-minute
+    rollups when they are that wide (PostgreSQL; SQLite reads raw rows), else from raw rows;
+    the first bucket starts at ``start`` even when its unit began before. Empty buckets are
+    left out.
     """
     if max_points < 1:
         raise InvalidInputError("max_points must be at least 1")
@@ -155,40 +130,14 @@ async def series(
         points = [SeriesPoint(ts, v, v, v, v, 1) for ts, v in raw]
         return Series(sensor, start, end, None, points)
 
-    span = _micros(end) - _micros(start)
-    width = -(-span // max_points)  # ceil: at most max_points buckets cover the range
-    # Integer division on integers (truncation equals floor here, as ts >= start).
-    bucket_expr = (_epoch_micros(session) - literal(_micros(start), BigInteger)) // literal(
-        width, BigInteger
-    )
-    # Grouping on a subquery column: repeating a parameterised expression in GROUP BY gives
-    # PostgreSQL different placeholders, which it will not treat as the same expression.
-    inner = _in_range(
-        select(bucket_expr.label("bucket"), Datapoint.value), [sensor.id], start, end
-    ).subquery()
-    grouped = (
-        select(
-            inner.c.bucket,
-            func.min(inner.c.value),
-            func.max(inner.c.value),
-            func.avg(inner.c.value),
-            func.count(),
-        )
-        .group_by(inner.c.bucket)
-        .order_by(inner.c.bucket)
-    )
-    points = [
-        SeriesPoint(
-            start + timedelta(microseconds=int(index) * width),
-            float(avg),
-            float(low),
-            float(high),
-            float(avg),
-            int(count),
-        )
-        for index, low, high, avg, count in (await session.execute(grouped)).all()
-    ]
-    return Series(sensor, start, end, timedelta(microseconds=width), points)
+    rollups = session.get_bind().dialect.name == "postgresql"
+    plan = plan_buckets(start, end, max_points, rollups=rollups)
+    points = []
+    for bucket in await bucketed(session, sensor.id, start, end, plan):
+        avg = bucket.sum / bucket.count
+        t = max(start, plan.origin + bucket.index * plan.width)
+        points.append(SeriesPoint(t, avg, bucket.min, bucket.max, avg, bucket.count))
+    return Series(sensor, start, end, plan.width, points, plan.level)
 
 
 async def latest(
@@ -196,24 +145,35 @@ async def latest(
 ) -> list[LatestValue]:
     """The newest datapoint of each sensor (of ``public_ids``, or of all); none if it has none.
 
-    One query on both databases: per sensor, a correlated ``LIMIT 1`` probe of the
-    (sensor_id, ts) index. Unlike ``DISTINCT ON`` over the datapoints, its cost does not grow
-    with the history kept.
+    One query on both databases: per sensor, a ``LIMIT 1`` probe of the (sensor_id, ts)
+    index. Unlike ``DISTINCT ON`` over the datapoints, its cost does not grow with the
+    history kept. PostgreSQL reads the probed row's values in the probe (a lateral join):
+    looking it up again by id would probe every partition.
     """
-    probe = aliased(Datapoint)
-    newest = (
-        select(probe.id)
-        .where(probe.sensor_id == Sensor.id)
-        .order_by(probe.ts.desc(), probe.id.desc())
-        .limit(1)
-        .correlate(Sensor)
-        .scalar_subquery()
-    )
-    query = (
-        select(Sensor.public_id, Sensor.name, Sensor.unit, Datapoint.ts, Datapoint.value)
-        .join(Datapoint, Datapoint.id == newest)
-        .order_by(Sensor.name, Sensor.id)
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        newest = (
+            select(Datapoint.ts, Datapoint.value)
+            .where(Datapoint.sensor_id == Sensor.id)
+            .order_by(Datapoint.ts.desc(), Datapoint.id.desc())
+            .limit(1)
+            .lateral()
+        )
+        query = select(Sensor.public_id, Sensor.name, Sensor.unit, newest.c.ts, newest.c.value)
+        query = query.join(newest, true())
+    else:
+        probe = aliased(Datapoint)
+        newest_id = (
+            select(probe.id)
+            .where(probe.sensor_id == Sensor.id)
+            .order_by(probe.ts.desc(), probe.id.desc())
+            .limit(1)
+            .correlate(Sensor)
+            .scalar_subquery()
+        )
+        query = select(
+            Sensor.public_id, Sensor.name, Sensor.unit, Datapoint.ts, Datapoint.value
+        ).join(Datapoint, Datapoint.id == newest_id)
+    query = query.order_by(Sensor.name, Sensor.id)
     if public_ids is not None:
         sensors = await require_sensors(session, public_ids)
         query = query.where(Sensor.id.in_([s.id for s in sensors]))

@@ -19,7 +19,7 @@ async def store_batch(
     """Commit the batch's good items in one transaction, then publish them live and count
     them (``door`` labels the metrics); the refused items come back, named."""
     if batch.accepted:
-        async with state.db.transaction() as session:
+        async with state.db.ingest() as session:
             result = await telemetry.ingest(session, batch)
     else:
         result = telemetry.IngestResult(batch.total, [], batch.refused)

@@ -217,7 +217,7 @@ class DeviceLink:
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             received_at = datetime.now(UTC)
             try:
-                async with self.state.db.transaction() as session:
+                async with self.state.db.ingest() as session:
                     result = await commit_batch(
                         session,
                         self.device_id,

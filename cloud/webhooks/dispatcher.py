@@ -45,6 +45,7 @@ import structlog
 from sqlalchemy import delete, func, select, update
 
 from cloud.core.config import CloudSettings
+from cloud.core.tasks import cancel_and_wait
 from cloud.db.session import Database
 from cloud.models.webhook import (
     ERROR_MAX,
@@ -108,11 +109,8 @@ class WebhookDispatcher:
     async def stop(self) -> None:
         """Stop claiming, let tries under way finish (each is bounded by the timeout)."""
         remove_waker(self.wake)
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+        await cancel_and_wait(self._loop_task)
+        self._loop_task = None
         if self._inflight:
             await asyncio.wait(self._inflight, timeout=self.settings.webhook_timeout_seconds + 5)
         for task in list(self._inflight):  # only a record stuck on the database is left

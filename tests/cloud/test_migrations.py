@@ -13,10 +13,13 @@ from sqlalchemy.engine import Connection
 import cloud.models  # noqa: F401  (registers the tables)
 from cloud.db.base import Base
 from cloud.db.migrate import upgrade
+from cloud.services.partitions import include_in_schema
 
 
 def _differences(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_name": include_in_schema}
+    )
     return list(compare_metadata(context, Base.metadata))
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -34,29 +32,18 @@ from tests.rig.bridges import free_port
 from tests.rig.cloud import CloudServer, start_cloud, stored_publisher_records, unique
 from tests.rig.platform import wait_for
 from tests.rig.postgres import PostgresDatabase
+from tests.rig.redis import REDIS_URL, require_redis
 from tests.rig.stream import insert_sensors, one, push_url, watch
 from tests.rig.uplink import uplink_client
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 INTERVAL_S = 0.5
 PRESENCE_TTL_S = 3.0
 RECORDS = 4_000
 
 
-def _redis_answers() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture(scope="module", autouse=True)
 def redis_server() -> None:
-    if _redis_answers():
-        return
-    if os.environ.get("REVLINK_REQUIRE_REDIS") == "1":
-        pytest.fail(f"no Redis at {REDIS_URL} (REVLINK_REQUIRE_REDIS=1)")
-    pytest.skip(f"no Redis at {REDIS_URL} [REVLINK_REQUIRE_REDIS=1 fails]")
+    require_redis()
 
 
 @pytest.fixture(scope="module")
