@@ -47,8 +47,10 @@ from cloud.services.errors import (
 )
 from cloud.services.event_log import EventLog
 from cloud.services.ratelimit import DatabaseLoginLimiter, LoginLimiter
+from cloud.services.request_limits import TokenBuckets
 from cloud.state import CloudState
 from cloud.uplink import door as uplink_door
+from cloud.uplink.ingest_queue import IngestQueue
 from cloud.uplink.registry import DeviceConnections
 from cloud.uplink.signals import DeviceSignals
 from cloud.web.dashboard import dashboard_app
@@ -125,8 +127,20 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             event_log=EventLog(db),
             revocations=revocations,
             write_signals=write_signals,
+            ingest=IngestQueue(db, settings.db_pool_size),
+            request_limits=(
+                TokenBuckets(settings.api_rate_per_second, settings.api_burst)
+                if settings.api_rate_per_second > 0
+                else None
+            ),
+            device_limits=(
+                TokenBuckets(settings.uplink_records_per_second, settings.uplink_records_burst)
+                if settings.uplink_records_per_second > 0
+                else None
+            ),
         )
         app.state.cloud = state
+        state.ingest.start()
         state.live.start()
         await cluster.start()
         sweeper = ObserverSweeper(
@@ -153,6 +167,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
                 await fanout.stop()
             await sweeper.stop()
             await cluster.stop()
+            await state.ingest.stop()
             await state.live.stop()
             await state.event_log.drain()
             await state.db.dispose()

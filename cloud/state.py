@@ -15,6 +15,8 @@ from cloud.live.revocations import RevocationBoard
 from cloud.rules.evaluator import RuleEngine
 from cloud.services.event_log import EventLog
 from cloud.services.ratelimit import LoginLimits
+from cloud.services.request_limits import TokenBuckets
+from cloud.uplink.ingest_queue import IngestQueue
 from cloud.uplink.registry import DeviceConnections
 from cloud.uplink.signals import DeviceSignals
 from cloud.webhooks.dispatcher import WebhookDispatcher
@@ -33,6 +35,9 @@ class CloudState:
     login_limiter: LoginLimits
     jwt_secret: str
     event_log: EventLog
+    ingest: IngestQueue  # the uplink's group commit
+    request_limits: TokenBuckets | None = None  # REST requests per bearer token (None: off)
+    device_limits: TokenBuckets | None = None  # uplinked records per device (None: off)
     revocations: RevocationBoard = field(default_factory=lambda: RevocationBoard(listening=False))
     write_signals: DeviceSignals = field(default_factory=DeviceSignals)
     observers: ObserverBook = field(default_factory=lambda: ObserverBook(15.0))

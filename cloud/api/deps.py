@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.models import Role, User
+from cloud.services.request_limits import credential_key
 from cloud.services.users import TokenRejectedError, resolve_token
 from cloud.state import CloudState
 
@@ -60,6 +61,16 @@ async def current_user(
 ) -> User:
     """The caller, from a JWT or a ``wm_`` API token; with an API token the user's
     ``role_enum`` is capped at the token's role, so every role check below honours it."""
+    if token is not None and state.request_limits is not None:
+        refused = state.request_limits.take(credential_key(token))
+        if refused is not None:
+            limits = state.request_limits
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"too many requests with this token: at most {limits.burst} at once, then "
+                f"{limits.rate_per_s:g} a second; retry in {refused.retry_after_header} s",
+                headers={"Retry-After": refused.retry_after_header},
+            )
     try:
         return await resolve_token(session, token, state.jwt_secret)
     except TokenRejectedError as exc:

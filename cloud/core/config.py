@@ -29,6 +29,19 @@ class CloudSettings(BaseSettings):
         description="SQLAlchemy URL; default: SQLite at <data_dir>/cloud.db. "
         "Production: postgresql+asyncpg://user:pass@host/db.",
     )
+    api_rate_per_second: float = Field(
+        default=50.0,
+        ge=0,
+        le=100_000,
+        description="REST requests a second one bearer token may make after its burst "
+        "(per replica; 0 turns the limit off). Beyond it: 429 with Retry-After.",
+    )
+    api_burst: int = Field(
+        default=200,
+        ge=1,
+        le=1_000_000,
+        description="REST requests one bearer token may make at once before the rate applies.",
+    )
     db_pool_size: int = Field(
         default=10,
         ge=1,
@@ -79,6 +92,20 @@ class CloudSettings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1)
     uplink_max_batch: int = Field(
         default=MAX_UPLINK_BATCH, ge=1, le=MAX_UPLINK_BATCH, description="Records per uplink batch."
+    )
+    uplink_records_per_second: float = Field(
+        default=10_000.0,
+        ge=0,
+        le=10_000_000,
+        description="Records a second one device may uplink once its burst is spent (per "
+        "replica; 0: no limit). A batch beyond it is refused whole with a RATE_LIMITED Error.",
+    )
+    uplink_records_burst: int = Field(
+        default=20_000,
+        ge=MAX_UPLINK_BATCH,
+        le=100_000_000,
+        description="Records one device may uplink at once before the rate applies (at least "
+        "a full batch).",
     )
     max_frame_bytes: int = Field(
         default=1024 * 1024, ge=1024, le=16 * 1024 * 1024, description="Largest WebSocket frame."

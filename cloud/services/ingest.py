@@ -12,18 +12,20 @@ batch registers, which take what their channel's aggregate declares after the ba
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import ARRAY, Uuid, any_, cast, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.live.hub import LivePoint
-from cloud.models import ChannelAggregate, ChannelMessage, Device
+from cloud.models import ChannelAggregate, ChannelMessage, Device, Experiment
 from cloud.rules.inbox import add_to_inbox
 from cloud.services.bulk import write_rows
 from cloud.services.channel_writes import mark_applied
@@ -34,7 +36,15 @@ from cloud.uplink.records import ValidRecord
 from revlink.channels import merge_patch
 from revlink.fields import FIELDS_KEY, FieldMeta, field_declarations
 
-__all__ = ["CommittedBatch", "ConcurrentCommitError", "SensorCache", "commit_batch"]
+__all__ = [
+    "CommittedBatch",
+    "ConcurrentCommitError",
+    "DuplicateDeviceError",
+    "SensorCache",
+    "UplinkBatch",
+    "commit_batch",
+    "commit_batches",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +79,20 @@ class CommittedBatch:
     points: list[LivePoint]
 
 
+@dataclass(frozen=True, slots=True)
+class UplinkBatch:
+    """One device's batch as its link received it: valid records, the seq it covers up to."""
+
+    device_id: uuid.UUID
+    records: tuple[ValidRecord, ...]
+    up_to_seq: int
+    cache: SensorCache
+
+
+class DuplicateDeviceError(ValueError):
+    """Two batches of one device in one group: their order would be undefined."""
+
+
 async def commit_batch(
     session: AsyncSession,
     device_id: uuid.UUID,
@@ -78,18 +102,95 @@ async def commit_batch(
     received_at: datetime,
 ) -> CommittedBatch:
     """Write ``records`` newer than the stored seq and move the seq to ``up_to_seq``."""
-    # FOR NO KEY UPDATE, not FOR UPDATE: rows that merely reference the device (a rule's
-    # log entry, a command) take KEY SHARE on it, which must not make the device's ingest wait.
+    batch = UplinkBatch(device_id, records, up_to_seq, cache)
+    (result,) = await commit_batches(session, [batch], received_at)
+    return result
+
+
+async def commit_batches(
+    session: AsyncSession, batches: Sequence[UplinkBatch], received_at: datetime
+) -> list[CommittedBatch]:
+    """:func:`commit_batch` for the batches of several devices (each at most once) in the
+    session's one transaction: one lock statement, one write per table and one seq update
+    for all of them, so a busy cloud pays per group, not per device."""
+    ids = [b.device_id for b in batches]
+    if len(set(ids)) != len(ids):
+        raise DuplicateDeviceError("a group holds at most one batch per device")
+    if not batches:
+        return []
+    stored = await _lock_devices(session, ids)
+    experiment = await running_experiment(session)
+    rows: list[DatapointRow] = []
+    messages: list[tuple[Any, ...]] = []
+    moves: list[tuple[uuid.UUID, int, int]] = []
+    results: list[CommittedBatch] = []
+    for batch in batches:
+        stored_seq, sensors_version = stored[batch.device_id]
+        batch.cache.follow(sensors_version)
+        fresh = tuple(r for r in batch.records if r.seq > stored_seq)
+        await _resolve_sensors(session, batch.device_id, fresh, batch.cache, received_at)
+        mine, points = _datapoints(batch, fresh, experiment, received_at)
+        rows += mine
+        messages += _message_rows(batch.device_id, fresh, received_at)
+        applied = [r.channel_write_seq for r in fresh if r.channel_write_seq]
+        await mark_applied(session, batch.device_id, applied, now=received_at)
+        new_seq = max(batch.up_to_seq, stored_seq)
+        moves.append((batch.device_id, stored_seq, new_seq))
+        late = len(batch.records) - len(fresh)
+        results.append(CommittedBatch(new_seq, len(fresh), late, len(mine), points))
+    await write_datapoints(session, rows)
+    # Rules and webhooks see the watched values once this commits (one row, or none).
+    await add_to_inbox(session, ((r.sensor_id, r.ts, r.value) for r in rows), received_at)
+    await write_rows(
+        session,
+        ChannelMessage.__table__,  # type: ignore[arg-type]
+        MESSAGE_COLUMNS,
+        messages,
+        json_columns=frozenset({"payload"}),
+    )
+    await _move_seqs(session, moves, received_at)
+    return results
+
+
+async def _lock_devices(
+    session: AsyncSession, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """Each device's (last committed seq, sensors version), its row locked, in id order so
+    concurrent groups never deadlock. FOR NO KEY UPDATE, not FOR UPDATE: rows that merely
+    reference the device (a rule's log entry, a command) take KEY SHARE on it, which must not
+    make the device's ingest wait."""
+    wanted = (
+        Device.id == any_(cast(literal(ids, ARRAY(Uuid)), ARRAY(Uuid)))
+        if session.get_bind().dialect.name == "postgresql"
+        else Device.id.in_(ids)
+    )
     locked = (
-        select(Device.last_committed_seq, Device.sensors_version)
-        .where(Device.id == device_id)
+        select(Device.id, Device.last_committed_seq, Device.sensors_version)
+        .where(wanted)
+        .order_by(Device.id)
         .with_for_update(key_share=True)
     )
-    stored_seq, sensors_version = (await session.execute(locked)).one()
-    cache.follow(sensors_version)
-    fresh = tuple(r for r in records if r.seq > stored_seq)
-    new_seq = max(up_to_seq, stored_seq)
+    found = {
+        row.id: (row.last_committed_seq, row.sensors_version)
+        for row in await session.execute(locked)
+    }
+    missing = [str(i) for i in ids if i not in found]
+    if missing:
+        # As a lone ``.one()`` would: the link fails like on any storage error.
+        raise NoResultFound(f"devices gone meanwhile: {', '.join(missing)}")
+    return found
 
+
+async def _resolve_sensors(
+    session: AsyncSession,
+    device_id: uuid.UUID,
+    fresh: tuple[ValidRecord, ...],
+    cache: SensorCache,
+    received_at: datetime,
+) -> None:
+    """Merge the records' aggregate patches, apply their field declarations and make sure
+    every numeric leaf has a sensor in ``cache`` (only the first batch of a channel, or one
+    that declares fields, costs a query)."""
     aggregates = await _merge_aggregates(session, device_id, fresh, received_at)
     missing = {(r.channel, key) for r in fresh for key, _ in r.leaves if key not in cache.ids}
     declaring = {
@@ -98,71 +199,89 @@ async def commit_batch(
         if r.patch is not None and isinstance(r.patch.get(FIELDS_KEY), dict)
         for path in r.patch[FIELDS_KEY]
     }
-    if missing or declaring:
-        channels = {channel for channel, _ in missing | declaring}
-        declared = await _declarations(session, device_id, channels, aggregates)
-        if missing:
-            keys = {key for _, key in missing}
-            found = await device_sensors(
-                session, device_id, keys, {k: declared[k] for k in keys if k in declared}
-            )
-            cache.ids.update({key: (s.id, s.public_id) for key, s in found.items()})
-        if declaring:
-            await apply_declarations(
-                session, device_id, {k: declared[k] for _, k in declaring if k in declared}
-            )
-    experiment = await running_experiment(session)
+    if not (missing or declaring):
+        return
+    channels = {channel for channel, _ in missing | declaring}
+    declared = await _declarations(session, device_id, channels, aggregates)
+    if missing:
+        keys = {key for _, key in missing}
+        found = await device_sensors(
+            session, device_id, keys, {k: declared[k] for k in keys if k in declared}
+        )
+        cache.ids.update({key: (s.id, s.public_id) for key, s in found.items()})
+    if declaring:
+        await apply_declarations(
+            session, device_id, {k: declared[k] for _, k in declaring if k in declared}
+        )
+
+
+def _datapoints(
+    batch: UplinkBatch,
+    fresh: tuple[ValidRecord, ...],
+    experiment: Experiment | None,
+    received_at: datetime,
+) -> tuple[list[DatapointRow], list[LivePoint]]:
     experiment_id = experiment.id if experiment else None
+    experiment_public_id = experiment.public_id if experiment else None
     rows: list[DatapointRow] = []
     points: list[LivePoint] = []
     for record in fresh:
         for key, value in record.leaves:
-            sensor_id, public_id = cache.ids[key]
+            sensor_id, public_id = batch.cache.ids[key]
             rows.append(DatapointRow(sensor_id, record.ts, received_at, value, experiment_id))
             points.append(
-                LivePoint(
-                    public_id,
-                    device_id,
-                    value,
-                    record.ts,
-                    experiment.public_id if experiment else None,
-                )
+                LivePoint(public_id, batch.device_id, value, record.ts, experiment_public_id)
             )
-    await write_datapoints(session, rows)
-    # Rules and webhooks see the watched values once this commits (one row, or none).
-    await add_to_inbox(session, ((r.sensor_id, r.ts, r.value) for r in rows), received_at)
-    await _write_messages(session, device_id, fresh, received_at)
-    applied = [r.channel_write_seq for r in fresh if r.channel_write_seq]
-    await mark_applied(session, device_id, applied, now=received_at)
+    return rows, points
 
-    moved = await session.execute(
-        update(Device)
-        .where(Device.id == device_id, Device.last_committed_seq == stored_seq)
-        .values(last_committed_seq=new_seq, last_seen=received_at)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConcurrentCommitError(f"device {device_id} committed elsewhere meanwhile")
-    return CommittedBatch(new_seq, len(fresh), len(records) - len(fresh), len(rows), points)
+
+async def _move_seqs(
+    session: AsyncSession, moves: list[tuple[uuid.UUID, int, int]], now: datetime
+) -> None:
+    """Set each device's committed seq (compare-and-set on the seq read under the lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        moved = await session.execute(
+            _MOVE_SEQS,
+            {
+                "ids": [m[0] for m in moves],
+                "olds": [m[1] for m in moves],
+                "news": [m[2] for m in moves],
+                "now": now,
+            },
+        )
+        count = moved.rowcount  # type: ignore[attr-defined]
+    else:
+        count = 0
+        for device_id, old, new in moves:
+            one = await session.execute(
+                update(Device)
+                .where(Device.id == device_id, Device.last_committed_seq == old)
+                .values(last_committed_seq=new, last_seen=now)
+            )
+            count += one.rowcount  # type: ignore[attr-defined]
+    if count != len(moves):
+        raise ConcurrentCommitError("a device committed elsewhere meanwhile")
+
+
+# One statement for any number of devices (its text never changes, so it stays prepared).
+_MOVE_SEQS = text(
+    "UPDATE devices AS d SET last_committed_seq = m.new, last_seen = :now "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:olds AS bigint[]), CAST(:news AS bigint[])) "
+    "AS m(id, old, new) WHERE d.id = m.id AND d.last_committed_seq = m.old"
+)
 
 
 MESSAGE_COLUMNS = ("device_id", "channel", "seq", "ts", "received_at", "payload")
 
 
-async def _write_messages(
-    session: AsyncSession, device_id: uuid.UUID, records: tuple[ValidRecord, ...], now: datetime
-) -> None:
-    rows = [
+def _message_rows(
+    device_id: uuid.UUID, records: tuple[ValidRecord, ...], now: datetime
+) -> list[tuple[Any, ...]]:
+    return [
         (device_id, r.channel, r.seq, r.ts, now, r.message)
         for r in records
         if r.message is not None
     ]
-    await write_rows(
-        session,
-        ChannelMessage.__table__,  # type: ignore[arg-type]
-        MESSAGE_COLUMNS,
-        rows,
-        json_columns=frozenset({"payload"}),
-    )
 
 
 async def _declarations(

@@ -24,7 +24,7 @@ from cloud.services import event_log
 from cloud.services.channel_writes import mark_delivered
 from cloud.services.commands import record_receipt
 from cloud.services.devices import connection_gen, device_for_token, mark_seen, take_connection
-from cloud.services.ingest import ConcurrentCommitError, SensorCache, commit_batch
+from cloud.services.ingest import ConcurrentCommitError, SensorCache, UplinkBatch
 from cloud.state import CloudState
 from cloud.uplink.outbox import Outbox
 from cloud.uplink.protocol import (
@@ -81,6 +81,7 @@ class DeviceLink:
             device.last_committed_seq,
             max_batch_size=state.settings.uplink_max_batch,
             max_frame_bytes=state.settings.max_frame_bytes,
+            limits=state.device_limits,
         )
         self.sensors = SensorCache()
         self.log = log.bind(device_id=str(device.id), device=device.name)
@@ -215,17 +216,10 @@ class DeviceLink:
     async def _persist(self, batch: PersistBatch) -> list[Event]:
         metrics = self.state.metrics
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
-            received_at = datetime.now(UTC)
             try:
-                async with self.state.db.ingest() as session:
-                    result = await commit_batch(
-                        session,
-                        self.device_id,
-                        batch.records,
-                        batch.up_to_seq,
-                        self.sensors,
-                        received_at,
-                    )
+                result = await self.state.ingest.commit(
+                    UplinkBatch(self.device_id, batch.records, batch.up_to_seq, self.sensors)
+                )
                 break
             except ConcurrentCommitError:
                 if attempt == COMMIT_ATTEMPTS:

@@ -11,6 +11,7 @@ exchange is tested without either.
 from __future__ import annotations
 
 import enum
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError
 
+from cloud.services.request_limits import TokenBuckets
 from cloud.uplink.records import InvalidRecordError, ValidRecord, validate_record
 from revlink.uplink.v1 import uplink_pb2 as pb
 
@@ -77,8 +79,11 @@ class WriteAnswered:
 Event = SendFrame | PersistBatch | ReceiptReceived | StartOutbox | WriteAnswered
 
 
-def error_frame(code: pb.ErrorCode.ValueType, message: str, seq: int = 0) -> SendFrame:
-    return SendFrame(pb.CloudFrame(error=pb.Error(code=code, seq=seq, message=message)))
+def error_frame(
+    code: pb.ErrorCode.ValueType, message: str, seq: int = 0, retry_after_ms: int = 0
+) -> SendFrame:
+    error = pb.Error(code=code, seq=seq, message=message, retry_after_ms=retry_after_ms)
+    return SendFrame(pb.CloudFrame(error=error))
 
 
 class UplinkProtocol:
@@ -90,6 +95,7 @@ class UplinkProtocol:
         max_batch_size: int,
         max_frame_bytes: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limits: TokenBuckets | None = None,
     ) -> None:
         self.device_id = device_id
         self.last_committed_seq = last_committed_seq
@@ -97,6 +103,7 @@ class UplinkProtocol:
         self.max_frame_bytes = max_frame_bytes
         self.phase = Phase.AWAITING_HELLO
         self._clock = clock
+        self.limits = limits  # records per device (shared by its connections), or none
 
     def receive(self, data: bytes) -> list[Event]:
         if len(data) > self.max_frame_bytes:
@@ -155,6 +162,19 @@ class UplinkProtocol:
                     f"{self.max_batch_size}; nothing of it was stored",
                 )
             ]
+        if self.limits is not None and batch.records:
+            refused = self.limits.take(str(self.device_id), len(batch.records))
+            if refused is not None:
+                wait_ms = max(1, math.ceil(refused.retry_after_s * 1000))
+                return [
+                    error_frame(
+                        pb.ERROR_CODE_RATE_LIMITED,
+                        f"more than {self.limits.rate_per_s:g} records a second (burst "
+                        f"{self.limits.burst}); nothing of this batch was stored, resend it "
+                        f"in {wait_ms} ms",
+                        retry_after_ms=wait_ms,
+                    )
+                ]
         events: list[Event] = []
         valid: list[ValidRecord] = []
         duplicates = rejected = 0

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cloud.services.request_limits import TokenBuckets
 from cloud.uplink.protocol import (
     PersistBatch,
     SendFrame,
@@ -132,3 +133,35 @@ def test_write_acks_name_the_write_and_the_devices_reason() -> None:
     assert answer(seq=5, refused=True) == [WriteAnswered(5, "refused by the device")]
     (unnumbered,) = frames(answer(seq=0))
     assert unnumbered.error.code == pb.ERROR_CODE_MALFORMED_FRAME
+
+
+def test_a_device_past_its_record_rate_gets_rate_limited_with_the_wait_and_nothing_stored() -> None:
+    clock = [0.0]
+    limits = TokenBuckets(100.0, 4, clock=lambda: clock[0])
+    device = uuid.uuid4()
+
+    def connect(last: int) -> UplinkProtocol:
+        p = UplinkProtocol(
+            device, last, max_batch_size=4, max_frame_bytes=4096, clock=lambda: NOW, limits=limits
+        )
+        p.receive(pb.DeviceFrame(hello=pb.Hello()).SerializeToString())
+        return p
+
+    def rec(seq: int) -> pb.Record:
+        return record(seq, message={"v": seq}, ts=NOW)
+
+    p = connect(0)
+    [persist] = p.receive(batch(*(rec(s) for s in range(1, 4))))  # 3 of the burst of 4
+    assert isinstance(persist, PersistBatch)
+    p.committed(3, 0, 0)
+    [refused] = frames(p.receive(batch(rec(4), rec(5))))  # 2 > the 1 left
+    assert refused.error.code == pb.ERROR_CODE_RATE_LIMITED
+    assert (refused.error.seq, refused.error.retry_after_ms) == (0, 10)  # 1 record at 100/s
+    assert "nothing of this batch was stored" in refused.error.message
+    # A new connection of the same device shares the bucket: reconnecting buys nothing.
+    p = connect(3)
+    assert frames(p.receive(batch(rec(4), rec(5))))[0].error.retry_after_ms == 10
+    clock[0] += 0.01
+    [persist] = p.receive(batch(rec(4), rec(5)))
+    assert isinstance(persist, PersistBatch)
+    assert persist.up_to_seq == 5

@@ -40,6 +40,10 @@ class _ErrorCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorCode.V
     """The frame came out of protocol order (e.g. Batch before Hello)."""
     ERROR_CODE_INTERNAL: _ErrorCode.ValueType  # 6
     """The cloud failed; the device should resend later."""
+    ERROR_CODE_RATE_LIMITED: _ErrorCode.ValueType  # 7
+    """The device sent records faster than its limit; nothing of the batch was stored. Resend
+    it after retry_after_ms.
+    """
 
 class ErrorCode(_ErrorCode, metaclass=_ErrorCodeEnumTypeWrapper):
     """ErrorCode says what kind of input was refused."""
@@ -58,6 +62,10 @@ ERROR_CODE_PROTOCOL: ErrorCode.ValueType  # 5
 """The frame came out of protocol order (e.g. Batch before Hello)."""
 ERROR_CODE_INTERNAL: ErrorCode.ValueType  # 6
 """The cloud failed; the device should resend later."""
+ERROR_CODE_RATE_LIMITED: ErrorCode.ValueType  # 7
+"""The device sent records faster than its limit; nothing of the batch was stored. Resend
+it after retry_after_ms.
+"""
 Global___ErrorCode: _TypeAlias = ErrorCode  # noqa: Y015
 
 @_typing.final
@@ -520,22 +528,26 @@ class Error(_message.Message):
     CODE_FIELD_NUMBER: _builtins.int
     SEQ_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    RETRY_AFTER_MS_FIELD_NUMBER: _builtins.int
     code: Global___ErrorCode.ValueType
     """What kind of problem."""
     seq: _builtins.int
     """Seq of the offending record; 0 when the whole frame is at fault."""
     message: _builtins.str
     """Human-readable reason."""
+    retry_after_ms: _builtins.int
+    """With ERROR_CODE_RATE_LIMITED: how long to wait before resending, in milliseconds."""
     def __init__(
         self,
         *,
         code: Global___ErrorCode.ValueType = ...,
         seq: _builtins.int = ...,
         message: _builtins.str = ...,
+        retry_after_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message", "seq", b"seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "message", b"message", "retry_after_ms", b"retry_after_ms", "seq", b"seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
