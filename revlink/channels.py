@@ -42,11 +42,24 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
         value = json.loads(text, parse_constant=_refuse_constant)
     except InvalidPayloadError as exc:
         raise InvalidPayloadError(f"{what}: {exc}") from None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise InvalidPayloadError(f"{what} is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise InvalidPayloadError(f"{what} must be a JSON object, not {type(value).__name__}")
+    if "\\u0000" in text.lower() and _holds_nul(value):
+        # PostgreSQL's jsonb cannot hold it: such a record could never be stored.
+        raise InvalidPayloadError(f"{what} holds a NUL character (\\u0000), which cannot be kept")
     return value
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

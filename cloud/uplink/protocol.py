@@ -24,6 +24,8 @@ from cloud.uplink.records import InvalidRecordError, ValidRecord, validate_recor
 from revlink.uplink.v1 import uplink_pb2 as pb
 
 __all__ = [
+    "MAX_DETAIL",
+    "MAX_SEQ",
     "Event",
     "PersistBatch",
     "ReceiptReceived",
@@ -31,7 +33,12 @@ __all__ = [
     "StartOutbox",
     "UplinkProtocol",
     "WriteAnswered",
+    "clean_text",
 ]
+
+
+MAX_SEQ = 2**63 - 1  # seqs are stored as BIGINT: a larger one could never be committed
+MAX_DETAIL = 1000  # characters kept of a device's reason for refusing a command or a write
 
 
 class Phase(enum.Enum):
@@ -86,6 +93,20 @@ def error_frame(
     return SendFrame(pb.CloudFrame(error=error))
 
 
+def clean_text(text: str) -> str:
+    """A device's free text as the database can keep it: no NULs, at most MAX_DETAIL chars."""
+    return text.replace("\x00", "\ufffd")[:MAX_DETAIL]
+
+
+def _clean_receipt(receipt: pb.CommandReceipt) -> pb.CommandReceipt:
+    if "\x00" not in receipt.detail and len(receipt.detail) <= MAX_DETAIL:
+        return receipt
+    cleaned = pb.CommandReceipt()
+    cleaned.CopyFrom(receipt)
+    cleaned.detail = clean_text(receipt.detail)
+    return cleaned
+
+
 class UplinkProtocol:
     def __init__(
         self,
@@ -124,7 +145,7 @@ class UplinkProtocol:
         if kind == "batch":
             return self._batch(frame.batch)
         if kind == "command_receipt":
-            return [ReceiptReceived(frame.command_receipt)]
+            return [ReceiptReceived(_clean_receipt(frame.command_receipt))]
         if kind == "channel_write_ack":
             return self._write_ack(frame.channel_write_ack)
         return [error_frame(pb.ERROR_CODE_MALFORMED_FRAME, "empty DeviceFrame")]
@@ -148,7 +169,14 @@ class UplinkProtocol:
             return [error_frame(pb.ERROR_CODE_PROTOCOL, "send Hello before any ChannelWriteAck")]
         if ack.seq < 1:
             return [error_frame(pb.ERROR_CODE_MALFORMED_FRAME, "ChannelWriteAck without a seq")]
-        reason = (ack.detail or "refused by the device") if ack.refused else ""
+        if ack.seq > MAX_SEQ:
+            return [
+                error_frame(
+                    pb.ERROR_CODE_MALFORMED_FRAME,
+                    f"ChannelWriteAck seq {ack.seq} is above any write's ({MAX_SEQ})",
+                )
+            ]
+        reason = (clean_text(ack.detail) or "refused by the device") if ack.refused else ""
         return [WriteAnswered(ack.seq, reason)]
 
     def _batch(self, batch: pb.Batch) -> list[Event]:
@@ -183,6 +211,16 @@ class UplinkProtocol:
         for record in batch.records:
             if record.seq <= self.last_committed_seq:
                 duplicates += 1
+                continue
+            if record.seq > MAX_SEQ:
+                rejected += 1
+                events.append(
+                    error_frame(
+                        pb.ERROR_CODE_INVALID_RECORD,
+                        f"seq {record.seq} is above the largest the cloud keeps ({MAX_SEQ})",
+                        record.seq,
+                    )
+                )
                 continue
             if record.seq <= previous:
                 rejected += 1

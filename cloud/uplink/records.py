@@ -69,7 +69,10 @@ def validate_record(record: pb.Record, now: datetime) -> ValidRecord:
     check_channel(record.channel)
     if not record.HasField("source_time"):
         raise InvalidRecordError("source_time is missing")
-    ts = record.source_time.ToDatetime(tzinfo=UTC)
+    try:
+        ts = record.source_time.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:  # seconds or nanos out of Timestamp's range
+        raise InvalidRecordError(f"source_time is not a valid timestamp ({exc})") from None
     if ts < EARLIEST or ts > now + MAX_CLOCK_AHEAD:
         raise InvalidRecordError(
             f"source_time {ts.isoformat()} is implausible (device clock not set?)"

@@ -10,6 +10,7 @@ import pytest
 from cloud.services.request_limits import TokenBuckets
 from cloud.uplink.protocol import (
     PersistBatch,
+    ReceiptReceived,
     SendFrame,
     StartOutbox,
     UplinkProtocol,
@@ -165,3 +166,34 @@ def test_a_device_past_its_record_rate_gets_rate_limited_with_the_wait_and_nothi
     [persist] = p.receive(batch(rec(4), rec(5)))
     assert isinstance(persist, PersistBatch)
     assert persist.up_to_seq == 5
+
+
+def test_what_the_database_could_never_keep_is_refused_or_cleaned_at_the_door() -> None:
+    p = protocol(max_batch=5)
+    events = p.receive(
+        batch(
+            record(1, message={"note": "a\u0000b"}, ts=NOW),  # jsonb cannot hold NUL
+            record(2**63, message={"v": 1}, ts=NOW),  # beyond BIGINT
+            record(3, message={"v": 1}, ts=NOW),
+        )
+    )
+    errors = [f.error for f in frames(events)]
+    assert [(e.code, e.seq) for e in errors] == [
+        (pb.ERROR_CODE_INVALID_RECORD, 1),
+        (pb.ERROR_CODE_INVALID_RECORD, 2**63),
+    ]
+    assert "NUL" in errors[0].message
+    [persist] = [e for e in events if isinstance(e, PersistBatch)]
+    assert [r.seq for r in persist.records] == [3]
+    bad_ack = pb.ChannelWriteAck(seq=2**64 - 1, refused=True)
+    [refused] = frames(p.receive(pb.DeviceFrame(channel_write_ack=bad_ack).SerializeToString()))
+    assert refused.error.code == pb.ERROR_CODE_MALFORMED_FRAME
+    nul_ack = pb.ChannelWriteAck(seq=7, refused=True, detail="no\u0000" + "x" * 3000)
+    [answered] = p.receive(pb.DeviceFrame(channel_write_ack=nul_ack).SerializeToString())
+    assert isinstance(answered, WriteAnswered)
+    assert "\u0000" not in answered.refused
+    assert len(answered.refused) == 1000
+    receipt = pb.CommandReceipt(command_id="c", detail="bad\u0000")
+    [got] = p.receive(pb.DeviceFrame(command_receipt=receipt).SerializeToString())
+    assert isinstance(got, ReceiptReceived)
+    assert got.receipt.detail == "bad\ufffd"

@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosedError
 
 from cloud.core.security import issue_access_token
 from tests.rig.cloud import JWT_SECRET, CloudServer, unique
-from tests.rig.postgres import PostgresDatabase
+from tests.rig.postgres import PostgresDatabase, stored_values
 
 PATH = "/ws/controller/telemetry"
 
@@ -42,19 +42,6 @@ async def insert_sensor(dsn: str, device_id: uuid.UUID | None = None) -> uuid.UU
     finally:
         await conn.close()
     return public_id
-
-
-async def stored_values(dsn: str, sensor: uuid.UUID) -> list[float]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch(
-            "SELECT d.value FROM datapoints d JOIN sensors s ON s.id = d.sensor_id"
-            " WHERE s.public_id = $1 ORDER BY d.id",
-            sensor,
-        )
-    finally:
-        await conn.close()
-    return [row["value"] for row in rows]
 
 
 async def wait_stored(dsn: str, sensor: uuid.UUID, count: int, timeout: float = 10) -> list[float]:

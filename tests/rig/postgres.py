@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "own_database",
     "postgres_database",
     "postgres_server",
+    "stored_values",
     "throwaway_cluster",
 ]
 
@@ -247,3 +249,17 @@ def own_database(server: PostgresServer, prefix: str) -> Iterator[str]:
         yield url
     finally:
         _admin_sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def stored_values(dsn: str, sensor: uuid.UUID) -> list[float]:
+    """The values stored for one sensor (by its public id), in the order they were stored."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT d.value FROM datapoints d JOIN sensors s ON s.id = d.sensor_id"
+            " WHERE s.public_id = $1 ORDER BY d.id",
+            sensor,
+        )
+    finally:
+        await conn.close()
+    return [row["value"] for row in rows]
