@@ -17,12 +17,13 @@ DASHBOARD_SOURCES := $(shell find $(FRONTEND)/src $(FRONTEND)/public -type f \
 TYPED := bridges revlink $(wildcard apps cloud)
 PYTEST_ARGS ?=
 
-.PHONY: help install protos api-client lint typecheck buf frontend-check test demo bench lock clean
+.PHONY: help install protos api-client lint typecheck buf frontend-check test demo bench fuzz lock clean
 
 help:
 	@echo "make demo      run the whole system on this machine (simulated RevPi)"
 	@echo "make test      run every check and test (what CI runs)"
 	@echo "make bench     run the benchmarks in tests/bench (not part of make test)"
+	@echo "make fuzz      the long hostile-input runs: >100,000 generated requests at every door"
 	@echo "make protos    regenerate revlink/*/v1 from protos/"
 	@echo "make api-client  regenerate the dashboard's typed API client from the cloud's OpenAPI"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml"
@@ -86,6 +87,11 @@ bench: install
 	for bench in tests/bench/bench_*.py; do \
 		$(PY) -m tests.bench.$$(basename $$bench .py) || exit 1; \
 	done
+
+# The fuzz tests `make test` runs, at full size: over 100,000 generated inputs at each door.
+fuzz: install
+	REVLINK_FUZZ_EXAMPLES=1100 REVLINK_FUZZ_SOCKET_INPUTS=100000 $(PY) -m pytest -q -s \
+		tests/cloud/test_rest_fuzz.py tests/cloud/test_hostile_input.py
 
 lock: $(PY_STAMP)
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 \

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from sqlalchemy.exc import DBAPIError
 
 from cloud.api.routes import (
     auth,
@@ -32,6 +33,7 @@ from cloud.api.routes import (
 )
 from cloud.core.config import CloudSettings
 from cloud.core.metrics import CloudMetrics
+from cloud.db.errors import unstorable_value
 from cloud.db.session import Database
 from cloud.live.cluster import Cluster
 from cloud.live.fanout import FanOutListener, asyncpg_dsn
@@ -67,6 +69,14 @@ _STATUS_FOR: dict[type[Exception], int] = {
     InvalidInputError: status.HTTP_422_UNPROCESSABLE_CONTENT,
     InvalidPayloadError: status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
+
+
+async def _database_refused(request: Request, exc: Exception) -> JSONResponse:
+    # A value the database cannot keep is the request's fault; anything else stays a 500.
+    reason = unstorable_value(exc) if isinstance(exc, DBAPIError) else None
+    if reason is None:
+        raise exc
+    return JSONResponse({"detail": reason}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
@@ -205,6 +215,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     for kind in _STATUS_FOR:
         app.add_exception_handler(kind, _service_error)
+    app.add_exception_handler(DBAPIError, _database_refused)
     app.include_router(health.router)
     app.include_router(ws_routes.router)
     app.include_router(uplink_door.router)

@@ -6,11 +6,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.models import Role, User
+from cloud.services.paging import MAX_PAGE
 from cloud.services.request_limits import credential_key
 from cloud.services.users import TokenRejectedError, resolve_token
 from cloud.state import CloudState
@@ -20,6 +21,7 @@ __all__ = [
     "CurrentUser",
     "DbSession",
     "OperatorUser",
+    "PageNumber",
     "State",
     "bearer_token",
     "commit_and_wake",
@@ -28,6 +30,8 @@ __all__ = [
 ]
 
 _bearer = HTTPBearer(auto_error=False)
+
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="the page, from 1")]
 
 
 def get_state(request: Request) -> CloudState:

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ["Base", "BigIntPK", "JSONDocument", "UTCDateTime"]
+__all__ = ["MAX_BIGINT", "Base", "BigIntPK", "JSONDocument", "UTCDateTime"]
 
 # Stable constraint names, so Alembic migrations can refer to them on both databases.
 NAMING = {
@@ -20,6 +20,8 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+MAX_BIGINT = 2**63 - 1  # the largest a BIGINT column (a seq, an id) can hold
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.services.errors import InvalidInputError
 
-__all__ = ["MAX_PAGE_SIZE", "check_page", "page_of_rows", "page_of_scalars"]
+__all__ = ["MAX_PAGE", "MAX_PAGE_SIZE", "check_page", "page_of_rows", "page_of_scalars"]
 
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 2**31 - 1  # far past any last page, and its offset still fits the database's BIGINT
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -21,8 +22,8 @@ Ts = TypeVarTuple("Ts")
 
 def check_page(page: int, page_size: int, largest: int = MAX_PAGE_SIZE) -> None:
     """Refuse what no route would let through (services are called from elsewhere too)."""
-    if page < 1 or not 1 <= page_size <= largest:
-        raise InvalidInputError(f"page must be >= 1 and page_size in 1..{largest}")
+    if not 1 <= page <= MAX_PAGE or not 1 <= page_size <= largest:
+        raise InvalidInputError(f"page must be in 1..{MAX_PAGE} and page_size in 1..{largest}")
 
 
 async def _total(session: AsyncSession, query: Select[*Ts]) -> int:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError
 
+from cloud.db.base import MAX_BIGINT
 from cloud.services.request_limits import TokenBuckets
 from cloud.uplink.records import InvalidRecordError, ValidRecord, validate_record
 from revlink.uplink.v1 import uplink_pb2 as pb
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 
-MAX_SEQ = 2**63 - 1  # seqs are stored as BIGINT: a larger one could never be committed
+MAX_SEQ = MAX_BIGINT  # seqs are stored as BIGINT: a larger one could never be committed
 MAX_DETAIL = 1000  # characters kept of a device's reason for refusing a command or a write
 
 

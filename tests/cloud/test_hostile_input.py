@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import uuid
 from datetime import UTC, datetime
 
 import asyncpg
+import pytest
 from websockets.asyncio.client import connect
 
 from cloud.services.telemetry import TelemetryMessageError, parse_message
@@ -23,8 +25,10 @@ from tests.rig.uplink import record, uplink_client
 from tests.support.hostile import telemetry_texts, uplink_frames
 
 CORE_INPUTS = 100_000
-SOCKET_INPUTS = 3_000
+# Through the running doors: a few thousand in `make test`, 100,000 in `make fuzz`.
+SOCKET_INPUTS = int(os.environ.get("REVLINK_FUZZ_SOCKET_INPUTS", "3000"))
 PROBE_EVERY = 250
+SOCKET_TIMEOUT = 120 + SOCKET_INPUTS // 50  # seconds, for pytest-timeout
 
 
 def test_the_uplink_core_answers_every_hostile_frame_without_raising() -> None:
@@ -91,6 +95,7 @@ async def _device_rows(dsn: str, device_id: uuid.UUID) -> tuple[int, list[int]]:
     return seq, [r["seq"] for r in rows]
 
 
+@pytest.mark.timeout(SOCKET_TIMEOUT)
 async def test_the_uplink_door_keeps_its_socket_through_hostile_frames(
     cloud: CloudServer, postgres_database: PostgresDatabase
 ) -> None:
@@ -122,6 +127,7 @@ def _is_probe_ack(ack: pb.Ack) -> bool:
     return ack.duplicates >= 1 or ack.up_to_seq == 1
 
 
+@pytest.mark.timeout(SOCKET_TIMEOUT)
 async def test_the_telemetry_door_keeps_its_socket_through_hostile_messages(
     cloud: CloudServer, postgres_database: PostgresDatabase
 ) -> None:

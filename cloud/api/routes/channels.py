@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State, commit_and_wake
 from cloud.api.schemas import ChannelWriteOut
+from cloud.db.base import MAX_BIGINT
 from cloud.services import channel_writes, channels
 
 __all__ = ["AggregateOut", "ChannelOut", "MessageOut", "MessagesOut", "router"]
@@ -81,7 +82,9 @@ async def list_messages(
     end: Annotated[datetime | None, Query(description="exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=channels.MAX_MESSAGES)] = 100,
     before: Annotated[datetime | None, Query(description="only messages older than this")] = None,
-    before_seq: Annotated[int | None, Query(description="with before: tie-break on seq")] = None,
+    before_seq: Annotated[
+        int | None, Query(ge=0, le=MAX_BIGINT, description="with before: tie-break on seq")
+    ] = None,
 ) -> MessagesOut:
     """Newest first (source time, then seq)."""
     found = await channels.channel_messages(

@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.api.deps import CurrentUser, DbSession, OperatorUser
+from cloud.api.deps import CurrentUser, DbSession, OperatorUser, PageNumber
 from cloud.models import Dashboard, DashboardWidget, Sensor, User, WidgetType
 from cloud.models.dashboard import GRID_COLUMNS, NAME_MAX, SPAN_MAX, TITLE_MAX
 from cloud.services import dashboards
@@ -220,7 +220,7 @@ async def _editable(
 async def list_dashboards(
     user: CurrentUser,
     session: DbSession,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=dashboards.MAX_PAGE_SIZE)] = 25,
 ) -> DashboardPage:
     """The caller's own and the global dashboards (an admin's: every one), newest first."""

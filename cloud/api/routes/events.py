@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from cloud.api.deps import CurrentUser, DbSession, OperatorUser
+from cloud.api.deps import CurrentUser, DbSession, OperatorUser, PageNumber
 from cloud.models import EventType, Sensor
 from cloud.services import sensors
 from cloud.services.paging import MAX_PAGE_SIZE, page_of_scalars
@@ -108,7 +108,7 @@ class Deleted(BaseModel):
 async def list_events(
     user: CurrentUser,
     session: DbSession,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
 ) -> EventPage:
     """By name, a WebMACS page."""

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State
+from cloud.api.deps import CurrentUser, DbSession, OperatorUser, PageNumber, State
 from cloud.models import Experiment, ExperimentState
 from cloud.models.experiment import NAME_MAX
 from cloud.services import experiments
@@ -95,7 +95,7 @@ def _done(message: str, experiment: Experiment) -> ExperimentStatus:
 async def list_experiments(
     user: CurrentUser,
     session: DbSession,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=experiments.MAX_PAGE_SIZE)] = 25,
 ) -> ExperimentPage:
     """Newest first."""

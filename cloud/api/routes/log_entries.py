@@ -24,7 +24,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from cloud.api.deps import CurrentUser, DbSession, OperatorUser
+from cloud.api.deps import CurrentUser, DbSession, OperatorUser, PageNumber
 from cloud.models import LogEntry, LoggingType, Role, StatusType
 from cloud.models.log_entry import CONTENT_MAX
 from cloud.services import event_log
@@ -149,7 +149,7 @@ async def list_log_entries(
     search: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     from_date: Annotated[datetime | None, Query()] = None,
     to_date: Annotated[datetime | None, Query()] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=event_log.MAX_PAGE_SIZE)] = 25,
 ) -> LogEntryPage:
     """Newest first. ``from_date``/``to_date`` are inclusive and need a timezone; a

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.api.deps import AdminUser, CurrentUser, DbSession, State, commit_and_wake
+from cloud.api.deps import AdminUser, CurrentUser, DbSession, PageNumber, State, commit_and_wake
 from cloud.api.routes.plugin_shapes import (
     ChannelMappingOut,
     PluginInstanceOut,
@@ -115,7 +115,7 @@ async def list_plugin_instances(
     user: CurrentUser,
     session: DbSession,
     device_id: Annotated[uuid.UUID | None, Query(description="revlink's")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
 ) -> PluginPage:
     found, total = await plugins.list_instances(session, device_id, page, page_size)

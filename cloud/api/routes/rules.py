@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field, model_validator
 
-from cloud.api.deps import CurrentUser, DbSession, OperatorUser, State
+from cloud.api.deps import CurrentUser, DbSession, OperatorUser, PageNumber, State
 from cloud.api.schemas import StatusResponse
 from cloud.models import RuleActionType, RuleOperator
 from cloud.models.rule import CHANNEL_MAX, NAME_MAX
@@ -179,7 +179,7 @@ async def _changed(state: CloudState) -> None:
 async def list_rules(
     user: CurrentUser,
     session: DbSession,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=store.MAX_PAGE_SIZE)] = 25,
 ) -> RulePage:
     found, total = await store.list_rules(session, page=page, page_size=page_size)

@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from cloud.api.deps import CurrentUser, DbSession, State
+from cloud.api.deps import CurrentUser, DbSession, PageNumber, State
 from cloud.api.schemas import StatusResponse
 from cloud.models import ApiToken, Role
 from cloud.services import api_tokens, event_log
@@ -90,7 +90,7 @@ class ApiTokenPage(BaseModel):
 async def list_tokens(
     user: CurrentUser,
     session: DbSession,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=api_tokens.MAX_PAGE_SIZE)] = 25,
 ) -> ApiTokenPage:
     """Newest first; revoked tokens are left out."""

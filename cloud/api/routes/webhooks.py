@@ -25,7 +25,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from cloud.api.deps import AdminUser, DbSession, State
+from cloud.api.deps import AdminUser, DbSession, PageNumber, State
 from cloud.models.webhook import (
     SECRET_MAX,
     URL_MAX,
@@ -175,7 +175,6 @@ class WebhookDeliveryQueued(StatusOut):
     delivery: WebhookDeliveryOut
 
 
-Page = Annotated[int, Query(ge=1)]
 PageSize = Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)]
 
 
@@ -187,7 +186,7 @@ async def list_events(admin: AdminUser) -> list[str]:
 
 @router.get("")
 async def list_webhooks(
-    admin: AdminUser, session: DbSession, page: Page = 1, page_size: PageSize = 25
+    admin: AdminUser, session: DbSession, page: PageNumber = 1, page_size: PageSize = 25
 ) -> WebhookPage:
     """Oldest first."""
     found, total = await service.list_webhooks(session, page=page, page_size=page_size)
@@ -251,7 +250,7 @@ async def list_deliveries(
     public_id: uuid.UUID,
     admin: AdminUser,
     session: DbSession,
-    page: Page = 1,
+    page: PageNumber = 1,
     page_size: PageSize = 25,
     status_filter: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
 ) -> WebhookDeliveryPage:

@@ -3262,6 +3262,7 @@ export interface operations {
   list_dashboards_api_v1_dashboards_get: {
     parameters: {
       query?: {
+        /** @description the page, from 1 */
         page?: number;
         page_size?: number;
       };
@@ -4496,6 +4497,7 @@ export interface operations {
   list_events_api_v1_events_get: {
     parameters: {
       query?: {
+        /** @description the page, from 1 */
         page?: number;
         page_size?: number;
       };
@@ -4658,6 +4660,7 @@ export interface operations {
   list_experiments_api_v1_experiments_get: {
     parameters: {
       query?: {
+        /** @description the page, from 1 */
         page?: number;
         page_size?: number;
       };
@@ -4945,6 +4948,7 @@ export interface operations {
         search?: string | null;
         from_date?: string | null;
         to_date?: string | null;
+        /** @description the page, from 1 */
         page?: number;
         page_size?: number;
       };
@@ -5115,6 +5119,7 @@ export interface operations {
       query?: {
         /** @description revlink's */
         device_id?: string | null;
+        /** @description the page, from 1 */
         page?: number;
         page_size?: number;
       };
@@ -5411,6 +5416,7 @@ export interface operations {
   list_rules_api_v1_rules_get: {
     parameters: {
       query?: {
+        /** @description the page, from 1 */
         page?: number;
         page_size?: number;
       };
@@ -5703,6 +5709,7 @@ export interface operations {
   list_tokens_api_v1_tokens_get: {
     parameters: {
       query?: {
+        /** @description the page, from 1 */
         page?: number;
         page_size?: number;
       };
@@ -5998,6 +6005,7 @@ export interface operations {
   list_webhooks_api_v1_webhooks_get: {
     parameters: {
       query?: {
+        /** @description the page, from 1 */
         page?: number;
         page_size?: number;
       };
@@ -6180,6 +6188,7 @@ export interface operations {
   list_deliveries_api_v1_webhooks__public_id__deliveries_get: {
     parameters: {
       query?: {
+        /** @description the page, from 1 */
         page?: number;
         page_size?: number;
         status?: components["schemas"]["DeliveryStatus"] | null;
