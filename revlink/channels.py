@@ -36,10 +36,14 @@ def _refuse_constant(name: str) -> Any:
     raise InvalidPayloadError(f"{name} is not a number JSON allows")
 
 
+# One decoder for every payload: ``json.loads`` with an option builds a new one per call.
+_STRICT = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
     """Parse strict JSON (no NaN/Infinity) that must be an object."""
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = _STRICT.decode(text)
     except InvalidPayloadError as exc:
         raise InvalidPayloadError(f"{what}: {exc}") from None
     except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep

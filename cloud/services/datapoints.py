@@ -1,27 +1,31 @@
-"""Writing datapoints in bulk (COPY on PostgreSQL), shared by every ingest door."""
+"""Writing datapoints in bulk (COPY on PostgreSQL), shared by every ingest door, and deleting
+a sensor's (the table has no foreign key that would do it)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.models import Datapoint
 from cloud.services.bulk import write_rows
 
-__all__ = ["DatapointRow", "write_datapoints"]
+__all__ = ["DatapointRow", "delete_points_of", "write_datapoints"]
 
 
-class DatapointRow(NamedTuple):
-    sensor_id: int
-    ts: datetime
-    received_at: datetime
-    value: float
-    experiment_id: int | None
+# (sensor_id, ts, received_at, value, experiment_id): a plain tuple, as COPY takes it, since
+# ingest builds one per datapoint and a named tuple costs a Python call each.
+DatapointRow = tuple[int, datetime, datetime, float, int | None]
+COLUMNS = ("sensor_id", "ts", "received_at", "value", "experiment_id")
 
 
 async def write_datapoints(session: AsyncSession, rows: Sequence[DatapointRow]) -> None:
     """Add ``rows`` inside the session's transaction (nothing is committed here)."""
-    await write_rows(session, Datapoint.__table__, DatapointRow._fields, rows)  # type: ignore[arg-type]
+    await write_rows(session, Datapoint.__table__, COLUMNS, rows)  # type: ignore[arg-type]
+
+
+async def delete_points_of(session: AsyncSession, sensor_id: int) -> None:
+    """Delete every datapoint of the sensor inside the session's transaction."""
+    await session.execute(delete(Datapoint).where(Datapoint.sensor_id == sensor_id))

@@ -140,7 +140,7 @@ async def commit_batches(
         results.append(CommittedBatch(new_seq, len(fresh), late, len(mine), points))
     await write_datapoints(session, rows)
     # Rules and webhooks see the watched values once this commits (one row, or none).
-    await add_to_inbox(session, ((r.sensor_id, r.ts, r.value) for r in rows), received_at)
+    await add_to_inbox(session, ((r[0], r[1], r[3]) for r in rows), received_at)
     await write_rows(
         session,
         ChannelMessage.__table__,  # type: ignore[arg-type]
@@ -224,14 +224,18 @@ def _datapoints(
     experiment_id = experiment.id if experiment else None
     experiment_public_id = experiment.public_id if experiment else None
     rows: list[DatapointRow] = []
-    points: list[LivePoint] = []
+    newest: dict[str, tuple[float, datetime]] = {}
+    ids = batch.cache.ids
     for record in fresh:
+        ts = record.ts
         for key, value in record.leaves:
-            sensor_id, public_id = batch.cache.ids[key]
-            rows.append(DatapointRow(sensor_id, record.ts, received_at, value, experiment_id))
-            points.append(
-                LivePoint(public_id, batch.device_id, value, record.ts, experiment_public_id)
-            )
+            rows.append((ids[key][0], ts, received_at, value, experiment_id))
+            newest[key] = (value, ts)
+    # The live hub keeps only each sensor's newest point, so only that one is made.
+    points = [
+        LivePoint(ids[key][1], batch.device_id, value, ts, experiment_public_id)
+        for key, (value, ts) in newest.items()
+    ]
     return rows, points
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.models import Device, EventType, Sensor
+from cloud.services.datapoints import delete_points_of
 from cloud.services.errors import ConflictError, InvalidInputError, NotFoundError
 from revlink.fields import FieldMeta
 
@@ -174,6 +175,7 @@ async def delete_sensor(session: AsyncSession, public_id: uuid.UUID) -> None:
     sensor = await get_sensor(session, public_id)
     if sensor.device_id is not None:
         await bump_sensors_version(session, sensor.device_id)
+    await delete_points_of(session, sensor.id)  # datapoints hold no foreign key (0015)
     await session.delete(sensor)
     await session.flush()
 

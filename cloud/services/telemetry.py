@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.live.hub import LivePoint
 from cloud.rules.inbox import add_to_inbox
-from cloud.services.datapoints import DatapointRow, write_datapoints
+from cloud.services.datapoints import write_datapoints
 from cloud.services.experiments import running_experiment
 from cloud.services.sensors import sensors_by_public_id
 
@@ -218,7 +218,7 @@ async def ingest(
     experiment_id = experiment.id if experiment else None
     await write_datapoints(
         session,
-        [DatapointRow(sensor_id, now, now, a.value, experiment_id) for a, sensor_id in good],
+        [(sensor_id, now, now, a.value, experiment_id) for a, sensor_id in good],
     )
     # Rules and webhooks see the watched values once this commits (one row, or none).
     await add_to_inbox(session, ((sensor_id, now, a.value) for a, sensor_id in good), now)

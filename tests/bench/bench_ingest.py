@@ -1,13 +1,18 @@
-"""Cloud ingest speed: records/s through ``/ws/devices/uplink`` into PostgreSQL.
+"""Cloud ingest speed: datapoints/s through both doors into PostgreSQL, against raw COPY.
 
 Run: ``make bench`` or ``python -m tests.bench.bench_ingest [--records N]``.
 
-A real ``revlink cloud serve`` process on a fresh PostgreSQL database takes batches of 500
-records (each a channel message with two numeric fields, so one message row and two
-datapoints) from 1 and from 8 device connections, each keeping up to 4 batches in flight.
-The baseline, in the same run, writes the same rows with asyncpg ``copy_records_to_table``
-straight into the same tables: the ratio says what validation, the protocol, the
-transaction per batch and the acks cost on top of raw COPY.
+The baseline, in the same run and database: asyncpg ``copy_records_to_table`` of 500-row
+batches (one transaction each) into a narrow ``(sensor, ts, value)`` table, the least a
+datapoint can cost. Then a real ``revlink cloud serve`` process takes:
+
+- on ``/ws/devices/uplink``, batches of 500 records, each a channel message with
+  ``VALUES`` numeric fields (one message row and ``VALUES`` datapoints), from 1 and from 8
+  device connections, each keeping up to 4 batches in flight (acked when committed);
+- on ``/ws/controller/telemetry`` (WebMACS's door), messages of 500 datapoints from 4
+  connections, timed until the last is in the database (the door sends no acks).
+
+Every rate is counted in datapoints and printed as a ratio to the baseline.
 """
 
 from __future__ import annotations
@@ -18,20 +23,22 @@ import json
 import secrets
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import httpx
+from websockets.asyncio.client import connect
 
 from revlink.uplink.v1 import uplink_pb2 as pb
 from tests.bench.support import fresh_database
-from tests.rig.cloud import start_cloud
+from tests.rig.cloud import CloudServer, start_cloud
 from tests.rig.uplink import uplink_client
 
 BATCH = 500
 IN_FLIGHT = 4
+VALUES = 10  # numeric fields per uplink record, as the fleet benchmark's devices send
+TELEMETRY_CONNECTIONS = 4
 
 
 def frames_for(records: int, start: datetime, first_seq: int = 1) -> list[bytes]:
@@ -41,7 +48,7 @@ def frames_for(records: int, start: datetime, first_seq: int = 1) -> list[bytes]
         batch = pb.Batch()
         for seq in range(first, min(first + BATCH, last)):
             rec = batch.records.add(seq=seq, channel="tank")
-            rec.message_json = json.dumps({"level": seq % 1000 / 10, "temp": 20 + seq % 7})
+            rec.message_json = json.dumps({f"v{i}": seq % 1000 / 10 + i for i in range(VALUES)})
             rec.source_time.FromDatetime(start + timedelta(milliseconds=seq))
         frames.append(pb.DeviceFrame(batch=batch).SerializeToString())
     return frames
@@ -87,79 +94,109 @@ async def uplink_rate(base_url: str, ws_url: str, admin: str, devices: int, reco
     return per_device * devices / (time.perf_counter() - began)
 
 
-async def copy_rate(dsn: str, records: int) -> float:
-    """The same rows (one message, two datapoints per record) by raw COPY."""
+async def narrow_copy_rate(dsn: str, rows: int) -> float:
+    """Rows/s of raw COPY, 500 per transaction, into a bare ``(sensor, ts, value)`` table."""
     connection = await asyncpg.connect(dsn)
     try:
-        device = uuid.uuid4()
         await connection.execute(
-            "INSERT INTO devices (id, name, token_hash, created_at, last_committed_seq)"
-            " VALUES ($1, $2, $3, now(), 0)",
-            device,
-            f"copy-{device}",
-            secrets.token_hex(32),
+            "CREATE TABLE bench_narrow (sensor integer, ts timestamptz, value double precision)"
         )
-        sensors = [
-            await connection.fetchval(
-                "INSERT INTO sensors (public_id, device_id, key, name, unit, created_at)"
-                " VALUES ($1, $2, $3, $3, '', now()) RETURNING id",
-                uuid.uuid4(),
-                device,
-                key,
-            )
-            for key in ("tank.level", "tank.temp")
-        ]
         now = datetime.now(UTC)
-        messages = []
-        points = []
-        for seq in range(1, records + 1):
-            ts = now + timedelta(milliseconds=seq)
-            level, temp = seq % 1000 / 10, 20 + seq % 7
-            messages.append(
-                (device, "tank", seq, ts, now, json.dumps({"level": level, "temp": temp}))
-            )
-            points.append((sensors[0], ts, now, float(level), None))
-            points.append((sensors[1], ts, now, float(temp), None))
+        points = [(n % 10, now + timedelta(microseconds=n), n / 10) for n in range(rows)]
         began = time.perf_counter()
-        for first in range(0, records, BATCH):
+        for first in range(0, rows, BATCH):
             async with connection.transaction():
                 await connection.copy_records_to_table(
-                    "channel_messages",
-                    records=messages[first : first + BATCH],
-                    columns=("device_id", "channel", "seq", "ts", "received_at", "payload"),
+                    "bench_narrow",
+                    records=points[first : first + BATCH],
+                    columns=("sensor", "ts", "value"),
                 )
-                await connection.copy_records_to_table(
-                    "datapoints",
-                    records=points[2 * first : 2 * (first + BATCH)],
-                    columns=("sensor_id", "ts", "received_at", "value", "experiment_id"),
-                )
-        return records / (time.perf_counter() - began)
+        return rows / (time.perf_counter() - began)
     finally:
+        await connection.execute("DROP TABLE bench_narrow")
         await connection.close()
+
+
+async def telemetry_rate(cloud: CloudServer, dsn: str, operator: str, datapoints: int) -> float:
+    """Datapoints/s through ``/ws/controller/telemetry`` until all of them are stored."""
+    with cloud.http(operator) as client:
+        sensors = [
+            client.post(
+                "/api/v1/sensors", json={"name": f"bench-{n}-{secrets.token_hex(3)}"}
+            ).json()["public_id"]
+            for n in range(10)
+        ]
+    per_connection = datapoints // TELEMETRY_CONNECTIONS // BATCH
+    message = json.dumps(
+        {
+            "datapoints": [
+                {"value": n / 10, "event_public_id": sensors[n % len(sensors)]}
+                for n in range(BATCH)
+            ]
+        }
+    )
+    total = per_connection * BATCH * TELEMETRY_CONNECTIONS
+    url = f"{cloud.ws_url}/ws/controller/telemetry?token={operator}"
+
+    async def push() -> None:
+        async with connect(url, max_size=None) as socket:
+            for _ in range(per_connection):
+                await socket.send(message)
+            await stored.wait()
+
+    async def count() -> int:
+        found = await watcher.fetchval(
+            "SELECT count(*) FROM datapoints d JOIN sensors s ON s.id = d.sensor_id"
+            " WHERE s.public_id = ANY($1::uuid[])",
+            sensors,
+        )
+        return int(found)
+
+    watcher = await asyncpg.connect(dsn)
+    stored = asyncio.Event()
+    try:
+        began = time.perf_counter()
+        pushers = [asyncio.create_task(push()) for _ in range(TELEMETRY_CONNECTIONS)]
+        while True:  # the door sends no acks: the database says when all are in
+            if await count() >= total:
+                break
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - began
+        stored.set()
+        await asyncio.gather(*pushers)
+        return total / elapsed
+    finally:
+        await watcher.close()
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--records", type=int, default=40_000)
+    parser.add_argument("--records", type=int, default=20_000, help="uplink records per run")
     args = parser.parse_args()
+    datapoints = args.records * VALUES
     async with fresh_database() as database:
         url, dsn = database.url, database.dsn
         with tempfile.TemporaryDirectory() as scratch, start_cloud(url, Path(scratch)) as cloud:
             admin = await asyncio.to_thread(cloud.admin_token)
+            print(f"cloud ingest benchmark: {datapoints:,} datapoints per run, batches of {BATCH}")
+            baseline = await narrow_copy_rate(dsn, datapoints)
             print(
-                f"cloud ingest benchmark: {args.records} records per run, batches of {BATCH}, "
-                f"{IN_FLIGHT} in flight per connection; each record = 1 message + 2 datapoints"
-            )
-            baseline = await copy_rate(dsn, args.records)
-            print(
-                f"raw asyncpg COPY, same rows, {BATCH} per transaction: {baseline:10,.0f} records/s"
+                f"raw asyncpg COPY into (sensor, ts, value), {BATCH} rows per transaction: "
+                f"{baseline:10,.0f} datapoints/s = 1.00"
             )
             for devices in (1, 8):
                 rate = await uplink_rate(cloud.base_url, cloud.ws_url, admin, devices, args.records)
                 print(
-                    f"uplink, {devices} device connection(s): {rate:10,.0f} records/s"
-                    f"  = {rate / baseline:5.2f} of raw COPY"
+                    f"uplink, {devices} device connection(s), {IN_FLIGHT} batches in flight, "
+                    f"records of {VALUES} values: {rate:10,.0f} records/s = "
+                    f"{rate * VALUES:10,.0f} datapoints/s = {rate * VALUES / baseline:5.2f}"
                 )
+            operator = await asyncio.to_thread(lambda: cloud.user("operator")[1])
+            rate = await telemetry_rate(cloud, dsn, operator, datapoints)
+            print(
+                f"WebMACS telemetry door, {TELEMETRY_CONNECTIONS} connections, {BATCH} per "
+                f"message: {rate:10,.0f} datapoints/s = {rate / baseline:5.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -5,12 +5,16 @@ bounds as numbers and a known type), and an event is the same thing as a sensor.
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.rig.cloud import CloudServer, unique
+from tests.rig.postgres import PostgresDatabase
 
 BASE = "/api/v1/events"
 WEBMACS_FIELDS = {"public_id", "name", "min_value", "max_value", "unit", "type", "user_public_id"}
@@ -131,3 +135,45 @@ def test_viewers_read_events_and_only_operators_write_them(cloud: CloudServer) -
     assert call(cloud, viewer, "POST", BASE, json={"name": unique("v")})[0] == 403
     with cloud.http() as client:
         assert client.get(BASE).status_code == 401
+
+
+def test_deleting_an_event_deletes_its_datapoints_and_rollups(
+    cloud: CloudServer, operator: str, postgres_database: PostgresDatabase
+) -> None:
+    code, created = call(cloud, operator, "POST", BASE, json={"name": unique("gone")})
+    assert code == 201, created
+    event_id = created["public_id"]
+    points = [{"event_public_id": event_id, "value": v} for v in (1.0, 2.0, 3.0)]
+    code, stored = call(
+        cloud, operator, "POST", "/api/v1/datapoints/batch", json={"datapoints": points}
+    )
+    assert code == 201, stored
+    counts = asyncio.run(_rows_of(postgres_database.dsn, event_id))
+    assert counts["datapoints"] == 3
+    assert counts["datapoint_minutes"] == counts["datapoint_hours"] == 1
+    assert call(cloud, operator, "DELETE", f"{BASE}/{event_id}")[0] == 200
+    # The table holds no foreign key (migration 0015): the delete itself removed them.
+    assert asyncio.run(_rows_of(postgres_database.dsn, event_id, sensor_id=counts["id"])) == {
+        "id": counts["id"],
+        "datapoints": 0,
+        "datapoint_minutes": 0,
+        "datapoint_hours": 0,
+    }
+
+
+async def _rows_of(dsn: str, public_id: str, sensor_id: int | None = None) -> dict[str, int]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        if sensor_id is None:
+            sensor_id = await connection.fetchval(
+                "SELECT id FROM sensors WHERE public_id = $1", uuid.UUID(public_id)
+            )
+        counts = {"id": sensor_id}
+        for table in ("datapoints", "datapoint_minutes", "datapoint_hours"):
+            counts[table] = await connection.fetchval(
+                f"SELECT count(*) FROM {table} WHERE sensor_id = $1",
+                sensor_id,
+            )
+        return counts
+    finally:
+        await connection.close()

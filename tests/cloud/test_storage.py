@@ -68,7 +68,7 @@ async def new_sensor(db: Database) -> tuple[int, uuid.UUID]:
 
 async def write(db: Database, sensor_id: int, points: Sequence[Point]) -> None:
     """Through the ingest doors' write path (COPY on PostgreSQL), one transaction."""
-    rows = [DatapointRow(sensor_id, ts, ts, value, None) for ts, value in points]
+    rows: list[DatapointRow] = [(sensor_id, ts, ts, value, None) for ts, value in points]
     async with db.transaction() as session:
         await write_datapoints(session, rows)
 
