@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import uuid
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = [
 # Frames up to this multiple of max_frame_bytes reach the app, which answers an oversize one
 # with an Error frame and keeps the socket; anything larger is cut off by the server (1009).
 HARD_FRAME_FACTOR = 4
+GC_YOUNG_THRESHOLD = 50_000  # allocations between collections of the youngest generation
 
 
 class SchemaNotCurrentError(RuntimeError):
@@ -75,7 +77,24 @@ def serve(settings: CloudSettings, run_migrations: bool = True) -> None:
         require_postgres(settings.resolved_database_url(), "REVLINK_RUN_AUTOMATION=false")
     if run_migrations:
         migrate(settings)
-    uvicorn.Server(uvicorn_config(settings)).run()
+    config = uvicorn_config(settings)
+    _settle_garbage_collector()
+    uvicorn.Server(config).run()
+
+
+def _settle_garbage_collector() -> None:
+    """Keep the collector off the long-lived objects and out of the ingest path.
+
+    Ingest allocates several objects per datapoint; with CPython's default threshold (700
+    allocations) the youngest generation is collected every few hundred datapoints and older
+    ones, which hold the whole app, far too often. Everything made up to here is moved out of
+    the collector's view (``gc.freeze``) and the youngest generation is collected ~70x less
+    often. Reference counting frees ingest's objects either way; only cyclic garbage waits
+    a little longer (measured with ``tests/bench/bench_ingest.py``: the WebMACS door +25 %).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
 def serve_worker(settings: CloudSettings) -> None:

@@ -119,18 +119,22 @@ _NUMBER_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 def validate_items(items: Sequence[object]) -> ParsedBatch:
     """Split items into accepted ones and refusals, each refusal saying what is wrong."""
     batch = ParsedBatch(total=len(items))
+    ids: dict[str, uuid.UUID] = {}  # a batch names a few sensors many times: parse each once
     for index, item in enumerate(items):
         problems: list[str] = []
         if not isinstance(item, dict):
             batch.refused.append(Refusal(index, f"must be an object, got {_show(item)}"))
             continue
         value = _finite_number(item, problems)
-        sensor = _sensor_id(item, problems)
+        sensor = _sensor_id(item, problems, ids)
         if problems or value is None or sensor is None:
             batch.refused.append(Refusal(index, ", ".join(problems)))
         else:
             batch.accepted.append(Accepted(index, value, sensor))
     return batch
+
+
+_NUMBERS = (int, float)  # a tuple: ``int | float`` would build a union object per call
 
 
 def _finite_number(item: dict[str, object], problems: list[str]) -> float | None:
@@ -142,7 +146,7 @@ def _finite_number(item: dict[str, object], problems: list[str]) -> float | None
     if isinstance(raw, str) and _NUMBER_TEXT.match(raw.strip()):
         raw = float(raw.strip())
     # bool is an int subclass in Python, but true is not a measurement.
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
+    if isinstance(raw, _NUMBERS) and not isinstance(raw, bool):
         try:
             value = float(raw)
         except OverflowError:  # an integer literal beyond the float range
@@ -153,14 +157,19 @@ def _finite_number(item: dict[str, object], problems: list[str]) -> float | None
     return None
 
 
-def _sensor_id(item: dict[str, object], problems: list[str]) -> uuid.UUID | None:
+def _sensor_id(
+    item: dict[str, object], problems: list[str], parsed: dict[str, uuid.UUID]
+) -> uuid.UUID | None:
     if "event_public_id" not in item:
         problems.append("event_public_id is missing")
         return None
     raw = item["event_public_id"]
     if isinstance(raw, str):
+        if (known := parsed.get(raw)) is not None:
+            return known
         try:
-            return uuid.UUID(raw)
+            parsed[raw] = uuid.UUID(raw)
+            return parsed[raw]
         except ValueError:
             pass
     problems.append(f"event_public_id must be a UUID, got {_show(raw)}")

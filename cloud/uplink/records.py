@@ -49,13 +49,16 @@ class ValidRecord:
     channel_write_seq: int = 0  # the cloud write this record applies, if any
 
 
+_NUMBERS = (int, float)  # a tuple: ``int | float`` would build a union object per call
+
+
 def numeric_leaves(prefix: str, document: dict[str, Any]) -> Iterator[tuple[str, float]]:
     """``(prefix.path, value)`` for every finite number in ``document``, depth first."""
     for key, value in document.items():
         path = f"{prefix}.{key}"
         if isinstance(value, dict):
             yield from numeric_leaves(path, value)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
+        elif isinstance(value, _NUMBERS) and not isinstance(value, bool):
             try:
                 number = float(value)
             except OverflowError:

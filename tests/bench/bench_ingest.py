@@ -176,7 +176,12 @@ async def main() -> None:
     datapoints = args.records * VALUES
     async with fresh_database() as database:
         url, dsn = database.url, database.dsn
-        with tempfile.TemporaryDirectory() as scratch, start_cloud(url, Path(scratch)) as cloud:
+        # No per-device record limit: one device here sends more than a real one may.
+        no_limit = {"REVLINK_UPLINK_RECORDS_PER_SECOND": "0"}
+        with (
+            tempfile.TemporaryDirectory() as scratch,
+            start_cloud(url, Path(scratch), env=no_limit) as cloud,
+        ):
             admin = await asyncio.to_thread(cloud.admin_token)
             print(f"cloud ingest benchmark: {datapoints:,} datapoints per run, batches of {BATCH}")
             baseline = await narrow_copy_rate(dsn, datapoints)
