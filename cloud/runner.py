@@ -61,6 +61,10 @@ def uvicorn_config(settings: CloudSettings) -> uvicorn.Config:
         ws_max_size=settings.max_frame_bytes * HARD_FRAME_FACTOR,
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_interval_seconds,
+        # The fastest loop and HTTP parser uvicorn runs on (both are dependencies): named, so
+        # a missing one fails at start instead of falling back to asyncio's loop and h11.
+        loop="uvloop",
+        http="httptools",
         ws=settings.ws_implementation,
         ws_per_message_deflate=settings.ws_compression,
         # Past the 5 s that clients (httpx, browsers) keep an idle connection: otherwise the
