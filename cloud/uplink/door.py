@@ -60,12 +60,19 @@ async def uplink(websocket: WebSocket) -> None:
     if token is None:
         await websocket.close(1008, "missing device token (Authorization: Bearer <token>)")
         return
-    async with state.db.sessions() as session:
-        device = await device_for_token(session, token)
-    if device is None:
+    link = await _link_for(state, websocket, token)
+    if link is None:
         await websocket.close(1008, "invalid or revoked device token")
         return
-    await DeviceLink(state, websocket, device).run()
+    await link.run()
+
+
+async def _link_for(state: CloudState, websocket: WebSocket, token: str) -> DeviceLink | None:
+    # A function of its own, so neither the session nor the loaded Device outlives the
+    # lookup in the frame that waits on the socket for as long as it is open.
+    async with state.db.sessions() as session:
+        device = await device_for_token(session, token)
+    return None if device is None else DeviceLink(state, websocket, device)
 
 
 class DeviceLink:
@@ -90,9 +97,7 @@ class DeviceLink:
         self.connection_gen = 0
 
     async def run(self) -> None:
-        async with self.state.db.transaction() as session:
-            self.connection_gen = await take_connection(session, self.device_id)
-            await announce_connection(session, self.device_id, self.connection_gen)
+        await self._take_connection()
         await self.state.devices.register(self.device_id, self.websocket, self.connection_gen)
         await self.state.presence.connected(self.device_id, self.connection_gen)
         self.log.info("uplink.connected")
@@ -237,6 +242,18 @@ class DeviceLink:
             result.committed_seq, batch.duplicates + result.late_duplicates, batch.rejected
         )
 
+    async def _take_connection(self) -> None:
+        async with self.state.db.transaction() as session:
+            self.connection_gen = await take_connection(session, self.device_id)
+            await announce_connection(session, self.device_id, self.connection_gen)
+
+    async def _revoked(self) -> bool:
+        async with self.state.db.sessions() as session:
+            revoked = await session.scalar(
+                select(Device.revoked_at).where(Device.id == self.device_id)
+            )
+        return revoked is not None
+
     async def _watch_revocation(self) -> None:
         """Close the socket once the device is revoked: told by a revocation notification
         (an idle device costs no query), re-checked rarely as a safety net."""
@@ -248,11 +265,7 @@ class DeviceLink:
                     poll_s=settings.revocation_check_seconds,
                     recheck_s=settings.notified_recheck_seconds,
                 )
-                async with self.state.db.sessions() as session:
-                    revoked = await session.scalar(
-                        select(Device.revoked_at).where(Device.id == self.device_id)
-                    )
-                if revoked is not None:
+                if await self._revoked():
                     break
         self.log.info("uplink.revoked")
         await self.state.devices.disconnect(self.device_id, 1008, "device token revoked")

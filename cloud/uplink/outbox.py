@@ -45,15 +45,7 @@ class Outbox:
         """Forever (cancelled when the link ends)."""
         self.writes_sent_up_to = applied_write_seq
         self.commands_sent_up_to = taken_command_seq
-        now = datetime.now(UTC)
-        async with self.state.db.transaction() as session:
-            await channel_writes.mark_delivered_up_to(
-                session, self.device_id, applied_write_seq, now=now
-            )
-            taken = await commands.mark_delivered_up_to(
-                session, self.device_id, taken_command_seq, now
-            )
-        self._note(taken)
+        await self._mark_delivered_up_to(applied_write_seq, taken_command_seq)
         settings = self.state.settings
         while True:
             if max(await self._send_writes(), await self._send_commands()) < BATCH:
@@ -65,6 +57,14 @@ class Outbox:
                     if listening
                     else settings.channel_write_poll_seconds,
                 )
+
+    async def _mark_delivered_up_to(self, write_seq: int, command_seq: int) -> None:
+        # Apart from run(), whose frame lives as long as the link: the session dies here.
+        now = datetime.now(UTC)
+        async with self.state.db.transaction() as session:
+            await channel_writes.mark_delivered_up_to(session, self.device_id, write_seq, now=now)
+            taken = await commands.mark_delivered_up_to(session, self.device_id, command_seq, now)
+        self._note(taken)
 
     async def _send_writes(self) -> int:
         async with self.state.db.sessions() as session:
