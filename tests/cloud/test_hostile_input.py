@@ -6,11 +6,12 @@ whose database must hold only what was acknowledged as stored."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
+import time
 import uuid
-from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -101,20 +102,40 @@ async def test_the_uplink_door_keeps_its_socket_through_hostile_frames(
 ) -> None:
     device_id, token = cloud.device()
     acked = 0
+    probe_acks: asyncio.Queue[None] = asyncio.Queue()
+    last_frame_at = time.monotonic()
     async with uplink_client(cloud.ws_url, token) as link:
         await link.hello()
-        frames = list(uplink_frames(seed=20, count=SOCKET_INPUTS))
-        for start in range(0, len(frames), PROBE_EVERY):
-            for data in frames[start : start + PROBE_EVERY]:
-                await link.send(data)
-            # A probe: a record already stored or new, either way acked on this socket.
-            await link.send(pb.DeviceFrame(batch=pb.Batch(records=[record(1, message={})])))
+
+        async def drain() -> None:
+            # Read while sending, as a device does: a client that stops reading stalls both
+            # directions of its socket once the buffers fill.
+            nonlocal acked, last_frame_at
             while True:
-                frame = await asyncio.wait_for(link.receive(), 30)
+                frame = await link.receive()
+                last_frame_at = time.monotonic()
                 if frame.WhichOneof("frame") == "ack":
                     acked = max(acked, frame.ack.up_to_seq)
-                    if frame.ack.up_to_seq >= 1 and _is_probe_ack(frame.ack):
-                        break
+                    if _is_probe_ack(frame.ack):
+                        probe_acks.put_nowait(None)
+
+        reader = asyncio.create_task(drain())
+        try:
+            frames = list(uplink_frames(seed=20, count=SOCKET_INPUTS))
+            for start in range(0, len(frames), PROBE_EVERY):
+                for data in frames[start : start + PROBE_EVERY]:
+                    await link.send(data)
+                # A probe: a record already stored or new, either way acked on this socket.
+                await link.send(pb.DeviceFrame(batch=pb.Batch(records=[record(1, message={})])))
+                await asyncio.wait_for(probe_acks.get(), 30)
+            while True:  # every answer in: nothing more for a second
+                if time.monotonic() - last_frame_at > 1.0:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
     committed, stored = await _device_rows(postgres_database.dsn, device_id)
     assert committed == acked  # the database moved exactly as far as the acks said
     assert stored == sorted(set(stored))
@@ -143,26 +164,34 @@ async def test_the_telemetry_door_keeps_its_socket_through_hostile_messages(
     finally:
         await connection.close()
     url = cloud.ws_url + f"/ws/controller/telemetry?token={operator}"
+    replies = 0
     async with connect(url, max_size=None) as socket:
-        replies = 0
-        for text in telemetry_texts(seed=21, count=SOCKET_INPUTS, sensors=[str(sensor)]):
-            await socket.send(text)
-        marker = 123456.25
-        await socket.send(
-            json.dumps({"datapoints": [{"value": marker, "event_public_id": str(sensor)}]})
-        )
-        deadline = datetime.now(UTC).timestamp() + 60
-        while datetime.now(UTC).timestamp() < deadline:
-            values = await stored_values(postgres_database.dsn, sensor)
-            if values and values[-1] == marker:
-                break
-            try:
-                await asyncio.wait_for(socket.recv(), 0.2)
+
+        async def drain() -> None:  # read while sending, or both directions stall
+            nonlocal replies
+            async for _ in socket:
                 replies += 1
-            except TimeoutError:
-                pass
-        else:
-            raise AssertionError("the marker never arrived: the socket stopped storing")
+
+        reader = asyncio.create_task(drain())
+        try:
+            for text in telemetry_texts(seed=21, count=SOCKET_INPUTS, sensors=[str(sensor)]):
+                await socket.send(text)
+            marker = 123456.25
+            await socket.send(
+                json.dumps({"datapoints": [{"value": marker, "event_public_id": str(sensor)}]})
+            )
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                values = await stored_values(postgres_database.dsn, sensor)
+                if values and values[-1] == marker:
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("the marker never arrived: the socket stopped storing")
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
     values = await stored_values(postgres_database.dsn, sensor)
     assert all(math.isfinite(v) for v in values)
     assert replies > 0
