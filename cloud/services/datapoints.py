@@ -12,13 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.models import Datapoint
 from cloud.services.bulk import write_rows
 
-__all__ = ["DatapointRow", "delete_points_of", "write_datapoints"]
+__all__ = ["MAX_MAGNITUDE", "DatapointRow", "delete_points_of", "storable", "write_datapoints"]
 
 
 # (sensor_id, ts, received_at, value, experiment_id): a plain tuple, as COPY takes it, since
 # ingest builds one per datapoint and a named tuple costs a Python call each.
 DatapointRow = tuple[int, datetime, datetime, float, int | None]
 COLUMNS = ("sensor_id", "ts", "received_at", "value", "experiment_id")
+
+# The largest magnitude a datapoint keeps. The rollups sum every value of a minute and of an
+# hour in a double, and PostgreSQL refuses a sum past ~1.8e308 (which would fail every later
+# batch of that sensor and bucket); 1e290 leaves room for 10^18 values per bucket.
+MAX_MAGNITUDE = 1e290
+
+
+def storable(value: float) -> bool:
+    """Whether ``value`` can be a datapoint: finite and at most MAX_MAGNITUDE either way."""
+    return -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE  # NaN compares false, infinities are out
 
 
 async def write_datapoints(session: AsyncSession, rows: Sequence[DatapointRow]) -> None:

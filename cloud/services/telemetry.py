@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.live.hub import LivePoint
 from cloud.rules.inbox import add_to_inbox
-from cloud.services.datapoints import write_datapoints
+from cloud.services.datapoints import MAX_MAGNITUDE, storable, write_datapoints
 from cloud.services.experiments import running_experiment
 from cloud.services.sensors import sensors_by_public_id
 
@@ -151,8 +151,11 @@ def _finite_number(item: dict[str, object], problems: list[str]) -> float | None
             value = float(raw)
         except OverflowError:  # an integer literal beyond the float range
             value = math.inf
-        if math.isfinite(value):
+        if storable(value):
             return value
+        if math.isfinite(value):
+            problems.append(f"value must be within ±{MAX_MAGNITUDE:g}, got {_show(raw)}")
+            return None
     problems.append(f"value must be a finite number, got {_show(raw)}")
     return None
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cloud.services.datapoints import MAX_MAGNITUDE, storable
 from revlink.channels import InvalidPayloadError, check_channel, parse_json_object
 from revlink.fields import FIELDS_KEY
 from revlink.uplink.v1 import uplink_pb2 as pb
@@ -65,6 +66,10 @@ def numeric_leaves(prefix: str, document: dict[str, Any]) -> Iterator[tuple[str,
                 number = math.inf
             if not math.isfinite(number):
                 raise InvalidRecordError(f"{path} is beyond a float's range")
+            if not storable(number):
+                raise InvalidRecordError(
+                    f"{path} is beyond ±{MAX_MAGNITUDE:g}, the most a value keeps"
+                )
             yield path, number
 
 
