@@ -40,6 +40,7 @@ __all__ = [
 
 POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
+EXPIRY_MARGIN_S = 0.05  # past a token's expiry when its socket looks again after waking early
 
 log = structlog.get_logger(__name__)
 
@@ -107,8 +108,12 @@ async def token_lapsed(websocket: WebSocket, user: User, minimum: Role = Role.VI
                 continue
             if not checked.role_enum.at_least(minimum):
                 return insufficient_role_reason(minimum)
-            if deadline is not None and loop.time() >= deadline:
-                deadline = None  # a clock ahead of the token's: leave it to the next check
+            if deadline is not None and expires_at is not None and loop.time() >= deadline:
+                # Woken by the loop's clock a moment before the wall clock reached the expiry
+                # (the two drift, and uvloop keeps time in milliseconds): look again just
+                # after it. A token still valid past its expiry is left to the next check.
+                remaining = (expires_at - datetime.now(UTC)).total_seconds()
+                deadline = loop.time() + remaining + EXPIRY_MARGIN_S if remaining > 0 else None
 
 
 async def _watch_facts(
