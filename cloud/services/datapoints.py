@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.models import Datapoint
 from cloud.services.bulk import write_rows
 
-__all__ = ["MAX_MAGNITUDE", "DatapointRow", "delete_points_of", "storable", "write_datapoints"]
+__all__ = [
+    "MAX_MAGNITUDE",
+    "NUMBER_TYPES",
+    "DatapointRow",
+    "delete_points_of",
+    "storable",
+    "write_datapoints",
+]
 
 
 # (sensor_id, ts, received_at, value, experiment_id): a plain tuple, as COPY takes it, since
@@ -24,6 +31,8 @@ COLUMNS = ("sensor_id", "ts", "received_at", "value", "experiment_id")
 # hour in a double, and PostgreSQL refuses a sum past ~1.8e308 (which would fail every later
 # batch of that sensor and bucket); 1e290 leaves room for 10^18 values per bucket.
 MAX_MAGNITUDE = 1e290
+# What a JSON number parses to, as a tuple: ``int | float`` would build a union per isinstance.
+NUMBER_TYPES = (int, float)
 
 
 def storable(value: float) -> bool:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.live.hub import LivePoint
 from cloud.rules.inbox import add_to_inbox
-from cloud.services.datapoints import MAX_MAGNITUDE, storable, write_datapoints
+from cloud.services.datapoints import MAX_MAGNITUDE, NUMBER_TYPES, storable, write_datapoints
 from cloud.services.experiments import running_experiment
 from cloud.services.sensors import sensors_by_public_id
 
@@ -134,9 +134,6 @@ def validate_items(items: Sequence[object]) -> ParsedBatch:
     return batch
 
 
-_NUMBERS = (int, float)  # a tuple: ``int | float`` would build a union object per call
-
-
 def _finite_number(item: dict[str, object], problems: list[str]) -> float | None:
     if "value" not in item:
         problems.append("value is missing")
@@ -146,7 +143,7 @@ def _finite_number(item: dict[str, object], problems: list[str]) -> float | None
     if isinstance(raw, str) and _NUMBER_TEXT.match(raw.strip()):
         raw = float(raw.strip())
     # bool is an int subclass in Python, but true is not a measurement.
-    if isinstance(raw, _NUMBERS) and not isinstance(raw, bool):
+    if isinstance(raw, NUMBER_TYPES) and not isinstance(raw, bool):
         try:
             value = float(raw)
         except OverflowError:  # an integer literal beyond the float range

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloud.services.datapoints import MAX_MAGNITUDE, storable
+from cloud.services.datapoints import MAX_MAGNITUDE, NUMBER_TYPES, storable
 from revlink.channels import InvalidPayloadError, check_channel, parse_json_object
 from revlink.fields import FIELDS_KEY
 from revlink.uplink.v1 import uplink_pb2 as pb
@@ -50,16 +50,13 @@ class ValidRecord:
     channel_write_seq: int = 0  # the cloud write this record applies, if any
 
 
-_NUMBERS = (int, float)  # a tuple: ``int | float`` would build a union object per call
-
-
 def numeric_leaves(prefix: str, document: dict[str, Any]) -> Iterator[tuple[str, float]]:
     """``(prefix.path, value)`` for every finite number in ``document``, depth first."""
     for key, value in document.items():
         path = f"{prefix}.{key}"
         if isinstance(value, dict):
             yield from numeric_leaves(path, value)
-        elif isinstance(value, _NUMBERS) and not isinstance(value, bool):
+        elif isinstance(value, NUMBER_TYPES) and not isinstance(value, bool):
             try:
                 number = float(value)
             except OverflowError:
