@@ -102,6 +102,19 @@ def _healthy(port: int) -> bool:
         return False
 
 
+def _troubles(supervisor_log: Path, logs: Path) -> str:
+    """The supervisor's warnings and errors, and every part's errors, for a failure's report."""
+    lines = [
+        r["line"]
+        for r in log_records(supervisor_log)
+        if r["level"] in ("warning", "error", "critical")
+    ]
+    for path in sorted(logs.glob("*.log")):
+        bad = [r["line"] for r in log_records(path) if r["level"] in ("error", "critical")]
+        lines += [f"{path.name}: {line}" for line in bad[-5:]]
+    return "\n".join(lines) or "no part logged a warning or an error"
+
+
 def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     target = f"127.0.0.1:{free_port()}"
     cloud = f"127.0.0.1:{free_port()}"
@@ -111,7 +124,7 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "revlink", "demo", "--data-dir", str(tmp_path)]
     argv += ["--platform-listen", target, "--cloud-listen", cloud, "--agent-listen", agent]
     argv += ["--plugins-listen", plugins, "--meter-listen", meter]
-    health = free_port()
+    health = free_port_run(2, step=1)  # one per example app: the port and the next
     argv += ["--app-health-port", str(health)]
     metrics = free_port_run(3, step=2)
     argv += ["--metrics-port-base", str(metrics)]
@@ -210,6 +223,10 @@ def test_demo_runs_a_simulated_plant_and_stops_cleanly(tmp_path: Path) -> None:
             assert banner[14].split() == ["logs", f"{tmp_path / 'logs'}/"]
             demo.send_signal(signal.SIGTERM)
             assert demo.wait(60) == 0
+        except BaseException as exc:
+            # A part that exits on its own stops the whole demo; say which, and what it logged.
+            exc.add_note(_troubles(supervisor_log, tmp_path / "logs"))
+            raise
         finally:
             demo.kill()
     logs = tmp_path / "logs"
