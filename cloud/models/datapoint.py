@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Double, ForeignKey, Index, Integer
+from sqlalchemy import Double, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.db.base import Base, BigIntPK, UTCDateTime
+from cloud.db.base import Base, UTCDateTime
 
 __all__ = ["Datapoint"]
 
@@ -25,16 +25,14 @@ class Datapoint(Base):
         {"postgresql_partition_by": "RANGE (ts)"},
     )
 
-    # A key of a partitioned table must hold the partition column, so on PostgreSQL the
-    # primary key is (id, ts); ``id`` alone still comes from one sequence. SQLite keeps the
-    # lone INTEGER PRIMARY KEY of migration 0001: it only auto-numbers that form.
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    # No foreign key: checking one costs ingest a third of its rate (migration 0015), so the
-    # sensor service deletes a sensor's points itself; sensor ids are never reused.
+    # No key: a key index costs every insert, and reads only go by (sensor_id, ts), which the
+    # index above serves (migration 0016). The mapper still needs an identity to name.
+    __mapper_args__ = {"primary_key": ("sensor_id", "ts")}  # noqa: RUF012 (read once, by SQLAlchemy)
+
+    # No foreign keys either, each checked row by row: the sensor service deletes a sensor's
+    # points (sensor ids are never reused) and the experiment service clears a deleted
+    # experiment's id from its points.
     sensor_id: Mapped[int] = mapped_column(Integer)
-    ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
     value: Mapped[float] = mapped_column(Double)
-    experiment_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("experiments.id", ondelete="SET NULL"), nullable=True
-    )
+    experiment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -22,10 +22,10 @@ __all__ = [
 ]
 
 
-# (sensor_id, ts, received_at, value, experiment_id): a plain tuple, as COPY takes it, since
-# ingest builds one per datapoint and a named tuple costs a Python call each.
-DatapointRow = tuple[int, datetime, datetime, float, int | None]
-COLUMNS = ("sensor_id", "ts", "received_at", "value", "experiment_id")
+# (sensor_id, ts, value, experiment_id): a plain tuple, as COPY takes it, since ingest builds
+# one per datapoint and a named tuple costs a Python call each.
+DatapointRow = tuple[int, datetime, float, int | None]
+COLUMNS = ("sensor_id", "ts", "value", "experiment_id")
 
 # The largest magnitude a datapoint keeps. The rollups sum every value of a minute and of an
 # hour in a double, and PostgreSQL refuses a sum past ~1.8e308 (which would fail every later

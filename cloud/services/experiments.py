@@ -24,7 +24,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,6 +37,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "create_experiment",
     "csv_filename",
+    "datapoint_public_id",
     "delete_experiment",
     "export_csv",
     "get_experiment",
@@ -47,8 +48,9 @@ __all__ = [
     "stop_experiment",
 ]
 
-# WebMACS's experiment export columns; a sensor is what WebMACS calls an event, and revlink's
-# datapoints are numbered, not UUIDs, so ``datapoint_public_id`` holds that number.
+# WebMACS's experiment export columns; a sensor is what WebMACS calls an event. revlink's
+# datapoints have no stored id, so ``datapoint_public_id`` is a UUID derived from what names
+# a point: its sensor, its time, and its place among the sensor's points at that time.
 CSV_HEADER = (
     "timestamp",
     "event_name",
@@ -185,6 +187,10 @@ async def delete_experiment(session: AsyncSession, public_id: uuid.UUID) -> Expe
     experiment = await get_experiment(session, public_id)
     if experiment.running:
         raise ConflictError(f"{_describe(experiment)} is running; stop it before deleting it")
+    # What the dropped foreign key's ON DELETE SET NULL did (migration 0016).
+    await session.execute(
+        update(Datapoint).where(Datapoint.experiment_id == experiment.id).values(experiment_id=None)
+    )
     await session.delete(experiment)
     await session.flush()
     return experiment
@@ -218,18 +224,26 @@ async def export_csv(
             Sensor.public_id,
             Datapoint.value,
             Sensor.unit,
-            Datapoint.id,
         )
         .join(Sensor, Sensor.id == Datapoint.sensor_id)
         .where(Datapoint.experiment_id == experiment_id)
-        .order_by(Datapoint.ts, Datapoint.sensor_id, Datapoint.id)
+        .order_by(Datapoint.ts, Datapoint.sensor_id)
     )
+    last: tuple[uuid.UUID, datetime] | None = None
+    repeat = 0
     async with sessions() as session:
         result = await session.stream(query.execution_options(yield_per=_EXPORT_CHUNK))
         async for chunk in result.partitions():
-            yield _csv_text(
-                [
-                    (ts.isoformat(), name, public_id, repr(value), unit, point_id)
-                    for ts, name, public_id, value, unit, point_id in chunk
-                ]
-            )
+            rows = []
+            for ts, name, public_id, value, unit in chunk:
+                # Rows come ordered by time and sensor, so a point's repeats are adjacent.
+                repeat = repeat + 1 if last == (public_id, ts) else 0
+                last = (public_id, ts)
+                point_id = datapoint_public_id(public_id, ts, repeat)
+                rows.append((ts.isoformat(), name, public_id, repr(value), unit, point_id))
+            yield _csv_text(rows)
+
+
+def datapoint_public_id(sensor_public_id: uuid.UUID, ts: datetime, repeat: int = 0) -> uuid.UUID:
+    """A datapoint's stable UUID: the ``repeat``-th (from 0) point of the sensor at ``ts``."""
+    return uuid.uuid5(sensor_public_id, f"{ts.isoformat()}#{repeat}")

@@ -129,7 +129,7 @@ async def commit_batches(
         batch.cache.follow(sensors_version)
         fresh = tuple(r for r in batch.records if r.seq > stored_seq)
         await _resolve_sensors(session, batch.device_id, fresh, batch.cache, received_at)
-        mine, points = _datapoints(batch, fresh, experiment, received_at)
+        mine, points = _datapoints(batch, fresh, experiment)
         rows += mine
         messages += _message_rows(batch.device_id, fresh, received_at)
         applied = [r.channel_write_seq for r in fresh if r.channel_write_seq]
@@ -140,7 +140,7 @@ async def commit_batches(
         results.append(CommittedBatch(new_seq, len(fresh), late, len(mine), points))
     await write_datapoints(session, rows)
     # Rules and webhooks see the watched values once this commits (one row, or none).
-    await add_to_inbox(session, ((r[0], r[1], r[3]) for r in rows), received_at)
+    await add_to_inbox(session, ((r[0], r[1], r[2]) for r in rows), received_at)
     await write_rows(
         session,
         ChannelMessage.__table__,  # type: ignore[arg-type]
@@ -219,7 +219,6 @@ def _datapoints(
     batch: UplinkBatch,
     fresh: tuple[ValidRecord, ...],
     experiment: Experiment | None,
-    received_at: datetime,
 ) -> tuple[list[DatapointRow], list[LivePoint]]:
     experiment_id = experiment.id if experiment else None
     experiment_public_id = experiment.public_id if experiment else None
@@ -229,7 +228,7 @@ def _datapoints(
     for record in fresh:
         ts = record.ts
         for key, value in record.leaves:
-            rows.append((ids[key][0], ts, received_at, value, experiment_id))
+            rows.append((ids[key][0], ts, value, experiment_id))
             newest[key] = (value, ts)
     # The live hub keeps only each sensor's newest point, so only that one is made.
     points = [

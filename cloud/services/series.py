@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVarTuple
 
-from sqlalchemy import Select, select, true
+from sqlalchemy import ColumnClause, Select, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from cloud.models import Datapoint, Sensor
 from cloud.services.buckets import Level, bucketed, plan_buckets
@@ -123,9 +122,7 @@ async def series(
     if max_points < 1:
         raise InvalidInputError("max_points must be at least 1")
     raw_query = _in_range(select(Datapoint.ts, Datapoint.value), [sensor.id], start, end)
-    raw = (
-        await session.execute(raw_query.order_by(Datapoint.ts, Datapoint.id).limit(max_points + 1))
-    ).all()
+    raw = (await session.execute(raw_query.order_by(Datapoint.ts).limit(max_points + 1))).all()
     if len(raw) <= max_points:
         points = [SeriesPoint(ts, v, v, v, v, 1) for ts, v in raw]
         return Series(sensor, start, end, None, points)
@@ -147,32 +144,35 @@ async def latest(
 
     One query on both databases: per sensor, a ``LIMIT 1`` probe of the (sensor_id, ts)
     index. Unlike ``DISTINCT ON`` over the datapoints, its cost does not grow with the
-    history kept. PostgreSQL reads the probed row's values in the probe (a lateral join):
-    looking it up again by id would probe every partition.
+    history kept. PostgreSQL reads the probed row's values in the probe (a lateral join).
+    Points of one sensor at one ``ts`` go to the one stored last, as the table's row address
+    tells (PostgreSQL's ``ctid``, SQLite's ``rowid``): datapoints have no id of their own.
     """
     if session.get_bind().dialect.name == "postgresql":
         newest = (
             select(Datapoint.ts, Datapoint.value)
             .where(Datapoint.sensor_id == Sensor.id)
-            .order_by(Datapoint.ts.desc(), Datapoint.id.desc())
+            .order_by(Datapoint.ts.desc(), literal_column("datapoints.ctid").desc())
             .limit(1)
             .lateral()
         )
         query = select(Sensor.public_id, Sensor.name, Sensor.unit, newest.c.ts, newest.c.value)
         query = query.join(newest, true())
     else:
-        probe = aliased(Datapoint)
-        newest_id = (
-            select(probe.id)
-            .where(probe.sensor_id == Sensor.id)
-            .order_by(probe.ts.desc(), probe.id.desc())
+        probe = Datapoint.__table__.alias("probe")
+        probe_rowid: ColumnClause[int] = literal_column("probe.rowid")
+        newest_rowid = (
+            select(probe_rowid)
+            .select_from(probe)
+            .where(probe.c.sensor_id == Sensor.id)
+            .order_by(probe.c.ts.desc(), probe_rowid.desc())
             .limit(1)
             .correlate(Sensor)
             .scalar_subquery()
         )
         query = select(
             Sensor.public_id, Sensor.name, Sensor.unit, Datapoint.ts, Datapoint.value
-        ).join(Datapoint, Datapoint.id == newest_id)
+        ).join(Datapoint, literal_column("datapoints.rowid") == newest_rowid)
     query = query.order_by(Sensor.name, Sensor.id)
     if public_ids is not None:
         sensors = await require_sensors(session, public_ids)
@@ -201,7 +201,7 @@ async def export_csv(
     yield _csv_text([CSV_HEADER])
     query = _in_range(
         select(Datapoint.ts, Datapoint.value, Datapoint.sensor_id), list(labels), start, end
-    ).order_by(Datapoint.ts, Datapoint.sensor_id, Datapoint.id)
+    ).order_by(Datapoint.ts, Datapoint.sensor_id)
     async with sessions() as session:
         result = await session.stream(query.execution_options(yield_per=_EXPORT_CHUNK))
         async for chunk in result.partitions():

@@ -227,7 +227,7 @@ async def ingest(
     experiment_id = experiment.id if experiment else None
     await write_datapoints(
         session,
-        [(sensor_id, now, now, a.value, experiment_id) for a, sensor_id in good],
+        [(sensor_id, now, a.value, experiment_id) for a, sensor_id in good],
     )
     # Rules and webhooks see the watched values once this commits (one row, or none).
     await add_to_inbox(session, ((sensor_id, now, a.value) for a, sensor_id in good), now)

@@ -35,8 +35,8 @@ YEAR = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
 MAX_POINTS = 1000
 ROLLUP_RUNS, RAW_RUNS = 20, 3
 GENERATE = """
-INSERT INTO datapoints (sensor_id, ts, received_at, value)
-SELECT $1, t, t, 20 + 10 * sin(extract(epoch FROM t) / 3600.0) + random()
+INSERT INTO datapoints (sensor_id, ts, value)
+SELECT $1, t, 20 + 10 * sin(extract(epoch FROM t) / 3600.0) + random()
 FROM generate_series($2::timestamptz, $3::timestamptz - interval '1 microsecond', $4::interval) t
 """
 

@@ -34,11 +34,11 @@ def insert(dsn: str, sensor_id: int, points: Sequence[tuple[datetime, float]]) -
     async def copy() -> None:
         conn = await asyncpg.connect(dsn)
         try:
-            records = [(sensor_id, ts, ts, value, None) for ts, value in points]
+            records = [(sensor_id, ts, value, None) for ts, value in points]
             await conn.copy_records_to_table(
                 "datapoints",
                 records=records,
-                columns=["sensor_id", "ts", "received_at", "value", "experiment_id"],
+                columns=["sensor_id", "ts", "value", "experiment_id"],
             )
         finally:
             await conn.close()

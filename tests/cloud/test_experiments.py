@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.rig.cloud import CloudServer, unique
+from tests.rig.postgres import PostgresDatabase
 from tests.rig.uplink import record, uplink_client
 
 Json = dict[str, Any]
@@ -187,7 +189,7 @@ def _csv(cloud: CloudServer, token: str, experiment: Json) -> tuple[str, list[di
 
 
 async def test_uplink_datapoints_carry_the_running_experiment_and_fill_its_csv(
-    cloud: CloudServer, operator: str
+    cloud: CloudServer, operator: str, postgres_database: PostgresDatabase
 ) -> None:
     device_id, token = cloud.device()
     viewer = cloud.user("viewer")[1]
@@ -223,11 +225,37 @@ async def test_uplink_datapoints_carry_the_running_experiment_and_fill_its_csv(
         ((ts + timedelta(seconds=1)).isoformat(), sensor_of[2.5], 2.5, ""),
         ((ts + timedelta(seconds=2)).isoformat(), sensor_of[21.25], 21.25, ""),
     ]
-    assert all(r["event_name"] and int(r["datapoint_public_id"]) > 0 for r in rows)
+    assert all(r["event_name"] for r in rows)
+    # Each point has its own UUID, the same in every export.
+    point_ids = [uuid.UUID(r["datapoint_public_id"]) for r in rows]
+    assert len(set(point_ids)) == len(rows)
+    assert [r["datapoint_public_id"] for r in _csv(cloud, viewer, experiment)[1]] == [
+        str(p) for p in point_ids
+    ]
     assert sensor_of[1.5] == sensor_of[2.5]  # the same sensor, outside the experiment's rows
 
     empty = create(cloud, operator, start=False)
     assert _csv(cloud, viewer, empty) == (CSV_HEADER, [])
+
+    # Deleted, the experiment leaves its datapoints in place, without an experiment.
+    with cloud.http(operator) as client:
+        assert client.delete(f"{BASE}/{experiment['public_id']}").status_code == 200
+    kept = await _experiments_of(postgres_database.dsn, [uuid.UUID(v) for v in sensor_of.values()])
+    assert kept == [None] * 4
+
+
+async def _experiments_of(dsn: str, sensors: list[uuid.UUID]) -> list[int | None]:
+    """The ``experiment_id`` of every datapoint of the sensors."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT d.experiment_id FROM datapoints d JOIN sensors s ON s.id = d.sensor_id"
+            " WHERE s.public_id = ANY($1::uuid[])",
+            sensors,
+        )
+    finally:
+        await connection.close()
+    return [row["experiment_id"] for row in rows]
 
 
 def test_viewers_read_and_operators_write(cloud: CloudServer, operator: str) -> None:

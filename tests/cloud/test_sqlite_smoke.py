@@ -41,11 +41,10 @@ def insert(path: Path, public_id: str, points: Sequence[tuple[datetime, float]])
             "SELECT id FROM sensors WHERE public_id = ?", (uuid.UUID(public_id).hex,)
         ).fetchone()
         conn.executemany(
-            "INSERT INTO datapoints (sensor_id, ts, received_at, value) VALUES (?, ?, ?, ?)",
+            "INSERT INTO datapoints (sensor_id, ts, value) VALUES (?, ?, ?)",
             [
                 (
                     sensor_id,
-                    ts.strftime("%Y-%m-%d %H:%M:%S.%f"),
                     ts.strftime("%Y-%m-%d %H:%M:%S.%f"),
                     v,
                 )

@@ -68,7 +68,7 @@ async def new_sensor(db: Database) -> tuple[int, uuid.UUID]:
 
 async def write(db: Database, sensor_id: int, points: Sequence[Point]) -> None:
     """Through the ingest doors' write path (COPY on PostgreSQL), one transaction."""
-    rows: list[DatapointRow] = [(sensor_id, ts, ts, value, None) for ts, value in points]
+    rows: list[DatapointRow] = [(sensor_id, ts, value, None) for ts, value in points]
     async with db.transaction() as session:
         await write_datapoints(session, rows)
 
@@ -402,7 +402,7 @@ async def test_the_maintainer_adopts_parked_rows_on_its_own(db: Database, storag
     ]
 
 
-# Migration 0014 on a database that already has rows.
+# Migrations 0014 (partitions, rollups) and 0016 (lean rows) on a database that has rows.
 
 
 async def _admin(server: PostgresServer, statement: str) -> None:
@@ -432,7 +432,7 @@ async def _fill_at_0013(url: str, points: Sequence[tuple[int, Point]]) -> None:
         await connection.close()
 
 
-ROWS = "SELECT id, sensor_id, ts, received_at, value, experiment_id FROM datapoints ORDER BY id"
+ROWS = "SELECT sensor_id, ts, value, experiment_id FROM datapoints ORDER BY sensor_id, ts, value"
 
 
 def test_migration_moves_every_row_into_partitions_and_builds_the_rollups(
@@ -475,30 +475,50 @@ def test_migration_moves_every_row_into_partitions_and_builds_the_rollups(
         for sensor in (1, 2):
             mine = [point for s, point in points if s == sensor]
             asyncio.run(assert_rollups_match(url, sensor, mine))
-        # New rows take ids after the old ones and are rolled up by the trigger.
+        # The rebuilt partitions' indexes keep their names; the rows keep only what is read.
+        indexes = asyncio.run(
+            fetch(url, "SELECT indexname FROM pg_indexes WHERE tablename = 'datapoints_y2024m02'")
+        )
+        assert [r["indexname"] for r in indexes] == ["datapoints_y2024m02_sensor_id_ts_idx"]
+        columns = asyncio.run(
+            fetch(
+                url,
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'datapoints' ORDER BY ordinal_position",
+            )
+        )
+        assert [r["column_name"] for r in columns] == ["sensor_id", "ts", "value", "experiment_id"]
+        # New rows are rolled up by the trigger, which moved to the rebuilt table.
         later = (datetime(2019, 12, 1, 0, 30, tzinfo=UTC), 123.0)
         asyncio.run(_copy_one(url, 1, later))
-        (newest,) = asyncio.run(fetch(url, "SELECT max(id) AS id FROM datapoints"))
-        assert newest["id"] == before[-1]["id"] + 1
         asyncio.run(assert_rollups_match(url, 1, [p for s, p in points if s == 1] + [later]))
 
         command.downgrade(alembic_config(url), "0013")
         after = asyncio.run(fetch(url, ROWS))
-        assert after[:-1] == before
         assert len(after) == len(before) + 1
+        assert sorted([*before, (1, *later, None)]) == sorted(tuple(r) for r in after)
+        # Numbered again, in time order, and the sequence goes on after the last.
+        numbered = asyncio.run(fetch(url, "SELECT id, ts FROM datapoints ORDER BY id"))
+        assert [r["id"] for r in numbered] == list(range(1, len(after) + 1))
+        assert [r["ts"] for r in numbered] == sorted(r["ts"] for r in numbered)
+        asyncio.run(_copy_one(url, 2, later, received_at=True))
+        (newest,) = asyncio.run(fetch(url, "SELECT max(id) AS id FROM datapoints"))
+        assert newest["id"] == len(after) + 1
         upgrade(url)  # and up again
-        assert asyncio.run(fetch(url, ROWS)) == after
+        assert len(asyncio.run(fetch(url, ROWS))) == len(after) + 1
     finally:
         asyncio.run(_admin(postgres_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _copy_one(url: str, sensor_id: int, point: Point) -> None:
+async def _copy_one(url: str, sensor_id: int, point: Point, received_at: bool = False) -> None:
+    """COPY one row as a writer of that revision would: before 0016 with ``received_at``."""
     connection = await asyncpg.connect(dsn(url))
     try:
+        extra = [point[0]] if received_at else []
         await connection.copy_records_to_table(
             "datapoints",
-            records=[(sensor_id, point[0], point[0], point[1])],
-            columns=["sensor_id", "ts", "received_at", "value"],
+            records=[(sensor_id, point[0], point[1], *extra)],
+            columns=["sensor_id", "ts", "value", *(["received_at"] if received_at else [])],
         )
     finally:
         await connection.close()

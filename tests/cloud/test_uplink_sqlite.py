@@ -33,7 +33,7 @@ async def test_uplink_on_sqlite(tmp_path: Path) -> None:
         async with uplink_client(cloud.ws_url, device["token"]) as link:
             assert (await link.hello()).last_committed_seq == 2
     with sqlite3.connect(path) as db:
-        values = [v for (v,) in db.execute("SELECT value FROM datapoints ORDER BY ts, id")]
+        values = [v for (v,) in db.execute("SELECT value FROM datapoints ORDER BY ts, rowid")]
         payloads = [json.loads(p) for (p,) in db.execute("SELECT payload FROM channel_messages")]
         (aggregate,) = db.execute("SELECT payload FROM channel_aggregates").fetchone()
     assert sorted(values) == [1.5, 2.5, float(2**62)]

@@ -214,7 +214,7 @@ async def stored(dsn: str, event: str) -> list[float]:
     try:
         rows = await conn.fetch(
             "SELECT d.value FROM datapoints d JOIN sensors s ON s.id = d.sensor_id"
-            " WHERE s.public_id = $1 ORDER BY d.id",
+            " WHERE s.public_id = $1 ORDER BY d.ts, d.ctid",
             uuid.UUID(event),
         )
     finally:

@@ -183,7 +183,7 @@ async def export_experiment_csv(
 ) -> StreamingResponse:
     """Stream the experiment's datapoints as WebMACS's columns:
     ``timestamp,event_name,event_public_id,value,unit,datapoint_public_id`` (a sensor is a
-    WebMACS event; ``datapoint_public_id`` is revlink's datapoint number)."""
+    WebMACS event; ``datapoint_public_id`` is a UUID derived from sensor, time and repeat)."""
     experiment = await experiments.get_experiment(session, public_id)
     return StreamingResponse(
         experiments.export_csv(state.db.sessions, experiment.id),

@@ -745,7 +745,7 @@ export interface paths {
      * Export Experiment Csv
      * @description Stream the experiment's datapoints as WebMACS's columns:
      *     ``timestamp,event_name,event_public_id,value,unit,datapoint_public_id`` (a sensor is a
-     *     WebMACS event; ``datapoint_public_id`` is revlink's datapoint number).
+     *     WebMACS event; ``datapoint_public_id`` is a UUID derived from sensor, time and repeat).
      */
     get: operations["export_experiment_csv_api_v1_experiments__public_id__export_csv_get"];
     put?: never;
