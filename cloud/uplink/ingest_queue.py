@@ -3,7 +3,9 @@
 Each link hands its batch to :meth:`IngestQueue.commit` and waits for the outcome. A fixed
 set of workers (one per ingest slot, ``REVLINK_DB_POOL_SIZE``) takes whatever is waiting, up
 to :data:`MAX_GROUP_BATCHES` batches and :data:`MAX_GROUP_RECORDS` records, at most one batch
-per device, and commits it in one transaction (:func:`~cloud.services.ingest.commit_batches`).
+per device and none of a device another worker is storing (that transaction holds the device's
+row lock: a second one would only wait for it, holding a connection idle), and commits it in
+one transaction (:func:`~cloud.services.ingest.commit_batches`).
 Idle, a batch is committed alone at once; busy, the per-transaction costs (a round trip per
 statement, the WAL flush) are shared by the group, so throughput grows with load instead of
 the queue.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -48,12 +50,14 @@ def take_group(
     waiting: deque[_Job],
     max_batches: int = MAX_GROUP_BATCHES,
     max_records: int = MAX_GROUP_RECORDS,
+    busy: Collection[uuid.UUID] = (),
 ) -> list[_Job]:
     """Remove and return the next group, oldest first: one batch per device (a later batch of
-    a device already in the group waits for the next one, keeping each device's order), and
-    never more than the limits, except that the first batch is always taken."""
+    a device already in the group waits for the next one, keeping each device's order), none
+    of the ``busy`` devices (being stored elsewhere), and never more than the limits, except
+    that the first batch is always taken."""
     group: list[_Job] = []
-    devices: set[uuid.UUID] = set()
+    devices: set[uuid.UUID] = set(busy)
     records = 0
     kept: list[_Job] = []
     while waiting and len(group) < max_batches:
@@ -80,6 +84,7 @@ class IngestQueue:
         self.workers = workers
         self._waiting: deque[_Job] = deque()
         self._wake = asyncio.Condition()
+        self._busy: set[uuid.UUID] = set()  # devices of the groups being stored
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -102,15 +107,26 @@ class IngestQueue:
             self._wake.notify()
         return await job.outcome
 
+    def _takeable(self) -> bool:
+        return any(job.batch.device_id not in self._busy for job in self._waiting)
+
     async def _work(self) -> None:
         while True:
             async with self._wake:
-                await self._wake.wait_for(lambda: bool(self._waiting))
-                group = take_group(self._waiting)
+                await self._wake.wait_for(self._takeable)
+                group = take_group(self._waiting, busy=self._busy)
+                devices = {job.batch.device_id for job in group}
+                self._busy |= devices
                 if self._waiting:
                     self._wake.notify()  # more for another worker
-            if group:
+            if not group:
+                continue
+            try:
                 await self._commit(group)
+            finally:
+                async with self._wake:
+                    self._busy -= devices
+                    self._wake.notify_all()  # their later batches may go now
 
     async def _commit(self, group: list[_Job]) -> None:
         try:

@@ -56,6 +56,11 @@ async def test_a_group_takes_one_batch_per_device_oldest_first_within_its_limits
     assert take_group(waiting, max_records=1) == [jobs[2]]  # the first always goes
     assert take_group(deque(jobs), max_batches=1) == [jobs[0]]
 
+    # A device another worker is storing waits: its transaction holds the device's lock.
+    waiting = deque(jobs)
+    assert take_group(waiting, busy={a}) == [jobs[1], jobs[3]]
+    assert list(waiting) == [jobs[0], jobs[2]]
+
     jobs[0].outcome.cancel()  # its link stopped waiting
     waiting = deque(jobs)
     assert take_group(waiting) == [jobs[1], jobs[2], jobs[3]]
