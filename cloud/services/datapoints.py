@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.db.binary_copy import COPY_COLUMNS, encode_datapoints
 from cloud.models import Datapoint
 from cloud.services.bulk import write_rows
 
@@ -25,7 +27,7 @@ __all__ = [
 # (sensor_id, ts, value, experiment_id): a plain tuple, as COPY takes it, since ingest builds
 # one per datapoint and a named tuple costs a Python call each.
 DatapointRow = tuple[int, datetime, float, int | None]
-COLUMNS = ("sensor_id", "ts", "value", "experiment_id")
+COLUMNS = COPY_COLUMNS
 
 # The largest magnitude a datapoint keeps. The rollups sum every value of a minute and of an
 # hour in a double, and PostgreSQL refuses a sum past ~1.8e308 (which would fail every later
@@ -42,7 +44,20 @@ def storable(value: float) -> bool:
 
 async def write_datapoints(session: AsyncSession, rows: Sequence[DatapointRow]) -> None:
     """Add ``rows`` inside the session's transaction (nothing is committed here)."""
-    await write_rows(session, Datapoint.__table__, COLUMNS, rows)  # type: ignore[arg-type]
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        await write_rows(session, Datapoint.__table__, COLUMNS, rows)  # type: ignore[arg-type]
+        return
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_to_table(
+        Datapoint.__tablename__,
+        source=encode_datapoints(rows),
+        columns=list(COLUMNS),
+        format="binary",
+    )
 
 
 async def delete_points_of(session: AsyncSession, sensor_id: int) -> None:
