@@ -118,6 +118,7 @@ async def commit_batches(
         raise DuplicateDeviceError("a group holds at most one batch per device")
     if not batches:
         return []
+    postgres = session.get_bind().dialect.name == "postgresql"
     stored = await _lock_devices(session, ids)
     experiment = await running_experiment(session)
     rows: list[DatapointRow] = []
@@ -128,10 +129,14 @@ async def commit_batches(
         stored_seq, sensors_version = stored[batch.device_id]
         batch.cache.follow(sensors_version)
         fresh = tuple(r for r in batch.records if r.seq > stored_seq)
-        await _resolve_sensors(session, batch.device_id, fresh, batch.cache, received_at)
-        mine, points = _datapoints(batch, fresh, experiment)
+        merged = await _apply_patches(session, batch.device_id, fresh, received_at)
+        try:
+            mine, points = _datapoints(batch, fresh, experiment)
+        except KeyError:  # a leaf without a sensor yet: the first batch of a channel or field
+            await _add_sensors(session, batch.device_id, fresh, batch.cache, merged)
+            mine, points = _datapoints(batch, fresh, experiment)
         rows += mine
-        messages += _message_rows(batch.device_id, fresh, received_at)
+        messages += _message_rows(batch.device_id, fresh, received_at, as_text=postgres)
         applied = [r.channel_write_seq for r in fresh if r.channel_write_seq]
         await mark_applied(session, batch.device_id, applied, now=received_at)
         new_seq = max(batch.up_to_seq, stored_seq)
@@ -146,7 +151,6 @@ async def commit_batches(
         ChannelMessage.__table__,  # type: ignore[arg-type]
         MESSAGE_COLUMNS,
         messages,
-        json_columns=frozenset({"payload"}),
     )
     await _move_seqs(session, moves, received_at)
     return results
@@ -181,38 +185,48 @@ async def _lock_devices(
     return found
 
 
-async def _resolve_sensors(
+async def _apply_patches(
     session: AsyncSession,
     device_id: uuid.UUID,
     fresh: tuple[ValidRecord, ...],
-    cache: SensorCache,
     received_at: datetime,
-) -> None:
-    """Merge the records' aggregate patches, apply their field declarations and make sure
-    every numeric leaf has a sensor in ``cache`` (only the first batch of a channel, or one
-    that declares fields, costs a query)."""
+) -> dict[str, dict[str, Any]]:
+    """Merge the records' aggregate patches and apply their field declarations to the
+    device's existing sensors (sensors made later in the batch take them as they are made);
+    the merged aggregates of the patched channels."""
     aggregates = await _merge_aggregates(session, device_id, fresh, received_at)
-    missing = {(r.channel, key) for r in fresh for key, _ in r.leaves if key not in cache.ids}
     declaring = {
         (r.channel, f"{r.channel}.{path}")
         for r in fresh
         if r.patch is not None and isinstance(r.patch.get(FIELDS_KEY), dict)
         for path in r.patch[FIELDS_KEY]
     }
-    if not (missing or declaring):
-        return
-    channels = {channel for channel, _ in missing | declaring}
-    declared = await _declarations(session, device_id, channels, aggregates)
-    if missing:
-        keys = {key for _, key in missing}
-        found = await device_sensors(
-            session, device_id, keys, {k: declared[k] for k in keys if k in declared}
-        )
-        cache.ids.update({key: (s.id, s.public_id) for key, s in found.items()})
     if declaring:
+        declared = await _declarations(session, device_id, {c for c, _ in declaring}, aggregates)
         await apply_declarations(
             session, device_id, {k: declared[k] for _, k in declaring if k in declared}
         )
+    return aggregates
+
+
+async def _add_sensors(
+    session: AsyncSession,
+    device_id: uuid.UUID,
+    fresh: tuple[ValidRecord, ...],
+    cache: SensorCache,
+    merged: dict[str, dict[str, Any]],
+) -> None:
+    """Give every numeric leaf of the records a sensor in ``cache``, made with what its
+    channel declares (``merged``: the aggregates this batch patched; the steady state never
+    comes here, every key being cached)."""
+    ids = cache.ids
+    missing = {(r.channel, key) for r in fresh for key, _ in r.leaves if key not in ids}
+    declared = await _declarations(session, device_id, {c for c, _ in missing}, merged)
+    keys = {key for _, key in missing}
+    found = await device_sensors(
+        session, device_id, keys, {k: declared[k] for k in keys if k in declared}
+    )
+    cache.ids.update({key: (s.id, s.public_id) for key, s in found.items()})
 
 
 def _datapoints(
@@ -278,10 +292,12 @@ MESSAGE_COLUMNS = ("device_id", "channel", "seq", "ts", "received_at", "payload"
 
 
 def _message_rows(
-    device_id: uuid.UUID, records: tuple[ValidRecord, ...], now: datetime
+    device_id: uuid.UUID, records: tuple[ValidRecord, ...], now: datetime, as_text: bool
 ) -> list[tuple[Any, ...]]:
+    """Rows of the records' messages; the payload as its JSON text for PostgreSQL's COPY
+    (jsonb parses it), as the parsed object for the ORM's JSON type elsewhere."""
     return [
-        (device_id, r.channel, r.seq, r.ts, now, r.message)
+        (device_id, r.channel, r.seq, r.ts, now, r.message_text if as_text else r.message)
         for r in records
         if r.message is not None
     ]

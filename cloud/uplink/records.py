@@ -11,12 +11,11 @@ under the reserved top-level ``$fields`` member (field declarations, :mod:`revli
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloud.services.datapoints import MAX_MAGNITUDE, NUMBER_TYPES, storable
+from cloud.services.datapoints import MAX_MAGNITUDE, storable
 from revlink.channels import InvalidPayloadError, check_channel, parse_json_object
 from revlink.fields import FIELDS_KEY
 from revlink.uplink.v1 import uplink_pb2 as pb
@@ -48,26 +47,44 @@ class ValidRecord:
     replace_aggregate: bool
     leaves: tuple[tuple[str, float], ...]
     channel_write_seq: int = 0  # the cloud write this record applies, if any
+    # The message as the device sent it: valid JSON, so PostgreSQL stores the text as it is
+    # instead of a re-encoding of ``message`` (which cost a tenth of the cloud's ingest CPU).
+    message_text: str = ""
 
 
-def numeric_leaves(prefix: str, document: dict[str, Any]) -> Iterator[tuple[str, float]]:
-    """``(prefix.path, value)`` for every finite number in ``document``, depth first."""
+def numeric_leaves(prefix: str, document: dict[str, Any]) -> list[tuple[str, float]]:
+    """``(prefix.path, value)`` for every number in ``document``, depth first; a number no
+    datapoint may hold (beyond a float, or beyond MAX_MAGNITUDE) refuses the record."""
+    leaves: list[tuple[str, float]] = []
+    _collect(prefix, document, leaves)
+    return leaves
+
+
+def _collect(prefix: str, document: dict[str, Any], leaves: list[tuple[str, float]]) -> None:
+    # Exact type tests: the hot path (every value of every record) meets floats and ints;
+    # ``bool`` is an int subclass and is left out by them too.
     for key, value in document.items():
-        path = f"{prefix}.{key}"
-        if isinstance(value, dict):
-            yield from numeric_leaves(path, value)
-        elif isinstance(value, NUMBER_TYPES) and not isinstance(value, bool):
+        kind = type(value)
+        if kind is float:
+            if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+                raise _unstorable(f"{prefix}.{key}", value)
+            leaves.append((f"{prefix}.{key}", value))
+        elif kind is int:
             try:
                 number = float(value)
             except OverflowError:
                 number = math.inf
-            if not math.isfinite(number):
-                raise InvalidRecordError(f"{path} is beyond a float's range")
             if not storable(number):
-                raise InvalidRecordError(
-                    f"{path} is beyond ±{MAX_MAGNITUDE:g}, the most a value keeps"
-                )
-            yield path, number
+                raise _unstorable(f"{prefix}.{key}", number)
+            leaves.append((f"{prefix}.{key}", number))
+        elif kind is dict:
+            _collect(f"{prefix}.{key}", value, leaves)
+
+
+def _unstorable(path: str, number: float) -> InvalidRecordError:
+    if not math.isfinite(number):
+        return InvalidRecordError(f"{path} is beyond a float's range")
+    return InvalidRecordError(f"{path} is beyond ±{MAX_MAGNITUDE:g}, the most a value keeps")
 
 
 def validate_record(record: pb.Record, now: datetime) -> ValidRecord:
@@ -112,4 +129,5 @@ def validate_record(record: pb.Record, now: datetime) -> ValidRecord:
         replace_aggregate=record.replace_aggregate,
         leaves=leaves,
         channel_write_seq=record.channel_write_seq,
+        message_text=record.message_json,
     )

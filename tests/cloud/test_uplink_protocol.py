@@ -107,8 +107,18 @@ def test_frame_size_limit_edge() -> None:
 def test_numeric_leaves_and_ranges() -> None:
     doc = {"a": 1, "b": {"c": 2.5, "d": True, "e": "3"}, "f": [1, 2], "g": None}
     assert list(numeric_leaves("ch", doc)) == [("ch.a", 1.0), ("ch.b.c", 2.5)]
-    with pytest.raises(InvalidRecordError, match="beyond a float"):
+    with pytest.raises(InvalidRecordError, match=r"ch\.huge is beyond a float"):
         list(numeric_leaves("ch", {"huge": 10**400}))
+    # JSON's 1e400 parses to an infinite float; 1e291 is a float, but past what a value keeps.
+    with pytest.raises(InvalidRecordError, match=r"ch\.x\.y is beyond a float"):
+        numeric_leaves("ch", {"x": {"y": float("inf")}})
+    for big in (1e291, -1e291, 10**291):
+        with pytest.raises(InvalidRecordError, match=r"ch.v is beyond ±1e\+290"):
+            numeric_leaves("ch", {"v": big})
+    assert numeric_leaves("ch", {"v": 1e290, "w": -(10**290)}) == [
+        ("ch.v", 1e290),
+        ("ch.w", -1e290),
+    ]
 
 
 def test_merge_patch_rfc7396() -> None:
