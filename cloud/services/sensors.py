@@ -33,6 +33,7 @@ __all__ = [
     "get_device_sensor",
     "get_sensor",
     "list_sensors",
+    "sensor_owners",
     "sensors_by_public_id",
     "update_sensor",
 ]
@@ -201,6 +202,21 @@ async def sensors_by_public_id(
         return {}
     found = await session.scalars(select(Sensor).where(Sensor.public_id.in_(public_ids)))
     return {sensor.public_id: sensor for sensor in found}
+
+
+async def sensor_owners(
+    session: AsyncSession, public_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, uuid.UUID | None]]:
+    """Each known sensor's (id, the device that feeds it or None), by public id: what ingest
+    needs, in plain rows (loading ORM objects cost a telemetry message a sixth of its CPU)."""
+    if not public_ids:
+        return {}
+    found = await session.execute(
+        select(Sensor.public_id, Sensor.id, Sensor.device_id).where(
+            Sensor.public_id.in_(public_ids)
+        )
+    )
+    return {public_id: (sensor_id, device_id) for public_id, sensor_id, device_id in found}
 
 
 async def device_sensors(

@@ -25,7 +25,7 @@ from cloud.live.hub import LivePoint
 from cloud.rules.inbox import add_to_inbox
 from cloud.services.datapoints import MAX_MAGNITUDE, NUMBER_TYPES, storable, write_datapoints
 from cloud.services.experiments import running_experiment
-from cloud.services.sensors import sensors_by_public_id
+from cloud.services.sensors import sensor_owners
 
 __all__ = [
     "MAX_TELEMETRY_BATCH",
@@ -89,10 +89,12 @@ class ParsedBatch:
 
 @dataclass(slots=True)
 class IngestResult:
-    """What one batch did: the points stored (ready for the live hub) and the refusals."""
+    """What one batch did: how many datapoints it stored, each sensor's newest of them for
+    the live hub, and the refusals."""
 
     total: int
-    stored: list[LivePoint]
+    stored: int
+    live: list[LivePoint]
     refused: list[Refusal]
 
 
@@ -120,7 +122,20 @@ def validate_items(items: Sequence[object]) -> ParsedBatch:
     """Split items into accepted ones and refusals, each refusal saying what is wrong."""
     batch = ParsedBatch(total=len(items))
     ids: dict[str, uuid.UUID] = {}  # a batch names a few sensors many times: parse each once
+    accept = batch.accepted.append
     for index, item in enumerate(items):
+        # The common item first: a float within range and a sensor id seen before in the
+        # batch. Exact types, so a bool (an int) or a subclass takes the full checks below.
+        if type(item) is dict:
+            raw, key = item.get("value"), item.get("event_public_id")
+            if (
+                type(raw) is float
+                and -MAX_MAGNITUDE <= raw <= MAX_MAGNITUDE
+                and type(key) is str
+                and (sensor := ids.get(key)) is not None
+            ):
+                accept(Accepted(index, raw, sensor))
+                continue
         problems: list[str] = []
         if not isinstance(item, dict):
             batch.refused.append(Refusal(index, f"must be an object, got {_show(item)}"))
@@ -196,43 +211,45 @@ async def ingest(
     """Store the accepted items of ``batch`` in the session's transaction (no commit here).
 
     Items naming an unknown sensor, or one that belongs to a device (its data comes only from
-    that device's uplink), are refused too. Every stored datapoint gets ``now`` as both its
-    time and receive time, and the running experiment, as in WebMACS.
+    that device's uplink), are refused too. Every stored datapoint gets ``now`` as its time,
+    and the running experiment, as in WebMACS.
     """
     refused = list(batch.refused)
     if not batch.accepted:
-        return IngestResult(batch.total, [], refused)
+        return IngestResult(batch.total, 0, [], refused)
     now = now or datetime.now(UTC)
-    sensors = await sensors_by_public_id(session, {a.sensor_public_id for a in batch.accepted})
-    good: list[tuple[Accepted, int]] = []
+    owners = await sensor_owners(session, {a.sensor_public_id for a in batch.accepted})
+    good: list[tuple[int, float]] = []
+    newest: dict[uuid.UUID, float] = {}
     for item in batch.accepted:
-        sensor = sensors.get(item.sensor_public_id)
-        if sensor is None:
+        owner = owners.get(item.sensor_public_id)
+        if owner is None:
             refused.append(
                 Refusal(item.index, f"unknown event_public_id {item.sensor_public_id}", True)
             )
-        elif sensor.device_id is not None:
+        elif owner[1] is not None:
             refused.append(
                 Refusal(
                     item.index,
                     f"foreign event_public_id {item.sensor_public_id}: it belongs to device "
-                    f"{sensor.device_id} and is fed by its uplink",
+                    f"{owner[1]} and is fed by its uplink",
                 )
             )
         else:
-            good.append((item, sensor.id))
+            good.append((owner[0], item.value))
+            newest[item.sensor_public_id] = item.value
     if not good:
-        return IngestResult(batch.total, [], refused)
+        return IngestResult(batch.total, 0, [], refused)
     experiment = await running_experiment(session)
     experiment_id = experiment.id if experiment else None
-    await write_datapoints(
-        session,
-        [(sensor_id, now, a.value, experiment_id) for a, sensor_id in good],
-    )
+    rows = [(sensor_id, now, value, experiment_id) for sensor_id, value in good]
+    await write_datapoints(session, rows)
     # Rules and webhooks see the watched values once this commits (one row, or none).
-    await add_to_inbox(session, ((sensor_id, now, a.value) for a, sensor_id in good), now)
+    await add_to_inbox(session, ((sensor_id, now, value) for sensor_id, value in good), now)
     experiment_public_id = experiment.public_id if experiment else None
-    stored = [
-        LivePoint(a.sensor_public_id, None, a.value, now, experiment_public_id) for a, _ in good
+    # The live hub keeps only each sensor's newest point, so only that one is made.
+    live = [
+        LivePoint(public_id, None, value, now, experiment_public_id)
+        for public_id, value in newest.items()
     ]
-    return IngestResult(batch.total, stored, refused)
+    return IngestResult(batch.total, len(good), live, refused)

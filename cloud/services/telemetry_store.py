@@ -22,12 +22,12 @@ async def store_batch(
         async with state.db.ingest() as session:
             result = await telemetry.ingest(session, batch)
     else:
-        result = telemetry.IngestResult(batch.total, [], batch.refused)
+        result = telemetry.IngestResult(batch.total, 0, [], batch.refused)
     # Committed: now the side effects, which never wait on a subscriber.
     metrics = state.metrics
     if result.stored:
-        state.live.publish(result.stored)
-        metrics.ingested_records.labels(door=door).inc(len(result.stored))
+        state.live.publish(result.live)
+        metrics.ingested_records.labels(door=door).inc(result.stored)
         metrics.ingested_batches.labels(door=door).inc()
     if result.refused:
         metrics.rejected_records.labels(door=door).inc(len(result.refused))

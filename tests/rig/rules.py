@@ -96,4 +96,4 @@ async def send(db: Database, sensor: Sensor, *values: float) -> None:
     batch = telemetry.parse_message(json.dumps({"datapoints": items}))
     async with db.transaction() as session:
         result = await telemetry.ingest(session, batch)
-    assert len(result.stored) == len(values)
+    assert result.stored == len(values)

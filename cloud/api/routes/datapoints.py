@@ -177,7 +177,7 @@ async def post_batch(body: BatchIn, user: OperatorUser, state: State) -> StoredO
                 "refused": [r.model_dump() for r in refused],
             },
         )
-    count = len(result.stored)
+    count = result.stored
     return StoredOut(
         status="success", message=f"{count} datapoints successfully created.", refused=refused
     )
