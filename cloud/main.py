@@ -50,6 +50,7 @@ from cloud.services.errors import (
 from cloud.services.event_log import EventLog
 from cloud.services.ratelimit import DatabaseLoginLimiter, LoginLimiter
 from cloud.services.request_limits import TokenBuckets
+from cloud.services.telemetry_queue import TelemetryQueue
 from cloud.state import CloudState
 from cloud.uplink import door as uplink_door
 from cloud.uplink.ingest_queue import IngestQueue
@@ -138,6 +139,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             revocations=revocations,
             write_signals=write_signals,
             ingest=IngestQueue(db, settings.db_pool_size),
+            telemetry=TelemetryQueue(db),
             request_limits=(
                 TokenBuckets(settings.api_rate_per_second, settings.api_burst)
                 if settings.api_rate_per_second > 0
@@ -151,6 +153,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
         )
         app.state.cloud = state
         state.ingest.start()
+        state.telemetry.start()
         state.live.start()
         await cluster.start()
         sweeper = ObserverSweeper(
@@ -178,6 +181,7 @@ def create_app(settings: CloudSettings | None = None) -> FastAPI:
             await sweeper.stop()
             await cluster.stop()
             await state.ingest.stop()
+            await state.telemetry.stop()
             await state.live.stop()
             await state.event_log.drain()
             await state.db.dispose()

@@ -16,6 +16,7 @@ from cloud.rules.evaluator import RuleEngine
 from cloud.services.event_log import EventLog
 from cloud.services.ratelimit import LoginLimits
 from cloud.services.request_limits import TokenBuckets
+from cloud.services.telemetry_queue import TelemetryQueue
 from cloud.uplink.ingest_queue import IngestQueue
 from cloud.uplink.registry import DeviceConnections
 from cloud.uplink.signals import DeviceSignals
@@ -36,6 +37,7 @@ class CloudState:
     jwt_secret: str
     event_log: EventLog
     ingest: IngestQueue  # the uplink's group commit
+    telemetry: TelemetryQueue  # the WebMACS doors' group commit
     request_limits: TokenBuckets | None = None  # REST requests per bearer token (None: off)
     device_limits: TokenBuckets | None = None  # uplinked records per device (None: off)
     revocations: RevocationBoard = field(default_factory=lambda: RevocationBoard(listening=False))

@@ -36,6 +36,7 @@ __all__ = [
     "Refusal",
     "TelemetryMessageError",
     "ingest",
+    "ingest_many",
     "parse_message",
     "validate_items",
 ]
@@ -214,13 +215,57 @@ async def ingest(
     that device's uplink), are refused too. Every stored datapoint gets ``now`` as its time,
     and the running experiment, as in WebMACS.
     """
-    refused = list(batch.refused)
-    if not batch.accepted:
-        return IngestResult(batch.total, 0, [], refused)
+    (result,) = await ingest_many(session, [batch], now)
+    return result
+
+
+async def ingest_many(
+    session: AsyncSession, batches: Sequence[ParsedBatch], now: datetime | None = None
+) -> list[IngestResult]:
+    """:func:`ingest` for several batches at once, as the door's group commit stores them:
+    one sensor lookup, one experiment lookup, one COPY and one rule-inbox row for all."""
     now = now or datetime.now(UTC)
-    owners = await sensor_owners(session, {a.sensor_public_id for a in batch.accepted})
+    wanted = {a.sensor_public_id for batch in batches for a in batch.accepted}
+    owners = await sensor_owners(session, wanted)
     good: list[tuple[int, float]] = []
+    sorted_out = [_sort_out(batch, owners, good) for batch in batches]
+    if not good:
+        return [
+            IngestResult(b.total, 0, [], refused)
+            for b, (refused, _, _) in zip(batches, sorted_out, strict=True)
+        ]
+    experiment = await running_experiment(session)
+    experiment_id = experiment.id if experiment else None
+    rows = [(sensor_id, now, value, experiment_id) for sensor_id, value in good]
+    await write_datapoints(session, rows)
+    # Rules and webhooks see the watched values once this commits (one row, or none).
+    await add_to_inbox(session, ((sensor_id, now, value) for sensor_id, value in good), now)
+    experiment_public_id = experiment.public_id if experiment else None
+    return [
+        IngestResult(
+            batch.total,
+            stored,
+            # The live hub keeps only each sensor's newest point, so only that one is made.
+            [
+                LivePoint(public_id, None, value, now, experiment_public_id)
+                for public_id, value in newest.items()
+            ],
+            refused,
+        )
+        for batch, (refused, stored, newest) in zip(batches, sorted_out, strict=True)
+    ]
+
+
+def _sort_out(
+    batch: ParsedBatch,
+    owners: dict[uuid.UUID, tuple[int, uuid.UUID | None]],
+    good: list[tuple[int, float]],
+) -> tuple[list[Refusal], int, dict[uuid.UUID, float]]:
+    """Add the batch's storable items to ``good``; its refusals, how many it added, and each
+    of its sensors' newest value."""
+    refused = list(batch.refused)
     newest: dict[uuid.UUID, float] = {}
+    before = len(good)
     for item in batch.accepted:
         owner = owners.get(item.sensor_public_id)
         if owner is None:
@@ -238,18 +283,4 @@ async def ingest(
         else:
             good.append((owner[0], item.value))
             newest[item.sensor_public_id] = item.value
-    if not good:
-        return IngestResult(batch.total, 0, [], refused)
-    experiment = await running_experiment(session)
-    experiment_id = experiment.id if experiment else None
-    rows = [(sensor_id, now, value, experiment_id) for sensor_id, value in good]
-    await write_datapoints(session, rows)
-    # Rules and webhooks see the watched values once this commits (one row, or none).
-    await add_to_inbox(session, ((sensor_id, now, value) for sensor_id, value in good), now)
-    experiment_public_id = experiment.public_id if experiment else None
-    # The live hub keeps only each sensor's newest point, so only that one is made.
-    live = [
-        LivePoint(public_id, None, value, now, experiment_public_id)
-        for public_id, value in newest.items()
-    ]
-    return IngestResult(batch.total, len(good), live, refused)
+    return refused, len(good) - before, newest

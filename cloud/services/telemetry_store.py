@@ -14,13 +14,14 @@ log = structlog.get_logger(__name__)
 
 
 async def store_batch(
-    state: CloudState, batch: telemetry.ParsedBatch, door: str
+    state: CloudState, batch: telemetry.ParsedBatch, door: str, sender: object = None
 ) -> telemetry.IngestResult:
-    """Commit the batch's good items in one transaction, then publish them live and count
-    them (``door`` labels the metrics); the refused items come back, named."""
+    """Commit the batch's good items (in a transaction it may share with other batches, see
+    cloud.services.telemetry_queue), then publish them live and count them (``door``
+    labels the metrics; ``sender``'s batches are stored in the order they come); the refused
+    items come back, named."""
     if batch.accepted:
-        async with state.db.ingest() as session:
-            result = await telemetry.ingest(session, batch)
+        result = await state.telemetry.store_batch(batch, sender)
     else:
         result = telemetry.IngestResult(batch.total, 0, [], batch.refused)
     # Committed: now the side effects, which never wait on a subscriber.

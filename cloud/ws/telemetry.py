@@ -1,6 +1,8 @@
 """``/ws/controller/telemetry``: WebMACS controllers push datapoint batches here.
 
-One message is one batch, stored in one transaction. A bad message or item never ends the
+One message is one batch, stored in one transaction (which it may share with batches of other
+connections: cloud.services.telemetry_queue); the next messages are read and checked while
+it is stored. A bad message or item never ends the
 connection, because a controller that reconnects on every bad reading would lose the good ones
 in between. Replies are WebMACS's, and only where it sends one: a message that is not a batch,
 a batch over 500, or a batch without one well-formed item gets ``{"type":"error",
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 
 import structlog
 from fastapi import WebSocket, WebSocketDisconnect
@@ -34,9 +37,11 @@ from cloud.ws.auth import (
     token_lapsed,
 )
 
-__all__ = ["DOOR", "handle_message", "telemetry_door"]
+__all__ = ["DOOR", "read_message", "store_message", "telemetry_door"]
 
 DOOR = "telemetry"
+# Batches of one connection being stored at once; more would only queue at the group commit.
+STORING_PER_CONNECTION = 8
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +56,8 @@ async def telemetry_door(websocket: WebSocket) -> None:
     try:
         await asyncio.wait((receiving, lapsed), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        # A batch cut off here rolls back: a session that lost its token stores nothing more.
+        # A batch not yet stored is dropped: a session that lost its token stores nothing more
+        # (one already in a committing group is stored; it arrived before the token lapsed).
         for task in (receiving, lapsed):
             task.cancel()
         await asyncio.gather(receiving, lapsed, return_exceptions=True)
@@ -68,25 +74,61 @@ async def telemetry_door(websocket: WebSocket) -> None:
 
 
 async def _receive(websocket: WebSocket, state: CloudState, user: User) -> None:
-    """Store batch after batch until the client goes away."""
+    """Store batch after batch until the client goes away, reading the next messages while
+    earlier ones are stored: up to :data:`STORING_PER_CONNECTION` at once, stored in the
+    order they came (the door's group commit is first in, first out)."""
     drops = DropTally(user.email, state.settings.telemetry_drop_log_seconds)
+    storing: deque[asyncio.Task[None]] = deque()
+    sender = object()  # this connection, to the group commit
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            try:
-                reply = await handle_message(state, _payload(message), drops)
-            except Exception as exc:  # one bad batch must not end the connection
-                log.exception("telemetry_batch_failed", user=str(user.public_id))
-                reply = f"Batch not stored: internal error ({type(exc).__name__})"
-            if reply is not None:
-                await websocket.send_json({"type": "error", "message": reply})
+            read = read_message(state, _payload(message))
+            if isinstance(read, telemetry.ParsedBatch):
+                if len(storing) == STORING_PER_CONNECTION:
+                    await storing.popleft()
+                storing.append(
+                    asyncio.create_task(_store_and_answer(websocket, state, read, drops, sender))
+                )
+            elif read is not None:
+                while storing:  # answers keep the order of the messages
+                    await storing.popleft()
+                await _answer(websocket, read)
     except WebSocketDisconnect:
         return
+    except asyncio.CancelledError:
+        for task in storing:  # the token lapsed, or the server stops: store nothing more
+            task.cancel()
+        storing.clear()
+        raise
     finally:
+        for task in storing:  # what arrived before the client left is still stored
+            await task
         if (entry := drops.flush()) is not None:
             state.event_log.note(entry)
+
+
+async def _store_and_answer(
+    websocket: WebSocket,
+    state: CloudState,
+    batch: telemetry.ParsedBatch,
+    drops: DropTally,
+    sender: object,
+) -> None:
+    try:
+        reply = await store_message(state, batch, drops, sender)
+    except Exception as exc:  # one bad batch must not end the connection
+        log.exception("telemetry_batch_failed")
+        reply = f"Batch not stored: internal error ({type(exc).__name__})"
+    if reply is not None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await _answer(websocket, reply)
+
+
+async def _answer(websocket: WebSocket, reply: str) -> None:
+    await websocket.send_json({"type": "error", "message": reply})
 
 
 def _payload(message: Message) -> str | bytes:
@@ -97,11 +139,9 @@ def _payload(message: Message) -> str | bytes:
     return data
 
 
-async def handle_message(
-    state: CloudState, payload: str | bytes, drops: DropTally | None = None
-) -> str | None:
-    """Validate, store and publish one batch; return the error message to send, if any.
-    ``drops`` sums what was dropped for the event log."""
+def read_message(state: CloudState, payload: str | bytes) -> telemetry.ParsedBatch | str | None:
+    """One message as a batch to store, or the error message to send, or None (an empty
+    batch, which WebMACS skips without a word)."""
     size = len(payload.encode()) if isinstance(payload, str) else len(payload)
     if size > state.settings.max_frame_bytes:
         return f"Frame too large ({size} bytes), max {state.settings.max_frame_bytes} bytes"
@@ -109,9 +149,18 @@ async def handle_message(
         batch = telemetry.parse_message(payload)
     except telemetry.TelemetryMessageError as exc:
         return exc.message
-    if batch.total == 0:
-        return None  # WebMACS skips an empty batch without a word
-    result = await store_batch(state, batch, DOOR)
+    return batch if batch.total else None
+
+
+async def store_message(
+    state: CloudState,
+    batch: telemetry.ParsedBatch,
+    drops: DropTally | None = None,
+    sender: object = None,
+) -> str | None:
+    """Store and publish one batch (after ``sender``'s earlier ones); return the error
+    message to send, if any. ``drops`` sums what was dropped for the event log."""
+    result = await store_batch(state, batch, DOOR, sender)
     if drops is not None and (entry := drops.add(result.total, result.refused)) is not None:
         state.event_log.note(entry)
     return None if batch.accepted else telemetry.NO_VALID_DATAPOINTS

@@ -107,6 +107,32 @@ async def test_batch_is_stored_with_server_time(
     assert sent <= stamped["first"] <= stamped["last"] <= datetime.now(UTC)
 
 
+async def test_a_connection_s_batches_are_stored_in_the_order_sent(
+    cloud: CloudServer, operator: str, postgres_database: PostgresDatabase
+) -> None:
+    """Batches sent back to back are stored while later ones arrive, and in several groups
+    at once, yet each connection's come out in the order it sent them (their times too)."""
+    dsn = postgres_database.dsn
+    sensor = await insert_sensor(dsn)
+    others = [await insert_sensor(dsn) for _ in range(2)]
+    sent = [float(n) for n in range(200)]
+
+    async def other_connection(other: uuid.UUID) -> None:
+        async with connect(url(cloud, operator)) as ws:
+            for n in range(100):
+                await ws.send(
+                    batch(*({"value": n, "event_public_id": str(other)} for _ in range(50)))
+                )
+            await wait_stored(dsn, other, 5000)
+
+    async with connect(url(cloud, operator)) as ws:
+        busy = [asyncio.create_task(other_connection(other)) for other in others]
+        for value in sent:
+            await ws.send(batch({"value": value, "event_public_id": str(sensor)}))
+        assert await wait_stored(dsn, sensor, len(sent)) == sent
+        await asyncio.gather(*busy)
+
+
 async def test_500_accepted_501_refused(
     cloud: CloudServer, operator: str, postgres_database: PostgresDatabase
 ) -> None:
