@@ -41,6 +41,7 @@ __all__ = [
 POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
 EXPIRY_MARGIN_S = 0.05  # past a token's expiry when its socket looks again after waking early
+EXPIRY_GRACE_S = 1.0  # how long past its expiry a token that still passed is looked at again
 
 log = structlog.get_logger(__name__)
 
@@ -110,10 +111,15 @@ async def token_lapsed(websocket: WebSocket, user: User, minimum: Role = Role.VI
                 return insufficient_role_reason(minimum)
             if deadline is not None and expires_at is not None and loop.time() >= deadline:
                 # Woken by the loop's clock a moment before the wall clock reached the expiry
-                # (the two drift, and uvloop keeps time in milliseconds): look again just
-                # after it. A token still valid past its expiry is left to the next check.
+                # (the two drift, and uvloop keeps time in milliseconds), or the check read
+                # the clock just before it: look again just after it. A token still valid
+                # well past its expiry is left to the next check.
                 remaining = (expires_at - datetime.now(UTC)).total_seconds()
-                deadline = loop.time() + remaining + EXPIRY_MARGIN_S if remaining > 0 else None
+                deadline = (
+                    loop.time() + max(remaining, 0.0) + EXPIRY_MARGIN_S
+                    if remaining > -EXPIRY_GRACE_S
+                    else None
+                )
 
 
 async def _watch_facts(
