@@ -110,6 +110,9 @@ def test_an_apps_ui_is_operated_from_the_dashboard_online_and_offline(
             run = start_script("appui.e2e.ts", "appui", env)
             try:
                 run.wait_for_signal("go-offline", 90)
+                # The page showed the press's new UI state; the app's tag commit of the same
+                # press is a record of its own and may still be on its way up.
+                poll(lambda: refills_in_cloud(cloud, device_id) == 1, 15, "the first refill")
                 agents.start(online=False)
                 run.answer("go-offline")
                 run.wait_for_signal("pressed-offline", 60)
