@@ -13,8 +13,9 @@ itself outlives any batch.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -22,7 +23,7 @@ import structlog
 
 from cloud.core.tasks import cancel_and_wait
 
-__all__ = ["GroupCommitQueue", "Job"]
+__all__ = ["GroupCommitQueue", "Job", "take_group"]
 
 B = TypeVar("B")
 R = TypeVar("R")
@@ -39,7 +40,46 @@ class Job(Generic[B, R]):
     )
 
 
-class GroupCommitQueue(Generic[B, R]):
+def take_group(
+    waiting: deque[Job[B, R]],
+    sender: Callable[[Job[B, R]], Hashable],
+    size: Callable[[Job[B, R]], int],
+    max_size: int,
+    *,
+    max_jobs: int | None = None,
+    one_per_sender: bool = False,
+    busy: Collection[Hashable] = (),
+) -> list[Job[B, R]]:
+    """Remove and return the next group from ``waiting``, oldest first: at most ``max_jobs``
+    batches and ``max_size`` in all (the first batch taken always goes), none of a ``busy``
+    sender (being stored elsewhere) nor, with ``one_per_sender``, a second of one sender; a
+    sender's batch left waiting keeps all its later ones waiting too, so each sender's order
+    holds. Batches whose caller stopped waiting are dropped."""
+    group: list[Job[B, R]] = []
+    kept: list[Job[B, R]] = []
+    held = set(busy)
+    total = 0
+    while waiting and (max_jobs is None or len(group) < max_jobs):
+        job = waiting.popleft()
+        if job.outcome.done():
+            continue
+        source = sender(job)
+        if source in held:
+            kept.append(job)
+            continue
+        amount = size(job)
+        if group and total + amount > max_size:
+            kept.append(job)
+            break
+        group.append(job)
+        total += amount
+        if one_per_sender:
+            held.add(source)
+    waiting.extendleft(reversed(kept))
+    return group
+
+
+class GroupCommitQueue(ABC, Generic[B, R]):
     name = "group_commit"  # names the workers and the log events
 
     def __init__(self, workers: int) -> None:
@@ -51,16 +91,17 @@ class GroupCommitQueue(Generic[B, R]):
 
     # What a subclass says.
 
+    @abstractmethod
     def take(self, waiting: deque[Job[B, R]], busy: set[Hashable]) -> list[Job[B, R]]:
-        """Remove and return the next group from ``waiting``, none of ``busy``'s batches."""
-        raise NotImplementedError
+        """Remove and return the next group from ``waiting``, none of ``busy``'s batches
+        (:func:`take_group` with the subclass's limits)."""
 
     def sender(self, job: Job[B, R]) -> Hashable:
         return job.source
 
+    @abstractmethod
     async def store(self, batches: list[B]) -> list[R]:
         """Store ``batches`` in one transaction; their outcomes, in order."""
-        raise NotImplementedError
 
     # The machinery.
 

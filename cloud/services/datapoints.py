@@ -27,7 +27,6 @@ __all__ = [
 # (sensor_id, ts, value, experiment_id): a plain tuple, as COPY takes it, since ingest builds
 # one per datapoint and a named tuple costs a Python call each.
 DatapointRow = tuple[int, datetime, float, int | None]
-COLUMNS = COPY_COLUMNS
 
 # The largest magnitude a datapoint keeps. The rollups sum every value of a minute and of an
 # hour in a double, and PostgreSQL refuses a sum past ~1.8e308 (which would fail every later
@@ -48,14 +47,14 @@ async def write_datapoints(session: AsyncSession, rows: Sequence[DatapointRow]) 
         return
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
-        await write_rows(session, Datapoint.__table__, COLUMNS, rows)  # type: ignore[arg-type]
+        await write_rows(session, Datapoint.__table__, COPY_COLUMNS, rows)  # type: ignore[arg-type]
         return
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     await driver.copy_to_table(
         Datapoint.__tablename__,
         source=encode_datapoints(rows),
-        columns=list(COLUMNS),
+        columns=list(COPY_COLUMNS),
         format="binary",
     )
 

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Collection, Hashable
 
 from cloud.core.group_commit import GroupCommitQueue, Job
+from cloud.core.group_commit import take_group as shared_take_group
 from cloud.db.session import Database
 from cloud.services.telemetry import IngestResult, ParsedBatch, ingest_many
 
@@ -34,31 +35,18 @@ _Job = Job[ParsedBatch, IngestResult]
 def take_group(
     waiting: deque[_Job],
     max_datapoints: int = MAX_GROUP_DATAPOINTS,
-    busy: Collection[object] = (),
+    busy: Collection[Hashable] = (),
 ) -> list[_Job]:
     """Remove and return the next group, oldest first, of at most ``max_datapoints`` accepted
     items (the first batch taken always goes), leaving the batches of ``busy`` senders (being
-    stored elsewhere) and every batch after one left, of the same sender, waiting. Batches
-    whose caller stopped waiting are dropped."""
-    group: list[_Job] = []
-    kept: list[_Job] = []
-    held = set(busy)
-    size = 0
-    while waiting:
-        job = waiting.popleft()
-        if job.outcome.done():
-            continue
-        items = len(job.batch.accepted)
-        if job.source in held:
-            kept.append(job)
-            continue
-        if group and size + items > max_datapoints:
-            kept.append(job)
-            break
-        group.append(job)
-        size += items
-    waiting.extendleft(reversed(kept))
-    return group
+    stored elsewhere) waiting. Batches whose caller stopped waiting are dropped."""
+    return shared_take_group(
+        waiting,
+        lambda job: job.source,
+        lambda job: len(job.batch.accepted),
+        max_datapoints,
+        busy=busy,
+    )
 
 
 class TelemetryQueue(GroupCommitQueue[ParsedBatch, IngestResult]):
@@ -68,7 +56,7 @@ class TelemetryQueue(GroupCommitQueue[ParsedBatch, IngestResult]):
         super().__init__(workers)
         self.db = db
 
-    async def store_batch(self, batch: ParsedBatch, sender: Hashable = None) -> IngestResult:
+    async def commit(self, batch: ParsedBatch, sender: Hashable = None) -> IngestResult:
         """Store ``batch`` (in some group) after the batches ``sender`` handed in before it
         (None: a sender of one batch); raises what storing it alone raised."""
         return await self.submit(_Job(batch, sender if sender is not None else object()))

@@ -21,7 +21,7 @@ async def store_batch(
     labels the metrics; ``sender``'s batches are stored in the order they come); the refused
     items come back, named."""
     if batch.accepted:
-        result = await state.telemetry.store_batch(batch, sender)
+        result = await state.telemetry.commit(batch, sender)
     else:
         result = telemetry.IngestResult(batch.total, 0, [], batch.refused)
     # Committed: now the side effects, which never wait on a subscriber.

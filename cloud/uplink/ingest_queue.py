@@ -21,6 +21,7 @@ from collections.abc import Collection, Hashable
 from datetime import UTC, datetime
 
 from cloud.core.group_commit import GroupCommitQueue, Job
+from cloud.core.group_commit import take_group as shared_take_group
 from cloud.db.session import Database
 from cloud.services.ingest import CommittedBatch, UplinkBatch, commit_batches
 
@@ -43,26 +44,19 @@ def take_group(
     a device already in the group waits for the next one, keeping each device's order), none
     of the ``busy`` devices (being stored elsewhere), and never more than the limits, except
     that the first batch is always taken."""
-    group: list[_Job] = []
-    devices: set[Hashable] = set(busy)
-    records = 0
-    kept: list[_Job] = []
-    while waiting and len(group) < max_batches:
-        job = waiting.popleft()
-        if job.outcome.done():  # its link gave up waiting
-            continue
-        size = len(job.batch.records)
-        if job.batch.device_id in devices:
-            kept.append(job)
-            continue
-        if group and records + size > max_records:
-            kept.append(job)
-            break
-        group.append(job)
-        devices.add(job.batch.device_id)
-        records += size
-    waiting.extendleft(reversed(kept))
-    return group
+    return shared_take_group(
+        waiting,
+        _device,
+        lambda job: len(job.batch.records),
+        max_records,
+        max_jobs=max_batches,
+        one_per_sender=True,
+        busy=busy,
+    )
+
+
+def _device(job: _Job) -> Hashable:
+    return job.batch.device_id
 
 
 class IngestQueue(GroupCommitQueue[UplinkBatch, CommittedBatch]):
@@ -80,7 +74,7 @@ class IngestQueue(GroupCommitQueue[UplinkBatch, CommittedBatch]):
         return take_group(waiting, busy=busy)
 
     def sender(self, job: _Job) -> Hashable:
-        return job.batch.device_id
+        return _device(job)
 
     async def store(self, batches: list[UplinkBatch]) -> list[CommittedBatch]:
         async with self.db.ingest() as session:

@@ -79,10 +79,7 @@ async def test_batches_of_many_senders_are_all_stored_each_sender_s_in_order(
             sender = object()
             # Handed in all at once, as a connection keeping several in flight does.
             results = await asyncio.gather(
-                *(
-                    queue.store_batch(items(sensor, float(n), float(n) + 0.5), sender)
-                    for n in range(40)
-                )
+                *(queue.commit(items(sensor, float(n), float(n) + 0.5), sender) for n in range(40))
             )
             return [r.stored for r in results]
 
@@ -104,7 +101,7 @@ async def test_a_batch_that_cannot_be_stored_fails_alone(
     bad.accepted[0] = type(bad.accepted[0])(0, "not a number", sensor)  # type: ignore[arg-type]
     queue = TelemetryQueue(db, workers=1)
     # Both wait before the worker starts, so they are tried as one group first.
-    stores = [asyncio.create_task(queue.store_batch(b)) for b in (good, bad)]
+    stores = [asyncio.create_task(queue.commit(b)) for b in (good, bad)]
     await asyncio.sleep(0)
     queue.start()
     try:
